@@ -1,0 +1,1 @@
+"""Command line: `gateway <command>`; each area registers its commands in its own module."""

@@ -1,0 +1,169 @@
+"""Settings: defaults < TOML file (--config or GATEWAY_CONFIG) < environment (GATEWAY_SECTION__FIELD).
+
+Each section is a frozen dataclass; values are type-checked and range-checked at start with a
+message naming the setting. docs/configuration.md documents every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+ASR_MODELS = ("tiny.en", "base")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_message_bytes: int = 1_048_576  # one WebSocket message (a 20 ms frame is under 2 KB)
+    max_sessions: int = 50  # concurrent sessions; beyond that new ones get `busy`
+    idle_timeout_s: float = 300.0  # a session with no input this long is closed
+
+    def validate(self) -> None:
+        _check(1 <= self.port <= 65535, "server.port must be 1..65535")
+        _check(1024 <= self.max_message_bytes <= 64 * 1024 * 1024,
+               "server.max_message_bytes must be 1 KiB..64 MiB")
+        _check(self.max_sessions >= 1, "server.max_sessions must be at least 1")
+        _check(self.idle_timeout_s > 0, "server.idle_timeout_s must be positive")
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    asr_model: str = "tiny.en"  # "tiny.en" (English, fastest) or "base" (99 languages)
+    language: str = "auto"  # default session language when the client says "auto"
+    beam_size: int = 1
+    asr_threads: int = 2
+    vad_threshold: float = 0.5
+    end_silence_ms: int = 600  # silence after speech that ends a turn
+    min_speech_ms: int = 250  # shorter bursts are noise, not a turn
+    max_turn_s: float = 30.0  # a turn is cut here even without silence
+    barge_in_ms: int = 120  # voiced time during a reply that stops the reply
+    partial_interval_ms: int = 1000  # how often partial transcripts are made while speaking
+
+    def validate(self) -> None:
+        _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
+        _check(0.0 < self.vad_threshold < 1.0, "speech.vad_threshold must be in (0, 1)")
+        _check(100 <= self.end_silence_ms <= 5000, "speech.end_silence_ms must be 100..5000")
+        _check(1.0 <= self.max_turn_s <= 120.0, "speech.max_turn_s must be 1..120")
+        _check(20 <= self.barge_in_ms <= 1000, "speech.barge_in_ms must be 20..1000")
+        _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
+        _check(self.partial_interval_ms >= 200, "speech.partial_interval_ms must be >= 200")
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    piper_voice: str = "en_US-joe-medium"
+    fallback: str = "espeak-ng"  # for languages piper has no voice for
+    length_scale: float = 1.0
+
+    def validate(self) -> None:
+        _check(0.5 <= self.length_scale <= 2.0, "voice.length_scale must be 0.5..2.0")
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
+    min_score: float = 0.15  # below this the core says it has no answer and offers a person
+
+    def validate(self) -> None:
+        _check(0.0 <= self.min_score <= 1.0, "knowledge.min_score must be 0..1")
+        if self.path:
+            _check(Path(self.path).is_dir(), f"knowledge.path {self.path!r} is not a folder")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: str = "var/gateway.sqlite3"
+
+    def validate(self) -> None:
+        _check(bool(self.path), "store.path must not be empty")
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+
+    def validate(self) -> Settings:
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).validate()
+        return self
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then GATEWAY_<SECTION>__<FIELD> variables; validated."""
+    env = os.environ if environ is None else environ
+    path = path or env.get("GATEWAY_CONFIG")
+    raw: dict[str, dict[str, Any]] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        for section, values in data.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"config file {path}: [{section}] must be a table")
+            raw[section] = dict(values)
+    for key, value in env.items():
+        if key.startswith("GATEWAY_") and "__" in key:
+            section, _, name = key[len("GATEWAY_"):].lower().partition("__")
+            raw.setdefault(section, {})[name] = value
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    for section, values in raw.items():
+        if section not in known:
+            raise ConfigError(f"unknown settings section [{section}]; known: {sorted(known)}")
+        cls = typing.get_type_hints(Settings)[section]
+        sections[section] = _build(cls, section, values)
+    return Settings(**sections).validate()
+
+
+def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in names:
+            raise ConfigError(f"unknown setting {section}.{name}; known: {sorted(names)}")
+        kwargs[name] = _coerce(hints[name], value, f"{section}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    if isinstance(kind, types.UnionType):
+        kind = next(t for t in typing.get_args(kind) if t is not type(None))
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("1", "true", "yes")
+            return bool(value)
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        if kind is tuple or typing.get_origin(kind) is tuple:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be {getattr(kind, '__name__', kind)}, got {value!r}") from None

@@ -1,0 +1,59 @@
+"""What a transport (WebSocket, Twilio stream, AudioSocket, SIP/RTP, WebRTC) sees of a session.
+
+A transport parses its wire with a sans-I/O protocol object, opens a session through the
+SessionFactory, pushes caller input into it, and maps the session's events back onto its wire.
+Push methods never block: inputs land in bounded queues (overflow is an `ErrorEvent` with code
+`limit-exceeded` and the input is dropped, never the session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.events import AudioFormat, SessionEvent
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    channel: str  # "websocket" | "phone" | "browser" | "kiosk"
+    audio: AudioFormat  # caller audio in and reply audio out use this format
+    language: str = "auto"  # ISO 639-1, or "auto" to detect per turn
+    tenant: str = "default"
+    params: Mapping[str, str] = field(default_factory=dict)  # caller number, stream ids, ...
+    session_id: str | None = None  # reuse an id (channel change within one conversation)
+
+
+class SessionPort(Protocol):
+    session_id: str
+
+    def push_audio(self, payload: bytes) -> None:
+        """Caller audio in the session format; any length (a partial sample is kept for next time)."""
+
+    def push_text(self, text: str) -> None: ...
+
+    def push_dtmf(self, digit: str) -> None: ...
+
+    def push_image(self, data: bytes) -> None: ...
+
+    def push_video_frame(self, data: bytes, media_time_ms: int) -> None: ...
+
+    def barge_in(self) -> None:
+        """The far end says the caller interrupted (explicit barge-in message)."""
+
+    def mark_played(self, turn_id: int) -> None:
+        """The far end reports reply audio of this turn finished playing."""
+
+    def events(self) -> AsyncIterator[SessionEvent]:
+        """Outbound events until SessionEnded; one consumer per session."""
+        ...
+
+    async def close(self, reason: str = "hangup") -> None:
+        """Ends the session; what was said is stored; idempotent."""
+
+
+class SessionFactory(Protocol):
+    async def open(self, request: SessionRequest) -> SessionPort:
+        """Raises LimitExceeded(code="busy") when at capacity."""
+        ...
