@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
 
-ASR_MODELS = ("tiny.en", "base")
+ASR_MODELS = ("auto", "tiny.en", "base")
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,14 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class SpeechSettings:
-    asr_model: str = "tiny.en"  # "tiny.en" (English, fastest) or "base" (99 languages)
+    # "auto": tiny.en for English sessions, multilingual base otherwise; or force "tiny.en"/"base"
+    asr_model: str = "auto"
     language: str = "auto"  # default session language when the client says "auto"
     beam_size: int = 1
     asr_threads: int = 2
     vad_threshold: float = 0.5
-    end_silence_ms: int = 600  # silence after speech that ends a turn
+    end_silence_ms: int = 380  # silence that ends a turn whose words sound finished
+    end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
     min_speech_ms: int = 250  # shorter bursts are noise, not a turn
     max_turn_s: float = 30.0  # a turn is cut here even without silence
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
@@ -54,6 +57,8 @@ class SpeechSettings:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
         _check(0.0 < self.vad_threshold < 1.0, "speech.vad_threshold must be in (0, 1)")
         _check(100 <= self.end_silence_ms <= 5000, "speech.end_silence_ms must be 100..5000")
+        _check(self.end_silence_ms <= self.end_incomplete_ms <= 10000,
+               "speech.end_incomplete_ms must be end_silence_ms..10000")
         _check(1.0 <= self.max_turn_s <= 120.0, "speech.max_turn_s must be 1..120")
         _check(20 <= self.barge_in_ms <= 1000, "speech.barge_in_ms must be 20..1000")
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
@@ -71,17 +76,6 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
-class KnowledgeSettings:
-    path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
-    min_score: float = 0.15  # below this the core says it has no answer and offers a person
-
-    def validate(self) -> None:
-        _check(0.0 <= self.min_score <= 1.0, "knowledge.min_score must be 0..1")
-        if self.path:
-            _check(Path(self.path).is_dir(), f"knowledge.path {self.path!r} is not a folder")
-
-
-@dataclass(frozen=True)
 class StoreSettings:
     path: str = "var/gateway.sqlite3"
 
@@ -94,7 +88,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
-    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    core: CoreSettings = field(default_factory=CoreSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
 
     def validate(self) -> Settings:

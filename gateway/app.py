@@ -1,0 +1,88 @@
+"""The gateway process: settings, engines, conversation core, transcript store and live sessions.
+
+`Gateway` is the SessionFactory every transport opens sessions through. It enforces the session
+limit (a clear `busy` instead of collapse) and closes everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from gateway.config import Settings
+from gateway.core.api import ConversationCore
+from gateway.engines import Engines
+from gateway.errors import LimitExceeded
+from gateway.metrics import Metrics
+from gateway.ports import SessionRequest
+from gateway.session import Session, SessionDeps
+from gateway.store.transcripts import TranscriptStore
+
+log = logging.getLogger("gateway")
+
+
+class Gateway:
+    def __init__(self, settings: Settings, *, core: ConversationCore | None = None,
+                 engines: Engines | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.engines = engines or Engines(settings)
+        self.store = TranscriptStore(settings.store.path)
+        self.core = core
+        self.sessions: dict[str, Session] = {}
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    async def start(self, *, preload: bool = True) -> None:
+        await self.store.start()
+        if self.core is None:
+            from gateway.core.build import build_core
+
+            self.core = await asyncio.to_thread(build_core, self.settings.core)
+        if preload:
+            await asyncio.to_thread(self.engines.preload, ("en",))
+        self._ready = True
+
+    def _mask(self, text: str) -> str:
+        from gateway.core.pii import mask_pii
+
+        return mask_pii(text)
+
+    async def open(self, request: SessionRequest) -> Session:
+        if not self._ready or self.core is None:
+            raise LimitExceeded("the gateway is starting; try again shortly", code="busy")
+        if len(self.sessions) >= self.settings.server.max_sessions:
+            self.metrics.sessions_rejected.inc()
+            raise LimitExceeded(f"all {self.settings.server.max_sessions} session slots are in use",
+                                code="busy")
+        session_id = request.session_id or uuid.uuid4().hex
+        if session_id in self.sessions:
+            raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
+        conversation = self.core.open(session_id=session_id, channel=request.channel,
+                                      language=request.language, tenant=request.tenant)
+        deps = SessionDeps(self.settings, self.engines, self.store, self.metrics, mask=self._mask)
+        session = Session(session_id, request, conversation, deps)
+        self.sessions[session_id] = session
+        self.metrics.sessions_active.labels(request.channel).inc()
+        self.metrics.sessions_total.labels(request.channel).inc()
+        session.start()
+        assert session._runner is not None
+        session._runner.add_done_callback(lambda _: self._forget(session))
+        return session
+
+    def _forget(self, session: Session) -> None:
+        if self.sessions.pop(session.session_id, None) is not None:
+            self.metrics.sessions_active.labels(session.request.channel).dec()
+
+    async def aclose(self) -> None:
+        self._ready = False
+        await asyncio.gather(*(s.close("gateway-shutdown") for s in list(self.sessions.values())),
+                             return_exceptions=True)
+        if self.core is not None:
+            await self.core.aclose()
+        await self.store.aclose()
+        await asyncio.to_thread(self.engines.close)

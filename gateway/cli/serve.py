@@ -1,0 +1,61 @@
+"""`gateway serve`: run the gateway on its embedded default stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from gateway.cli.groups import CommandGroups
+from gateway.config import load_settings
+from gateway.errors import GatewayError
+
+
+def register(groups: CommandGroups) -> None:
+    p = groups.top.add_parser("serve", help="run the gateway (WebSocket, /health, /metrics)")
+    p.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(args.config)
+    except GatewayError as exc:
+        print(f"gateway: invalid settings: {exc}")
+        return 2
+    try:
+        asyncio.run(serve(settings, args.host or settings.server.host, args.port or settings.server.port))
+    except GatewayError as exc:
+        print(f"gateway: {exc.code}: {exc}")
+        return 1
+    return 0
+
+
+async def serve(settings, host: str, port: int) -> None:
+    from gateway.app import Gateway
+    from gateway.transports.websocket import WebSocketServer
+
+    gateway = Gateway(settings)
+    server = WebSocketServer(gateway)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log = logging.getLogger("gateway")
+    bound = await server.start(host, port)  # listening at once: /health says "starting" until ready
+    log.info("listening on ws://%s:%d (health: http://%s:%d/health)", host, bound, host, bound)
+    try:
+        await gateway.start()
+        log.info("ready: models loaded, knowledge base indexed")
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.aclose()
+        await gateway.aclose()

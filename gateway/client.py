@@ -1,0 +1,192 @@
+"""A caller-side client of the gateway WebSocket protocol v1 (used by `gateway call`, benches, tests).
+
+It streams audio as a caller would: 20 ms frames in the session's format, paced in real time or
+as fast as possible, then silence so the gateway can hear the turn end; it collects every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+
+from gateway.events import AudioFormat
+from gateway.media import CallerAudio, ReplyEncoder
+from modalities.audio.pcm import float32_to_int16
+from models.base import Float32Audio
+
+DEFAULT_URL = "ws://127.0.0.1:8080/ws"
+
+
+@dataclass
+class CallResult:
+    session_id: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    reply_audio: bytearray = field(default_factory=bytearray)
+    first_audio_at: dict[int, float] = field(default_factory=dict)  # turn -> client wall time
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == kind]
+
+    @property
+    def transcripts(self) -> list[str]:
+        return [e["text"] for e in self.of("transcript.final")]
+
+    def replies(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for e in self.of("reply.text"):
+            sep = "" if e.get("language") in ("zh", "yue", "ja") else " "
+            out[e["turn_id"]] = (out.get(e["turn_id"], "") + sep + e["text"]).strip()
+        return out
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return self.of("error")
+
+
+class GatewayClient:
+    """One session over one WebSocket connection; events are collected by a reader task."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, audio: AudioFormat | None = None,
+                 language: str = "auto", channel: str = "websocket", **start: Any) -> None:
+        self.url = url
+        self.audio = audio or AudioFormat("pcm16", 16000)
+        self.start_fields = {"language": language, "channel": channel, **start}
+        self.result = CallResult()
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def __aenter__(self) -> GatewayClient:
+        self._ws = await connect(self.url, max_size=None, open_timeout=30)
+        self._reader = asyncio.create_task(self._read())
+        await self.send_json({"type": "session.start", "v": 1, **self.start_fields,
+                              "audio": {"encoding": self.audio.encoding,
+                                        "sample_rate": self.audio.sample_rate}})
+        started = await self.wait_for("session.started", timeout=30)
+        self.result.session_id = started["session_id"]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.end()
+
+    async def end(self) -> None:
+        if self._ws is None:
+            return
+        try:
+            await self.send_json({"type": "session.end"})
+            await self.wait_for("session.ended", timeout=15)
+        except Exception:  # the server may already be gone; closing is all that is left
+            pass
+        await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        self._ws = None
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        turn = 0
+        async for message in self._ws:
+            if isinstance(message, bytes):
+                self.result.first_audio_at.setdefault(turn, time.perf_counter())
+                self.result.reply_audio.extend(message)
+            else:
+                event = json.loads(message)
+                event["_t"] = time.perf_counter()
+                if "turn_id" in event:
+                    turn = event["turn_id"]
+                self.result.events.append(event)
+            self._changed.set()
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        assert self._ws is not None
+        await self._ws.send(json.dumps(message, ensure_ascii=False))
+
+    async def send_bytes(self, data: bytes) -> None:
+        assert self._ws is not None
+        await self._ws.send(data)
+
+    async def send_text(self, text: str) -> None:
+        await self.send_json({"type": "text", "text": text})
+
+    async def send_image(self, data: bytes, mime: str = "") -> None:
+        await self.send_json({"type": "image", "mime": mime, "data": base64.b64encode(data).decode()})
+
+    async def wait_for(self, kind: str, *, timeout: float, count: int = 1,  # noqa: ASYNC109
+                       where: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Waits until `count` events of a type (matching `where`) have arrived; returns the last."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            found = [e for e in self.result.of(kind)
+                     if all(e.get(k) == v for k, v in (where or {}).items())]
+            if len(found) >= count:
+                return found[count - 1]
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or (self._reader is not None and self._reader.done()):
+                raise TimeoutError(f"no {kind} event {where or ''} within {timeout:.0f} s; got "
+                                   f"{[e.get('type') for e in self.result.events][-12:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
+
+    async def stream(self, audio: Float32Audio, rate: int, *, realtime: bool,
+                     trailing_silence_s: float = 2.0, frame_ms: int = 20) -> float:
+        """Sends audio (float32 mono at `rate`) as frames in the session format; returns the wall
+        time at which the last frame of the audio itself (before the trailing silence) was sent."""
+        frames = encode_frames(audio, rate, self.audio, frame_ms)
+        silence = encode_frames(np.zeros(int(trailing_silence_s * rate), np.float32), rate,
+                                self.audio, frame_ms)
+        t0 = time.perf_counter()
+        last_audio_sent = t0
+        for i, frame in enumerate([*frames, *silence]):
+            if realtime:
+                delay = t0 + i * frame_ms / 1000 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif i % 25 == 0:
+                await asyncio.sleep(0)  # let the reader run
+            await self.send_bytes(frame)
+            if i == len(frames) - 1:
+                last_audio_sent = time.perf_counter()
+        return last_audio_sent
+
+
+def encode_frames(audio: Float32Audio, rate: int, fmt: AudioFormat, frame_ms: int = 20) -> list[bytes]:
+    """Audio -> whole frames in a session format (the last one padded with silence)."""
+    encoder = ReplyEncoder(fmt)
+    pcm = float32_to_int16(audio)
+    frames = [*encoder.encode(pcm, rate), *encoder.flush()]
+    if frame_ms == 20:
+        return frames
+    joined = b"".join(frames)
+    size = fmt.frame_bytes(frame_ms)
+    return [joined[i:i + size] for i in range(0, len(joined), size)]
+
+
+def decode_reply(audio: bytes, fmt: AudioFormat) -> Float32Audio:
+    """Reply audio in a session format -> float32 at the session's own rate."""
+    return CallerAudio(fmt, out_rate=fmt.sample_rate).decode(audio)
+
+
+def summary_lines(result: CallResult) -> Sequence[str]:
+    lines = []
+    replies = result.replies()
+    for e in result.of("transcript.final"):
+        lines.append(f"caller [{e['turn_id']}] ({e['language']}): {e['text']}")
+        if e["turn_id"] in replies:
+            lines.append(f"gateway [{e['turn_id']}]: {replies[e['turn_id']]}")
+    for e in result.of("turn.timing"):
+        if e.get("reply_latency_ms") is not None:
+            lines.append(f"turn {e['turn_id']}: reply latency {e['reply_latency_ms']:.0f} ms "
+                         f"stages {e['stages']}")
+    for e in result.errors:
+        lines.append(f"error {e['code']}: {e['message']}")
+    return lines

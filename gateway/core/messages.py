@@ -1,0 +1,102 @@
+"""Everything the core says on its own (not quoted from the knowledge base), per language.
+
+Kept as data so wording is reviewed in one place and every message exists in every language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("en", "zh")
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    "no-answer": {
+        "en": "I'm sorry, I don't have information about that in our policies. "
+              "Would you like me to connect you to a person?",
+        "zh": "抱歉，我们的政策资料里没有这方面的信息。需要为您转接人工客服吗？",
+    },
+    "empty": {
+        "en": "Sorry, I didn't catch that. Could you say it again?",
+        "zh": "抱歉，我没有听清。您能再说一遍吗？",
+    },
+    "emergency": {
+        "en": "This sounds urgent. I'm connecting you to a person right now. "
+              "If you are in danger, please call your local emergency number.",
+        "zh": "听起来情况紧急，我正在为您转接人工。如有危险，请立即拨打急救电话120或报警电话110。",
+    },
+    "handoff": {
+        "en": "I'm connecting you to a person now. They will see our conversation so far.",
+        "zh": "正在为您转接人工客服，客服可以看到我们之前的对话。",
+    },
+    "handoff-frustration": {
+        "en": "I'm sorry this has been frustrating. I'm connecting you to a person who can help.",
+        "zh": "很抱歉给您带来不便，我正在为您转接人工客服。",
+    },
+    "safety-notice": {
+        "en": "For your safety: we will never ask for your full card number, card security code "
+              "or a one-time code outside this verification step.",
+        "zh": "安全提示：除本次验证外，我们绝不会索要您的完整卡号、卡片安全码或一次性验证码。",
+    },
+    "verify-otp": {
+        "en": "This request needs identity verification. "
+              "Please say or type the six-digit code we just sent to your phone.",
+        "zh": "此操作需要身份验证。请说出或输入我们刚发送到您手机的六位验证码。",
+    },
+    "verify-knowledge": {
+        "en": "This request needs identity verification. "
+              "Please tell me the postcode of the delivery address on your last order.",
+        "zh": "此操作需要身份验证。请告诉我您最近一笔订单收货地址的邮政编码。",
+    },
+    "verify-ok": {
+        "en": "Thank you, you are verified. I'll pass your request to the team that completes it.",
+        "zh": "验证成功，谢谢。我会把您的申请转给负责办理的同事。",
+    },
+    "verify-failed": {
+        "en": "That code doesn't match. Please try again.",
+        "zh": "验证码不正确，请重试。",
+    },
+    "verify-locked": {
+        "en": "Verification failed too many times, so I can't continue with this request. "
+              "I'm connecting you to a person.",
+        "zh": "验证失败次数过多，无法继续办理此业务，正在为您转接人工客服。",
+    },
+    "feedback-question": {
+        "en": "Did that answer your question?",
+        "zh": "请问这个回答解决您的问题了吗？",
+    },
+    "feedback-thanks": {
+        "en": "Thank you for your feedback.",
+        "zh": "感谢您的反馈。",
+    },
+    "confirm-slot": {
+        "en": "Just to confirm, your {slot} is {value}. Is that right?",
+        "zh": "跟您确认一下，您的{slot}是{value}，对吗？",
+    },
+    "slot-confirmed": {
+        "en": "Thanks, noted.",
+        "zh": "好的，已记录。",
+    },
+    "agent-active": {
+        "en": "",
+        "zh": "",
+    },
+}
+
+SLOT_NAMES: Mapping[str, Mapping[str, str]] = {
+    "order_number": {"en": "order number", "zh": "订单号"},
+    "product": {"en": "product", "zh": "商品"},
+    "purchase_date": {"en": "purchase date", "zh": "购买日期"},
+    "amount": {"en": "amount", "zh": "金额"},
+    "contact": {"en": "contact", "zh": "联系方式"},
+}
+
+
+def say(key: str, language: str, **values: str) -> str:
+    table = MESSAGES[key]
+    text = table.get(language) or table["en"]
+    return text.format(**values) if values else text
+
+
+def slot_name(slot: str, language: str) -> str:
+    names = SLOT_NAMES.get(slot, {})
+    return names.get(language) or names.get("en") or slot.replace("_", " ")

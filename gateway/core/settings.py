@@ -1,0 +1,66 @@
+"""Settings of the conversation core (wired into gateway.config by the lead as [core])."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.errors import ConfigError
+
+BACKENDS = ("grounded", "llama", "openai")
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    kb_path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
+    db_path: str = "var/kb.sqlite3"  # the knowledge index (SQLite); ":memory:" keeps it in RAM only
+    backend: str = "grounded"  # "grounded" (no LLM) | "llama" (embedded) | "openai" (HTTP)
+    embeddings: bool = True  # hybrid retrieval: BM25 + multilingual sentence embeddings
+    min_score: float = 0.25  # fused retrieval score below which the core has no answer
+    top_k: int = 3  # passages handed to the phraser
+    openai_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "qwen2.5"
+    openai_api_key: str = ""  # sent as a Bearer token when set
+    llm_timeout_s: float = 4.0  # whole-turn budget for an LLM; past it the grounded answer is used
+    llm_first_token_s: float = 2.0  # time to the first token before falling back
+    llm_max_tokens: int = 120
+    llm_threads: int = 2
+    window_turns: int = 6  # recent turns kept verbatim; older ones fold into the summary
+    frustration_turns: int = 2  # consecutive negative turns that hand the caller to a person
+    risk_amount: float = 5000.0  # transfers at or above this need step-up verification
+    feedback: bool = True  # ask "did this solve your problem?" after an answered question
+    agent_queue_size: int = 32
+    max_turn_chars: int = 2000  # longer turns are cut (a screenshot can carry a lot of text)
+
+    def validate(self) -> CoreSettings:
+        _check(self.backend in BACKENDS, f"core.backend must be one of {BACKENDS}, got {self.backend!r}")
+        _check(0.0 <= self.min_score <= 1.0, "core.min_score must be 0..1")
+        _check(1 <= self.top_k <= 10, "core.top_k must be 1..10")
+        _check(0.2 <= self.llm_timeout_s <= 60.0, "core.llm_timeout_s must be 0.2..60")
+        _check(0.1 <= self.llm_first_token_s <= self.llm_timeout_s,
+               "core.llm_first_token_s must be 0.1..core.llm_timeout_s")
+        _check(16 <= self.llm_max_tokens <= 1024, "core.llm_max_tokens must be 16..1024")
+        _check(1 <= self.llm_threads <= 16, "core.llm_threads must be 1..16")
+        _check(2 <= self.window_turns <= 50, "core.window_turns must be 2..50")
+        _check(1 <= self.frustration_turns <= 10, "core.frustration_turns must be 1..10")
+        _check(self.risk_amount > 0, "core.risk_amount must be positive")
+        _check(1 <= self.agent_queue_size <= 10_000, "core.agent_queue_size must be 1..10000")
+        _check(100 <= self.max_turn_chars <= 20_000, "core.max_turn_chars must be 100..20000")
+        _check(bool(self.db_path), "core.db_path must not be empty (use ':memory:')")
+        if self.backend == "openai":
+            _check(self.openai_url.startswith(("http://", "https://")),
+                   "core.openai_url must start with http:// or https://")
+            _check(bool(self.openai_model), "core.openai_model must not be empty")
+        if self.kb_path:
+            _check(Path(self.kb_path).exists(), f"core.kb_path {self.kb_path!r} does not exist")
+        return self
+
+    def kb_folder(self) -> Path:
+        if self.kb_path:
+            return Path(self.kb_path)
+        return Path(__file__).resolve().parents[2] / "samples" / "kb"
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)

@@ -1,0 +1,95 @@
+"""The process's model engines: loaded once, lazily, behind a lock; called off the event loop.
+
+Engines are shared by all sessions. Blocking engine calls go through `run()`, which limits how
+many run at once per engine (CTranslate2 and ONNX already use every core for one call; queuing
+here keeps a burst of calls from thrashing). `aclose()` closes every engine that was loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gateway.config import Settings
+from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
+
+T = TypeVar("T")
+
+PIPER_LANGUAGES = ("en",)
+
+
+class Engines:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Any] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+
+    # ---------------------------------------------------------------- loading (blocking)
+
+    def _get(self, key: str, factory: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = factory()
+            return self._loaded[key]
+
+    def transcriber(self, model: str) -> Transcriber:
+        from models.asr_faster_whisper import FasterWhisperTranscriber
+
+        speech = self.settings.speech
+        return self._get(f"asr:{model}", lambda: FasterWhisperTranscriber(
+            model, threads=speech.asr_threads, beam_size=speech.beam_size))
+
+    def asr_model_for(self, language: str) -> str:
+        """tiny.en for English sessions (fastest); base when the language is other or unknown."""
+        configured = self.settings.speech.asr_model
+        if configured != "auto":
+            return configured
+        return "tiny.en" if language == "en" else "base"
+
+    def synthesizer(self, language: str) -> Synthesizer:
+        if language in PIPER_LANGUAGES or not language:
+            from models.tts_piper import PiperSynthesizer
+
+            return self._get("tts:piper", lambda: PiperSynthesizer(
+                length_scale=self.settings.voice.length_scale))
+        from models.tts_espeak import EspeakSynthesizer
+
+        return self._get("tts:espeak", EspeakSynthesizer)
+
+    def new_vad(self) -> VoiceActivityDetector:
+        """VAD keeps per-stream state, so every session gets its own (a few MB)."""
+        from models.vad_silero import SileroVad
+
+        return SileroVad()
+
+    def preload(self, languages: tuple[str, ...] = ("en",)) -> None:
+        """Loads what a first call needs so it does not pay the load time (blocking)."""
+        for language in languages:
+            self.transcriber(self.asr_model_for(language))
+            self.synthesizer(language)
+        self.new_vad().close()
+
+    # ---------------------------------------------------------------- calling (async)
+
+    async def run(self, key: str, func: Callable[..., T], *args: Any, limit: int = 1) -> T:
+        sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
+        async with sem:
+            return await asyncio.to_thread(func, *args)
+
+    async def transcribe(self, model: str, audio: Float32Audio, language: str | None,
+                         prompt: str | None) -> Transcript:
+        engine = await asyncio.to_thread(self.transcriber, model)
+        if engine.info.languages == ("en",):  # an English-only model: nothing to detect
+            language = "en"
+        return await self.run(f"asr:{model}", lambda: engine.transcribe(
+            audio, language=language, prompt=prompt))
+
+    def close(self) -> None:
+        with self._lock:
+            engines, self._loaded = list(self._loaded.values()), {}
+        for engine in engines:
+            if isinstance(engine, Closeable):
+                engine.close()

@@ -1,0 +1,50 @@
+"""Caller inputs a session accepts, whatever the channel (frozen, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AudioIn:
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class TextIn:
+    text: str
+
+
+@dataclass(frozen=True)
+class DtmfIn:
+    digit: str
+
+
+@dataclass(frozen=True)
+class ImageIn:
+    data: bytes
+    mime: str = ""
+
+
+@dataclass(frozen=True)
+class VideoFrameIn:
+    data: bytes
+    media_time_ms: int
+
+
+@dataclass(frozen=True)
+class BargeInRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class Played:
+    turn_id: int
+
+
+@dataclass(frozen=True)
+class End:
+    reason: str = "caller-ended"
+
+
+SessionInput = AudioIn | TextIn | DtmfIn | ImageIn | VideoFrameIn | BargeInRequest | Played | End

@@ -1,0 +1,32 @@
+"""Prometheus metrics of one gateway process, on its own registry (no module-level state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.sessions_active = Gauge("gateway_sessions_active", "Live sessions", ["channel"], registry=r)
+        self.sessions_total = Counter("gateway_sessions_total", "Sessions opened", ["channel"], registry=r)
+        self.sessions_rejected = Counter("gateway_sessions_rejected_total", "Sessions refused (busy)",
+                                         registry=r)
+        self.errors = Counter("gateway_errors_total", "Error events by code", ["code"], registry=r)
+        self.stage = Histogram("gateway_stage_seconds", "Time per pipeline stage", ["stage"],
+                               buckets=LATENCY_BUCKETS, registry=r)
+        self.reply_latency = Histogram("gateway_reply_latency_seconds",
+                                       "End of caller speech to first reply audio frame",
+                                       buckets=LATENCY_BUCKETS, registry=r)
+        self.barge_ins = Counter("gateway_barge_ins_total", "Replies stopped by the caller", registry=r)
+        self.handoffs = Counter("gateway_handoffs_total", "Handoffs to a person", ["reason"], registry=r)
+        self.dropped_inputs = Counter("gateway_dropped_inputs_total", "Inputs dropped: inbox full",
+                                      ["channel"], registry=r)
+        self.dropped_events = Counter("gateway_dropped_events_total",
+                                      "Events dropped: consumer stalled", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

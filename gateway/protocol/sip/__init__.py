@@ -1,0 +1,1 @@
+"""SIP for the phone line: message parser/serialiser, SDP offer/answer, a small UAS with REFER."""

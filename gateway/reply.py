@@ -1,0 +1,153 @@
+"""Voices the core's answer to one turn, and stops it when the caller barges in.
+
+One reply runs at a time as a task. Clauses from the core are cut into speakable pieces,
+synthesised off the event loop, converted to the session's audio format and sent as 20 ms
+frames. Whether the caller is still hearing the reply is tracked in caller media time (the far
+end plays in real time), so a barge-in is recognised only while the reply is audible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gateway.core.api import Handoff, ReplyClause, TextTurn
+from gateway.events import AudioClear, CoreOutput, ReplyAudio, ReplyAudioEnd, TurnTiming
+from gateway.media import ReplyEncoder
+from modalities.voice.clauses import speakable_pieces
+from models.base import Int16Audio
+
+if TYPE_CHECKING:
+    from gateway.session import Session
+
+MAX_CANCELLED_REMEMBERED = 64
+
+
+class ReplyPlayer:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._task: asyncio.Task[None] | None = None
+        self._turn_id = 0
+        self._cancelled: list[int] = []
+        self._play_start_ms: int | None = None  # caller media time when the first frame went out
+        self._sent_ms = 0.0
+        self._media_ms = 0
+        self._last_reply: tuple[str, str] | None = None  # (text, language) for DTMF '#'
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def active(self) -> bool:
+        """The caller is (probably) still hearing reply audio, or a reply is being prepared."""
+        if self._task is not None and not self._task.done():
+            return True
+        return self._play_start_ms is not None and self._media_ms < self._play_start_ms + self._sent_ms
+
+    def advance(self, media_ms: int) -> None:
+        self._media_ms = media_ms
+
+    def played(self, turn_id: int) -> None:
+        if turn_id == self._turn_id and (self._task is None or self._task.done()):
+            self._play_start_ms = None
+
+    def is_cancelled(self, turn_id: int) -> bool:
+        return turn_id in self._cancelled
+
+    # ------------------------------------------------------------------ control
+
+    async def start(self, turn_id: int, turn: TextTurn, *, speech_end_wall: float | None,
+                    asr_ms: float) -> None:
+        await self._stop(clear=True)
+        self._turn_id = turn_id
+        self._play_start_ms, self._sent_ms = None, 0.0
+        self._task = asyncio.create_task(self.session._guard(
+            self._reply(turn_id, turn, speech_end_wall, asr_ms)))
+
+    async def interrupt(self, media_ms: int) -> None:
+        """Barge-in: stop the reply and tell the far end to drop what it has not played."""
+        if self.active:
+            self.session.deps.metrics.barge_ins.inc()
+            await self._stop(clear=True, media_ms=media_ms)
+
+    async def repeat_last(self) -> None:
+        if self._last_reply is not None:
+            text, language = self._last_reply
+            self.session._next_turn()
+            await self.start(self.session._turn_id, TextTurn(text, language, "dtmf"),
+                             speech_end_wall=None, asr_ms=0.0)
+
+    async def _stop(self, *, clear: bool, media_ms: int | None = None) -> None:
+        was_audible = self.active
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        if clear and was_audible and self._turn_id:
+            self._cancelled = [*self._cancelled[-MAX_CANCELLED_REMEMBERED:], self._turn_id]
+            self.session.emit_nowait(AudioClear(self._turn_id, self._media_ms if media_ms is None
+                                                else media_ms))
+        self._play_start_ms = None
+
+    async def aclose(self) -> None:
+        await self._stop(clear=False)
+
+    # ------------------------------------------------------------------ the reply
+
+    async def _reply(self, turn_id: int, turn: TextTurn, speech_end_wall: float | None,
+                     asr_ms: float) -> None:
+        session = self.session
+        started = time.perf_counter()
+        reference = speech_end_wall if speech_end_wall is not None else started
+        encoder = ReplyEncoder(session.request.audio)
+        spoken: list[str] = []
+        timings: dict[str, float] = {"asr": asr_ms}
+        first_audio: float | None = None
+        language = turn.language
+        seq = 0
+        async for event in session.conversation.respond(turn):
+            timings.setdefault("core_first", (time.perf_counter() - started) * 1000)
+            await session.emit(CoreOutput(turn_id, event))
+            if isinstance(event, Handoff):
+                session.deps.metrics.handoffs.labels(event.reason).inc()
+                await session.record("system", turn_id, "text", f"handoff: {event.reason}", language, {})
+            if not isinstance(event, ReplyClause) or not event.text.strip():
+                continue
+            spoken.append(event.text)
+            language = event.language or language
+            for piece in speakable_pieces(event.text):
+                tts_started = time.perf_counter()
+                pcm, rate = await self._synthesize(piece, language)
+                timings.setdefault("tts_first", (time.perf_counter() - tts_started) * 1000)
+                for frame in encoder.encode(pcm, rate):
+                    if first_audio is None:
+                        first_audio = time.perf_counter()
+                        self._play_start_ms = self._media_ms
+                    await session.emit(ReplyAudio(turn_id, frame, seq))
+                    seq += 1
+                    self._sent_ms += 20.0
+        for frame in encoder.flush():
+            await session.emit(ReplyAudio(turn_id, frame, seq))
+            seq += 1
+            self._sent_ms += 20.0
+        await session.emit(ReplyAudioEnd(turn_id))
+        text = " ".join(spoken) if language not in ("zh", "yue", "ja") else "".join(spoken)
+        latency = None if first_audio is None else (first_audio - reference) * 1000
+        if latency is not None:
+            timings["reply_latency"] = latency
+            if speech_end_wall is not None:
+                session.deps.metrics.reply_latency.observe(latency / 1000)
+        if text:
+            self._last_reply = (text, language)
+            await session.record("bot", turn_id, "speech", text, language, timings)
+        await session.emit(TurnTiming(turn_id, timings, latency if speech_end_wall is not None else None))
+
+    async def _synthesize(self, text: str, language: str) -> tuple[Int16Audio, int]:
+        engines = self.session.deps.engines
+        synth = await asyncio.to_thread(engines.synthesizer, language)
+        chunks = await engines.run(f"tts:{synth.info.name}",
+                                   lambda: list(synth.synthesize(text, language=language)))
+        pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return pcm, synth.info.sample_rate

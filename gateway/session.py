@@ -1,0 +1,352 @@
+"""A session: one conversation on one channel, from session start to hang-up.
+
+Inputs arrive through the SessionPort push methods into one bounded inbox and are handled in
+order by `run()`: caller audio goes through VAD and endpointing (media time), each finished turn
+is transcribed (mostly already, during the caller's pauses), handed to the conversation core,
+and the reply is voiced. A barge-in cancels the reply task and tells the far end to drop queued
+audio. Errors in one input become error events; the session and its transcript live on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from gateway.config import Settings
+from gateway.core.api import Conversation, Modality, TextTurn
+from gateway.engines import Engines
+from gateway.errors import GatewayError
+from gateway.events import (
+    CANCELLABLE,
+    ErrorEvent,
+    SessionEnded,
+    SessionEvent,
+    SessionStarted,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+from gateway.inputs import (
+    AudioIn,
+    BargeInRequest,
+    DtmfIn,
+    End,
+    ImageIn,
+    Played,
+    SessionInput,
+    TextIn,
+    VideoFrameIn,
+)
+from gateway.media import CallerAudio
+from gateway.metrics import Metrics
+from gateway.ports import SessionRequest
+from gateway.reply import ReplyPlayer
+from gateway.store.transcripts import TranscriptStore, TurnRecord
+from modalities.speech.endpointing import (
+    BargeIn,
+    EndpointConfig,
+    PauseStarted,
+    SpeechStarted,
+    TurnEnded,
+    sounds_complete,
+)
+from modalities.speech.listener import SpeechListener
+from modalities.speech.transcriber import TurnTranscriber
+
+log = logging.getLogger("gateway.session")
+
+INBOX_SIZE = 500  # 10 s of 20 ms frames; beyond that the caller's input is dropped with an error
+OUTBOX_SIZE = 2000
+
+
+@dataclass
+class SessionDeps:
+    settings: Settings
+    engines: Engines
+    store: TranscriptStore
+    metrics: Metrics
+    mask: Callable[[str], str] = field(default=lambda text: text)  # PII masking before storage
+
+
+class Session:
+    def __init__(self, session_id: str, request: SessionRequest, conversation: Conversation,
+                 deps: SessionDeps) -> None:
+        self.session_id = session_id
+        self.request = request
+        self.deps = deps
+        self.conversation = conversation
+        self.language = request.language
+        self._inbox: asyncio.Queue[SessionInput] = asyncio.Queue(INBOX_SIZE)
+        self._outbox: asyncio.Queue[SessionEvent] = asyncio.Queue(OUTBOX_SIZE)
+        self._closed = asyncio.Event()
+        self._ended = False
+        self._overflowing = False
+        self._turn_id = 0
+        self._listener: SpeechListener | None = None
+        self._caller_audio: CallerAudio | None = None
+        self._tx: TurnTranscriber | None = None
+        self._pause_task: asyncio.Task[str] | None = None
+        self._pause_end_ms = -1
+        self._turn_tasks: set[asyncio.Task[None]] = set()
+        self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=1000)
+        self.player = ReplyPlayer(self)
+        self._runner: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ SessionPort
+
+    def push_audio(self, payload: bytes) -> None:
+        self._push(AudioIn(payload))
+
+    def push_text(self, text: str) -> None:
+        self._push(TextIn(text))
+
+    def push_dtmf(self, digit: str) -> None:
+        self._push(DtmfIn(digit))
+
+    def push_image(self, data: bytes) -> None:
+        self._push(ImageIn(data))
+
+    def push_video_frame(self, data: bytes, media_time_ms: int) -> None:
+        self._push(VideoFrameIn(data, media_time_ms))
+
+    def barge_in(self) -> None:
+        self._push(BargeInRequest())
+
+    def mark_played(self, turn_id: int) -> None:
+        self._push(Played(turn_id))
+
+    def _push(self, item: SessionInput) -> None:
+        if self._ended:
+            return
+        try:
+            self._inbox.put_nowait(item)
+            self._overflowing = False
+        except asyncio.QueueFull:
+            self.deps.metrics.dropped_inputs.labels(self.request.channel).inc()
+            if not self._overflowing:  # one error per burst, not one per dropped frame
+                self._overflowing = True
+                self.emit_nowait(ErrorEvent("limit-exceeded",
+                                            "input arrives faster than it can be handled; dropped"))
+
+    async def events(self) -> AsyncIterator[SessionEvent]:
+        while True:
+            event = await self._outbox.get()
+            if isinstance(event, CANCELLABLE) and self.player.is_cancelled(event.turn_id):
+                continue
+            yield event
+            if isinstance(event, SessionEnded):
+                return
+
+    async def close(self, reason: str = "hangup") -> None:
+        if not self._ended:
+            self._push(End(reason))
+        await self._closed.wait()
+
+    # ------------------------------------------------------------------ output
+
+    async def emit(self, event: SessionEvent) -> None:
+        await self._outbox.put(event)
+
+    def emit_nowait(self, event: SessionEvent) -> None:
+        try:
+            self._outbox.put_nowait(event)
+        except asyncio.QueueFull:  # consumer gone or stalled: the event is only lost to the wire
+            self.deps.metrics.dropped_events.inc()
+
+    async def report(self, error: GatewayError) -> None:
+        self.deps.metrics.errors.labels(error.code).inc()
+        await self.emit(ErrorEvent(error.code, error.message))
+        await self.deps.store.error(self.session_id, error.code, self.deps.mask(error.message))
+
+    # ------------------------------------------------------------------ main loop
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self.run(), name=f"session-{self.session_id}")
+
+    async def run(self) -> None:
+        reason = "ended"
+        try:
+            await self.deps.store.session_started(self.session_id, self.request.tenant,
+                                                  self.request.channel, self.language)
+            await self.emit(SessionStarted(self.session_id, self.request.audio, self.language))
+            idle = self.deps.settings.server.idle_timeout_s
+            while True:
+                try:
+                    item = await asyncio.wait_for(self._inbox.get(), timeout=idle)
+                except TimeoutError:
+                    reason = "idle-timeout"
+                    break
+                if isinstance(item, End):
+                    reason = item.reason
+                    break
+                try:
+                    await self._handle(item)
+                except GatewayError as exc:
+                    await self.report(exc)
+        except Exception:  # a bug must not lose the transcript: log it and end cleanly
+            log.exception("session %s failed", self.session_id)
+            reason = "internal-error"
+        finally:
+            await self._shutdown(reason)
+
+    async def _handle(self, item: SessionInput) -> None:
+        if isinstance(item, AudioIn):
+            await self._on_audio(item.payload)
+        elif isinstance(item, TextIn):
+            self._next_turn()
+            await self.start_turn(TextTurn(item.text.strip(), self._text_language(item.text), "text"))
+        elif isinstance(item, DtmfIn):
+            if item.digit == "#":
+                await self.player.repeat_last()
+            else:
+                self._next_turn()
+                await self.start_turn(TextTurn(item.digit, self.language, "dtmf"))
+        elif isinstance(item, BargeInRequest):
+            await self.player.interrupt(self._listener.media_ms if self._listener else 0)
+        elif isinstance(item, Played):
+            self.player.played(item.turn_id)
+        elif isinstance(item, ImageIn | VideoFrameIn):
+            raise GatewayError("this session has no screen or sign reader", code="modality-unavailable")
+
+    def _next_turn(self) -> int:
+        self._turn_id += 1
+        return self._turn_id
+
+    def _text_language(self, text: str) -> str:
+        if self.language != "auto":
+            return self.language
+        return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+    # ------------------------------------------------------------------ speech in
+
+    async def _ensure_listener(self) -> SpeechListener:
+        if self._listener is None:
+            speech = self.deps.settings.speech
+            vad = await asyncio.to_thread(self.deps.engines.new_vad)
+            config = EndpointConfig(threshold=speech.vad_threshold, min_speech_ms=speech.min_speech_ms,
+                                    end_complete_ms=speech.end_silence_ms,
+                                    end_incomplete_ms=max(speech.end_silence_ms, speech.end_incomplete_ms),
+                                    max_turn_ms=int(speech.max_turn_s * 1000),
+                                    barge_in_ms=speech.barge_in_ms)
+            self._listener = SpeechListener(vad, config, max_turn_s=speech.max_turn_s)
+            self._caller_audio = CallerAudio(self.request.audio)
+        return self._listener
+
+    async def _on_audio(self, payload: bytes) -> None:
+        listener = await self._ensure_listener()
+        assert self._caller_audio is not None
+        # Deterministic turn-taking at any input speed: when the turn would end if the words so far
+        # were finished, wait for the transcript of the pause before consuming more audio.
+        if listener.endpointer.awaiting_hint and self._pause_task is not None:
+            await asyncio.wait({self._pause_task})
+        audio = self._caller_audio.decode(payload)
+        events = listener.feed(audio)
+        self._arrivals.append((listener.media_ms, time.perf_counter()))
+        self.player.advance(listener.media_ms)
+        listener.endpointer.reply_active = self.player.active
+        for event in events:
+            if isinstance(event, BargeIn):
+                await self.player.interrupt(event.at_ms)
+            elif isinstance(event, SpeechStarted):
+                self._start_speech_turn(listener, event.start_ms)
+            elif isinstance(event, PauseStarted) and self._tx is not None:
+                self._pause_end_ms = event.segment_end_ms
+                self._pause_task = asyncio.create_task(self._transcribe_pause(self._tx, event.segment_end_ms))
+            elif isinstance(event, TurnEnded) and self._tx is not None:
+                tx, self._tx = self._tx, None
+                self._spawn(self._finish_speech_turn(tx, self._turn_id, event))
+
+    def _start_speech_turn(self, listener: SpeechListener, start_ms: int) -> None:
+        language = None if self.language == "auto" else self.language
+        model = self.deps.engines.asr_model_for(self.language)
+
+        async def asr(audio, language, prompt):
+            started = time.perf_counter()
+            result = await self.deps.engines.transcribe(model, audio, language, prompt)
+            self.deps.metrics.stage.labels("asr").observe(time.perf_counter() - started)
+            return result
+
+        self._next_turn()
+        self._tx = TurnTranscriber(asr, lambda a, b: listener.audio(a, b), language=language,
+                                   start_ms=start_ms)
+
+    async def _transcribe_pause(self, tx: TurnTranscriber, end_ms: int) -> str:
+        try:
+            text = await tx.transcribe_until(end_ms)
+        except GatewayError as exc:
+            await self.report(exc)
+            return ""
+        listener = self._listener
+        if listener is not None and tx is self._tx and self._pause_end_ms == end_ms:
+            listener.endpointer.hint(sounds_complete(text))
+        if text and tx is self._tx:
+            await self.emit(TranscriptPartial(self._turn_id, text, tx.language or ""))
+        return text
+
+    async def _finish_speech_turn(self, tx: TurnTranscriber, turn_id: int, ended: TurnEnded) -> None:
+        speech_end_wall = self._arrival_of(ended.speech_end_ms)
+        result = await tx.finish(ended.speech_end_ms, loop_time=time.perf_counter)
+        if not result.text:
+            await self.report(GatewayError("no words recognised in the caller's speech",
+                                           code="asr-no-speech"))
+            return
+        language = result.language or self._text_language(result.text)
+        await self.start_turn(TextTurn(result.text, language, "speech"), turn_id=turn_id,
+                              speech_end_wall=speech_end_wall, asr_ms=result.asr_ms)
+
+    def _arrival_of(self, media_ms: int) -> float:
+        for at_ms, wall in self._arrivals:
+            if at_ms >= media_ms:
+                return wall
+        return time.perf_counter()
+
+    # ------------------------------------------------------------------ turns
+
+    async def start_turn(self, turn: TextTurn, *, turn_id: int | None = None,
+                         speech_end_wall: float | None = None, asr_ms: float = 0.0) -> None:
+        """A caller turn is final: record it and have the core answer it (cancels a running reply)."""
+        turn_id = self._turn_id if turn_id is None else turn_id
+        await self.emit(TranscriptFinal(turn_id, turn.text, turn.language, turn.modality))
+        await self.record("caller", turn_id, turn.modality, turn.text, turn.language, {"asr": asr_ms})
+        await self.player.start(turn_id, turn, speech_end_wall=speech_end_wall, asr_ms=asr_ms)
+
+    async def record(self, speaker: str, turn_id: int, modality: Modality | str, text: str,
+                     language: str, timings: dict[str, float]) -> None:
+        await self.deps.store.turn(TurnRecord(self.session_id, turn_id, speaker, modality,
+                                              self.deps.mask(text), language, timings, time.time()))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.create_task(self._guard(coro))
+        self._turn_tasks.add(task)
+        task.add_done_callback(self._turn_tasks.discard)
+
+    async def _guard(self, coro: object) -> None:
+        try:
+            await coro  # type: ignore[misc]
+        except GatewayError as exc:
+            await self.report(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("turn failed in session %s", self.session_id)
+            await self.report(GatewayError("the turn failed; the session continues"))
+
+    async def _shutdown(self, reason: str) -> None:
+        self._ended = True
+        pending = [t for t in (self._pause_task, *self._turn_tasks) if t is not None and not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self.player.aclose()
+        try:
+            await self.conversation.aclose()
+        finally:
+            if self._listener is not None:
+                self._listener.vad.close()
+            await self.deps.store.session_ended(self.session_id, reason)
+            self.emit_nowait(SessionEnded(self.session_id, reason))
+            self._closed.set()
+

@@ -1,0 +1,169 @@
+"""The gateway's WebSocket server (protocol v1) plus /health and /metrics on the same port.
+
+Thin asyncio shell: frames go through gateway.protocol.ws_v1.ServerProtocol; typed inputs go into
+the session; session events go back out through the same protocol object. A protocol error gets
+an error event and the connection stays open; a vanished client ends its session cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from gateway.app import Gateway
+from gateway.errors import GatewayError
+from gateway.events import ErrorEvent, SessionEvent
+from gateway.inputs import (
+    AudioIn,
+    BargeInRequest,
+    DtmfIn,
+    End,
+    ImageIn,
+    Played,
+    SessionInput,
+    TextIn,
+    VideoFrameIn,
+)
+from gateway.ports import SessionRequest
+from gateway.protocol.ws_v1 import ServerProtocol, Start, to_json
+from gateway.session import Session
+
+log = logging.getLogger("gateway.ws")
+
+WS_PATHS = ("/", "/ws", "/v1/ws")
+HttpRoute = Callable[[Request], Awaitable[Response | None]]
+
+
+def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-store")])
+    return Response(status.value, status.phrase, headers, body)
+
+
+def json_response(status: http.HTTPStatus, payload: object) -> Response:
+    return _response(status, json.dumps(payload).encode(), "application/json")
+
+
+class WebSocketServer:
+    def __init__(self, gateway: Gateway, *, extra_routes: dict[str, HttpRoute] | None = None) -> None:
+        self.gateway = gateway
+        self.routes: dict[str, HttpRoute] = {"/health": self._health, "/metrics": self._metrics,
+                                             **(extra_routes or {})}
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        self._server = await serve(
+            self._connection, host, port,
+            max_size=self.gateway.settings.server.max_message_bytes,
+            process_request=self._process_request,
+            ping_interval=20, ping_timeout=20, close_timeout=5,
+        )
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path in WS_PATHS and request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        route = self.routes.get(path)
+        if route is None:
+            return json_response(http.HTTPStatus.NOT_FOUND, {"error": "not-found", "path": path})
+        return await route(request)
+
+    async def _health(self, request: Request) -> Response:
+        ready = self.gateway.ready
+        status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return json_response(status, {"status": "ok" if ready else "starting",
+                                      "sessions": len(self.gateway.sessions)})
+
+    async def _metrics(self, request: Request) -> Response:
+        return _response(http.HTTPStatus.OK, self.gateway.metrics.render(),
+                         "text/plain; version=0.0.4; charset=utf-8")
+
+    # ------------------------------------------------------------------ WebSocket
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        protocol = ServerProtocol(max_binary_bytes=self.gateway.settings.server.max_message_bytes)
+        session: Session | None = None
+        sender: asyncio.Task[None] | None = None
+        reason = "caller-vanished"
+        try:
+            async for message in ws:
+                try:
+                    if isinstance(message, bytes):
+                        item: SessionInput | Start = protocol.receive_bytes(message)
+                    else:
+                        item = protocol.receive_text(message)
+                    if isinstance(item, Start):
+                        session = await self.gateway.open(SessionRequest(
+                            channel=item.channel, audio=item.audio, language=item.language,
+                            tenant=item.tenant, session_id=item.session_id))
+                        sender = asyncio.create_task(self._send_events(ws, protocol, session))
+                        continue
+                    assert session is not None
+                    if isinstance(item, End):
+                        reason = item.reason
+                        break
+                    _dispatch(session, item)
+                except GatewayError as exc:
+                    self.gateway.metrics.errors.labels(exc.code).inc()
+                    if session is not None:
+                        session.emit_nowait(ErrorEvent(exc.code, exc.message))
+                        await self.gateway.store.error(session.session_id, exc.code, exc.message)
+                    else:
+                        await ws.send(json.dumps(to_json(ErrorEvent(exc.code, exc.message))))
+                        if exc.code == "busy":
+                            await ws.close(1013, "busy")
+        except ConnectionClosed:
+            pass
+        finally:
+            if session is not None:
+                await session.close(reason)
+            if sender is not None:
+                with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+                    await asyncio.wait_for(sender, timeout=5)
+                sender.cancel()
+
+    async def _send_events(self, ws: ServerConnection, protocol: ServerProtocol, session: Session) -> None:
+        event: SessionEvent
+        try:
+            async for event in session.events():
+                frame = protocol.encode(event)
+                if frame is not None:
+                    await ws.send(frame)
+            await ws.close(1000, "session ended")
+        except ConnectionClosed:
+            pass
+
+
+def _dispatch(session: Session, item: SessionInput) -> None:
+    if isinstance(item, AudioIn):
+        session.push_audio(item.payload)
+    elif isinstance(item, TextIn):
+        session.push_text(item.text)
+    elif isinstance(item, DtmfIn):
+        session.push_dtmf(item.digit)
+    elif isinstance(item, ImageIn):
+        session.push_image(item.data)
+    elif isinstance(item, VideoFrameIn):
+        session.push_video_frame(item.data, item.media_time_ms)
+    elif isinstance(item, BargeInRequest):
+        session.barge_in()
+    elif isinstance(item, Played):
+        session.mark_played(item.turn_id)

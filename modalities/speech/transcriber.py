@@ -1,0 +1,79 @@
+"""Transcribes a turn while the caller is still speaking, one segment per pause.
+
+At each pause the audio since the last committed point is transcribed. Pieces of at least
+`commit_s` are committed (their text is final; the next piece is prompted with it); shorter ones
+stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
+the speech after the last pause can still need transcribing, so the caller rarely waits for ASR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from models.base import Float32Audio, Transcript
+
+AsrCall = Callable[[Float32Audio, str | None, str | None], Awaitable[Transcript]]
+AudioSource = Callable[[int, int], Float32Audio]  # (start_ms, end_ms) -> audio at 16 kHz
+
+NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "yue", "th"})
+
+
+@dataclass(frozen=True)
+class TurnText:
+    text: str
+    language: str
+    asr_ms: float  # ASR time spent after the end of speech (what the caller waited for)
+
+
+class TurnTranscriber:
+    def __init__(self, asr: AsrCall, audio: AudioSource, *, language: str | None, start_ms: int,
+                 commit_s: float = 3.0, tail_pad_ms: int = 120, pre_roll_ms: int = 200) -> None:
+        self._asr = asr
+        self._audio = audio
+        self.language = language  # None: detect on the first segment, then keep it for the turn
+        self._commit_ms = int(commit_s * 1000)
+        self._tail_pad_ms = tail_pad_ms
+        self._committed: list[str] = []
+        self._committed_until = start_ms - pre_roll_ms
+        self._spec_until = -1
+        self._spec_text = ""
+        self._lock = asyncio.Lock()
+
+    @property
+    def text(self) -> str:
+        return _join([*self._committed, self._spec_text], self.language)
+
+    async def transcribe_until(self, end_ms: int) -> str:
+        """Transcript of the turn up to end_ms (speech end), reusing what is already known."""
+        async with self._lock:
+            if self._spec_until >= end_ms or end_ms <= self._committed_until:
+                return self.text
+            start = self._committed_until
+            audio = self._audio(start, end_ms + self._tail_pad_ms)
+            if len(audio) < 1600:  # under 0.1 s: nothing to transcribe
+                return self.text
+            prompt = _join(self._committed, self.language)[-200:] or None
+            result = await self._asr(audio, self.language, prompt)
+            if self.language is None and result.text.strip():
+                self.language = result.language
+            piece = result.text.strip()
+            if end_ms - start >= self._commit_ms:
+                if piece:
+                    self._committed.append(piece)
+                self._committed_until = end_ms
+                self._spec_until, self._spec_text = -1, ""
+            else:
+                self._spec_until, self._spec_text = end_ms, piece
+            return self.text
+
+    async def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> TurnText:
+        started = loop_time()
+        text = await self.transcribe_until(speech_end_ms)
+        return TurnText(text, self.language or "", (loop_time() - started) * 1000.0)
+
+
+def _join(pieces: list[str], language: str | None) -> str:
+    sep = "" if language in NO_SPACE_LANGUAGES else " "
+    return sep.join(p for p in pieces if p).strip()
