@@ -1,0 +1,107 @@
+"""The endpointer driven by synthetic VAD probabilities in media time (32 ms windows)."""
+
+from modalities.speech.endpointing import (
+    BargeIn,
+    EndpointConfig,
+    Endpointer,
+    NoiseDiscarded,
+    PauseStarted,
+    SpeechResumed,
+    SpeechStarted,
+    TurnEnded,
+    sounds_complete,
+)
+
+W = 32
+
+
+def drive(ep: Endpointer, pattern: list[tuple[float, int]], start_ms: int = 0) -> list[tuple[int, object]]:
+    """pattern: (probability, duration_ms) runs; returns (media ms, event) pairs."""
+    out, t = [], start_ms
+    for prob, duration in pattern:
+        for _ in range(duration // W):
+            t += W
+            out.extend((t, e) for e in ep.window(t, W, prob))
+    return out
+
+
+def kinds(events):
+    return [type(e).__name__ for _, e in events]
+
+
+def test_turn_with_finished_words_ends_after_short_silence():
+    ep = Endpointer(EndpointConfig())
+    events = drive(ep, [(0.0, 320), (0.9, 1600), (0.0, 192)])
+    assert kinds(events) == ["SpeechStarted", "PauseStarted"]
+    ep.hint(True)
+    events = drive(ep, [(0.0, 320)], start_ms=2112)
+    ended = [e for _, e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1 and ended[0].speech_end_ms == 1920 and ended[0].start_ms == 320
+
+
+def test_unfinished_words_wait_through_a_one_second_pause():
+    ep = Endpointer(EndpointConfig())
+    events = drive(ep, [(0.9, 1600), (0.0, 192)])
+    ep.hint(False)
+    events += drive(ep, [(0.0, 1000), (0.9, 800)], start_ms=1792)
+    assert not any(isinstance(e, TurnEnded) for _, e in events)
+    assert any(isinstance(e, SpeechResumed) for _, e in events)
+
+
+def test_unknown_hint_still_ends_after_the_long_silence():
+    ep = Endpointer(EndpointConfig(end_incomplete_ms=1400))
+    events = drive(ep, [(0.9, 1600), (0.0, 1600)])
+    ends = [(t, e) for t, e in events if isinstance(e, TurnEnded)]
+    assert len(ends) == 1 and 1600 + 1400 <= ends[0][0] < 1600 + 1400 + W
+
+
+def test_awaiting_hint_only_once_the_short_silence_has_passed():
+    ep = Endpointer(EndpointConfig(end_complete_ms=384))
+    drive(ep, [(0.9, 640), (0.0, 192)])
+    assert not ep.awaiting_hint
+    drive(ep, [(0.0, 192)], start_ms=832)
+    assert ep.awaiting_hint
+
+
+def test_short_noise_is_not_a_turn():
+    ep = Endpointer(EndpointConfig(min_speech_ms=250))
+    events = drive(ep, [(0.9, 96), (0.0, 640)])
+    assert kinds(events) == ["SpeechStarted", "NoiseDiscarded"]
+    assert not ep.in_turn and isinstance(events[-1][1], NoiseDiscarded)
+
+
+def test_barge_in_needs_the_configured_voiced_time_during_a_reply():
+    ep = Endpointer(EndpointConfig(barge_in_ms=120))
+    ep.reply_active = True
+    events = drive(ep, [(0.9, 96)])
+    assert not any(isinstance(e, BargeIn) for _, e in events)
+    events = drive(ep, [(0.9, 64)], start_ms=96)
+    barge = [(t, e) for t, e in events if isinstance(e, BargeIn)]
+    assert len(barge) == 1 and barge[0][0] == 128 and not ep.reply_active
+
+
+def test_barge_in_counts_consecutive_voice_only():
+    ep = Endpointer(EndpointConfig(barge_in_ms=120))
+    ep.reply_active = True
+    events = drive(ep, [(0.9, 96), (0.0, 32), (0.9, 96)])
+    assert not any(isinstance(e, BargeIn) for _, e in events)
+
+
+def test_max_turn_length_cuts_the_turn():
+    ep = Endpointer(EndpointConfig(max_turn_ms=2000))
+    events = drive(ep, [(0.9, 2600)])
+    ends = [e for _, e in events if isinstance(e, TurnEnded)]
+    assert ends and ends[0].reason == "max-length"
+    assert any(isinstance(e, PauseStarted) for _, e in events)
+    assert isinstance(events[0][1], SpeechStarted)
+
+
+def test_sounds_complete():
+    assert sounds_complete("How long do I have to return an item?") is True
+    assert sounds_complete("And so, my fellow Americans,") is False
+    assert sounds_complete("ask what you can do for your country.") is True
+    assert sounds_complete("I want to return the") is False
+    assert sounds_complete("I bought it and.") is False
+    assert sounds_complete("我想退货，需要多长时间？") is True
+    assert sounds_complete("我想问一下，") is False
+    assert sounds_complete("") is None
