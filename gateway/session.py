@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.config import Settings
@@ -54,7 +54,7 @@ from modalities.speech.endpointing import (
     sounds_complete,
 )
 from modalities.speech.listener import SpeechListener
-from modalities.speech.transcriber import TurnTranscriber
+from modalities.speech.transcriber import TurnText, TurnTranscriber
 
 log = logging.getLogger("gateway.session")
 
@@ -257,7 +257,8 @@ class Session:
                 self._pause_task = asyncio.create_task(self._transcribe_pause(self._tx, event.segment_end_ms))
             elif isinstance(event, TurnEnded) and self._tx is not None:
                 tx, self._tx = self._tx, None
-                self._spawn(self._finish_speech_turn(tx, self._turn_id, event))
+                pending = tx.finish(event.speech_end_ms, loop_time=time.perf_counter)
+                self._spawn(self._finish_speech_turn(pending, self._turn_id, event))
 
     def _start_speech_turn(self, listener: SpeechListener, start_ms: int) -> None:
         language = None if self.language == "auto" else self.language
@@ -270,8 +271,7 @@ class Session:
             return result
 
         self._next_turn()
-        self._tx = TurnTranscriber(asr, lambda a, b: listener.audio(a, b), language=language,
-                                   start_ms=start_ms)
+        self._tx = TurnTranscriber(asr, listener.audio, language=language, start_ms=start_ms)
 
     async def _transcribe_pause(self, tx: TurnTranscriber, end_ms: int) -> str:
         try:
@@ -286,12 +286,12 @@ class Session:
             await self.emit(TranscriptPartial(self._turn_id, text, tx.language or ""))
         return text
 
-    async def _finish_speech_turn(self, tx: TurnTranscriber, turn_id: int, ended: TurnEnded) -> None:
+    async def _finish_speech_turn(self, pending: Awaitable[TurnText], turn_id: int,
+                                  ended: TurnEnded) -> None:
         speech_end_wall = self._arrival_of(ended.speech_end_ms)
-        result = await tx.finish(ended.speech_end_ms, loop_time=time.perf_counter)
-        if not result.text:
-            await self.report(GatewayError("no words recognised in the caller's speech",
-                                           code="asr-no-speech"))
+        result = await pending
+        if not result.text:  # a cough or a click: no turn, nothing to answer
+            self.deps.metrics.empty_turns.inc()
             return
         language = result.language or self._text_language(result.text)
         await self.start_turn(TextTurn(result.text, language, "speech"), turn_id=turn_id,

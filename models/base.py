@@ -131,7 +131,8 @@ class SignPrediction:
 
 
 class SignClassifier(Protocol):
-    labels: Sequence[str]
+    @property
+    def labels(self) -> Sequence[str]: ...
 
     def classify(self, hands: Sequence[Hand]) -> SignPrediction: ...
 

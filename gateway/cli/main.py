@@ -14,7 +14,7 @@ from gateway.cli.groups import CommandGroups
 COMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.call",
-    # "gateway.cli.voice_bench",
+    "gateway.cli.voice_bench",
     "gateway.cli.transcripts",
 )
 

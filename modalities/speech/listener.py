@@ -20,6 +20,7 @@ from models.base import Float32Audio, VoiceActivityDetector
 
 RATE = 16000
 PRE_ROLL_MS = 200  # audio kept before the first voiced window: VAD fires late on soft onsets
+PRE_ROLL_SAMPLES = PRE_ROLL_MS * RATE // 1000
 
 
 class SpeechListener:
@@ -36,6 +37,7 @@ class SpeechListener:
         self._buffer = np.zeros(int((max_turn_s + 2.0) * RATE), dtype=np.float32)
         self._length = 0  # samples held in _buffer
         self._buffer_start = 0  # media sample index of _buffer[0]
+        self._idle_since = 0  # media sample at which the last turn ended
 
     @property
     def media_ms(self) -> int:
@@ -52,12 +54,15 @@ class SpeechListener:
             prob = self.vad.probability(window)
             for event in self.endpointer.window(self.media_ms, w * 1000 // RATE, prob):
                 events.append(event)
-                if isinstance(event, TurnEnded | NoiseDiscarded):
-                    self._trim(self._media_samples - int(PRE_ROLL_MS * RATE / 1000))
-                elif isinstance(event, SpeechStarted):
-                    self._trim(event.start_ms * RATE // 1000 - int(PRE_ROLL_MS * RATE / 1000))
-            if not self.endpointer.in_turn and self._length > 2 * PRE_ROLL_MS * RATE // 1000:
-                self._trim(self._media_samples - int(PRE_ROLL_MS * RATE / 1000))
+                if isinstance(event, SpeechStarted):
+                    self._trim(event.start_ms * RATE // 1000 - PRE_ROLL_SAMPLES)
+                elif isinstance(event, TurnEnded | NoiseDiscarded):
+                    self._idle_since = self._media_samples
+            # Between turns only a little audio is kept, but not before the ended turn's audio has
+            # had a second to be taken by the transcriber.
+            if (not self.endpointer.in_turn and self._media_samples - self._idle_since > RATE
+                    and self._length > 2 * PRE_ROLL_SAMPLES):
+                self._trim(self._media_samples - PRE_ROLL_SAMPLES)
         return events
 
     def _append(self, window: Float32Audio) -> None:
@@ -74,11 +79,16 @@ class SpeechListener:
             self._length -= drop
             self._buffer_start += drop
 
-    def audio(self, start_ms: int, end_ms: int, *, pad_ms: int = 0) -> Float32Audio:
-        """The buffered audio between two media times, widened by pad_ms on each side."""
-        a = max(self._buffer_start, (start_ms - pad_ms) * RATE // 1000)
-        b = min(self._buffer_start + self._length, (end_ms + pad_ms) * RATE // 1000)
-        return self._buffer[a - self._buffer_start: max(a, b) - self._buffer_start].copy()
+    def audio(self, start_ms: int, end_ms: int) -> Float32Audio:
+        """A copy of the audio between two media times; the part no longer (or not yet) buffered
+        is silence, so sample i of the result is always media time start_ms + i / 16."""
+        first, last = start_ms * RATE // 1000, max(start_ms, end_ms) * RATE // 1000
+        out = np.zeros(last - first, dtype=np.float32)
+        a = max(first, self._buffer_start)
+        b = min(last, self._buffer_start + self._length)
+        if b > a:
+            out[a - first:b - first] = self._buffer[a - self._buffer_start:b - self._buffer_start]
+        return out
 
     def reset(self) -> None:
         self.vad.reset()

@@ -9,6 +9,7 @@ the speech after the last pause can still need transcribing, so the caller rarel
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ class TurnTranscriber:
         self._commit_ms = int(commit_s * 1000)
         self._tail_pad_ms = tail_pad_ms
         self._committed: list[str] = []
-        self._committed_until = start_ms - pre_roll_ms
+        self._origin_ms = start_ms - pre_roll_ms  # media time of the first sample of this turn
+        self._committed_until = self._origin_ms
+        self._latest_request = -1
         self._spec_until = -1
         self._spec_text = ""
         self._lock = asyncio.Lock()
@@ -45,13 +48,23 @@ class TurnTranscriber:
     def text(self) -> str:
         return _join([*self._committed, self._spec_text], self.language)
 
-    async def transcribe_until(self, end_ms: int) -> str:
-        """Transcript of the turn up to end_ms (speech end), reusing what is already known."""
+    def transcribe_until(self, end_ms: int) -> Awaitable[str]:
+        """Transcript of the turn up to end_ms (speech end), reusing what is already known.
+
+        The audio is taken now (the listener forgets a turn's audio once the turn ends); the ASR
+        runs later, one call at a time, skipping requests that a newer one has made redundant.
+        """
+        turn_audio = self._audio(self._origin_ms, end_ms + self._tail_pad_ms)
+        self._latest_request = max(self._latest_request, end_ms)
+        return self._transcribe(end_ms, turn_audio)
+
+    async def _transcribe(self, end_ms: int, turn_audio: Float32Audio) -> str:
         async with self._lock:
-            if self._spec_until >= end_ms or end_ms <= self._committed_until:
+            if (self._spec_until >= end_ms or end_ms <= self._committed_until
+                    or end_ms < self._latest_request):
                 return self.text
             start = self._committed_until
-            audio = self._audio(start, end_ms + self._tail_pad_ms)
+            audio = turn_audio[(start - self._origin_ms) * 16:]
             if len(audio) < 1600:  # under 0.1 s: nothing to transcribe
                 return self.text
             prompt = _join(self._committed, self.language)[-200:] or None
@@ -68,12 +81,20 @@ class TurnTranscriber:
                 self._spec_until, self._spec_text = end_ms, piece
             return self.text
 
-    async def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> TurnText:
+    def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> Awaitable[TurnText]:
+        """The whole turn's transcript; call it when the turn ends (it takes the audio at once)."""
+        return self._finish(self.transcribe_until(speech_end_ms), loop_time)
+
+    async def _finish(self, pending: Awaitable[str], loop_time: Callable[[], float]) -> TurnText:
         started = loop_time()
-        text = await self.transcribe_until(speech_end_ms)
+        text = await pending
         return TurnText(text, self.language or "", (loop_time() - started) * 1000.0)
 
 
 def _join(pieces: list[str], language: str | None) -> str:
     sep = "" if language in NO_SPACE_LANGUAGES else " "
-    return sep.join(p for p in pieces if p).strip()
+    return _CJK_GAP.sub("", sep.join(p for p in pieces if p).strip())
+
+
+# Whisper sometimes puts spaces between Chinese words; Chinese text has none.
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])\s+(?=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])")

@@ -64,8 +64,8 @@ def test_awaiting_hint_only_once_the_short_silence_has_passed():
 
 
 def test_short_noise_is_not_a_turn():
-    ep = Endpointer(EndpointConfig(min_speech_ms=250))
-    events = drive(ep, [(0.9, 96), (0.0, 640)])
+    ep = Endpointer(EndpointConfig(min_speech_ms=120))
+    events = drive(ep, [(0.9, 64), (0.0, 640)])
     assert kinds(events) == ["SpeechStarted", "NoiseDiscarded"]
     assert not ep.in_turn and isinstance(events[-1][1], NoiseDiscarded)
 
@@ -105,3 +105,23 @@ def test_sounds_complete():
     assert sounds_complete("我想退货，需要多长时间？") is True
     assert sounds_complete("我想问一下，") is False
     assert sounds_complete("") is None
+
+
+def test_a_caller_who_paused_and_went_on_gets_that_long_again():
+    ep = Endpointer(EndpointConfig(end_complete_ms=450, end_incomplete_ms=1400, pause_factor=1.25))
+    drive(ep, [(0.9, 1600), (0.0, 192)])
+    ep.hint(False)
+    drive(ep, [(0.0, 896), (0.9, 1600)], start_ms=1792)  # a 1088 ms pause, then more words
+    events = drive(ep, [(0.0, 192)], start_ms=4288)
+    ep.hint(True)
+    events += drive(ep, [(0.0, 1408)], start_ms=4480)
+    ends = [t for t, e in events if isinstance(e, TurnEnded)]
+    assert ends and ends[0] - 4288 >= 1.25 * 1088  # not after the usual 450 ms
+
+
+def test_sounds_complete_fragments_and_short_answers():
+    assert sounds_complete("And so my fellow Americans.") is False  # opener, no verb yet
+    assert sounds_complete("And so my fellow Americans. Ask not") is False  # no final punctuation
+    assert sounds_complete("Yes.") is True and sounds_complete("Not!") is False
+    assert sounds_complete("广州市房地产中介协会分析") is True  # unpunctuated Chinese
+    assert sounds_complete("我想问一下那个") is False

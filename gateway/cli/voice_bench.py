@@ -1,0 +1,160 @@
+"""`gateway bench voice` and `gateway eval asr`: the voice loop measured on real speech.
+
+Each file is streamed in real time (as a caller speaks) to a gateway running in this process on
+loopback, once per ASR model. Printed: word/character error rate of the gateway's transcripts,
+reply latency (last voiced caller audio -> first reply audio frame sent) p50/p95, replies started
+during a caller's mid-sentence pauses, ASR real-time factor and TTS time to first audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.cli.groups import CommandGroups
+from gateway.client import GatewayClient
+from gateway.config import Settings, load_settings
+from gateway.engines import Engines
+from gateway.evaluation import char_error_rate, percentile, realdata_dir, word_error_rate
+from gateway.events import AudioFormat
+from modalities.audio.files import read_audio
+from modalities.audio.resample import resample
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    reference: str
+    language: str  # "en" | "zh"
+    single_utterance: bool  # one sentence: any reply before its end answered a pause
+
+
+def clips() -> list[Clip]:
+    real = realdata_dir()
+    if real is not None:
+        s = real / "speech"
+        return [
+            Clip(s / "jfk.wav", "And so my fellow Americans ask not what your country can do for you "
+                 "ask what you can do for your country.", "en", True),
+            Clip(s / "librispeech-1995-1837-0001.wav", "IT WAS THE FIRST GREAT SORROW OF HIS LIFE IT WAS "
+                 "NOT SO MUCH THE LOSS OF THE COTTON ITSELF BUT THE FANTASY THE HOPES THE DREAMS BUILT "
+                 "AROUND IT", "en", True),
+            Clip(s / "OSR_us_000_0034_8k.wav", "A gold ring will please most any girl. The long journey "
+                 "home took a year. She saw a cat in the neighbor's house. A pink shell was found on the "
+                 "sandy beach. Small children came to see him. The grass and bushes were wet with dew. "
+                 "The blind man counted his old coins. A severe storm tore down the barn. She called his "
+                 "name many times. When you hear the bell, come quickly.", "en", False),
+            Clip(s / "aishell-BAC009S0724W0121.wav", "广州市房地产中介协会分析", "zh", True),
+            Clip(s / "funasr_llamacpp_sample_zh.wav", "我想问我在滨海新区有房", "zh", True),
+        ]
+    a = PROJECT / "samples" / "audio"
+    return [Clip(a / "en_question_returns.wav", "Hello, how long do I have to return an item?", "en", True),
+            Clip(a / "zh_question_returns.wav", "我想退货，需要多长时间？", "zh", True)]
+
+
+def register(groups: CommandGroups) -> None:
+    for group, name, help_text in ((groups.bench, "voice", "reply latency, ASR RTF, TTS first audio"),
+                                   (groups.eval, "asr", "word/character error rate through the gateway")):
+        p = group.add_parser(name, help=help_text)
+        p.add_argument("--models", default="tiny.en,base", help="ASR models to run (comma-separated)")
+        p.add_argument("--repeats", type=int, default=1, help="calls per file and model")
+        p.add_argument("--fast", action="store_true", help="stream as fast as possible (no latency)")
+        p.add_argument("--encoding", default="pcm16", choices=("pcm16", "mulaw"))
+        p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    print(f"speech source: {'../shared/realdata' if realdata_dir() else 'samples/audio (realdata absent)'}")
+    ok = True
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+        ok &= asyncio.run(_bench_model(settings, model, args))
+    return 0 if ok else 1
+
+
+async def _bench_model(settings: Settings, model: str, args: argparse.Namespace) -> bool:
+    from gateway.local import local_gateway
+
+    settings = dataclasses.replace(
+        settings, speech=dataclasses.replace(settings.speech, asr_model=model),
+        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench.sqlite3")))
+    latencies: list[float] = []
+    pause_replies = 0
+    print(f"\n== ASR model {model} ==")
+    async with local_gateway(settings) as local:
+        for clip in clips():
+            if model == "tiny.en" and clip.language != "en":
+                continue
+            audio, rate = read_audio(clip.path, max_bytes=50_000_000, max_seconds=120)
+            fmt = AudioFormat("mulaw", 8000) if args.encoding == "mulaw" else AudioFormat("pcm16", 16000)
+            for _ in range(args.repeats):
+                async with GatewayClient(local.url, audio=fmt, language="auto") as client:
+                    await client.stream(audio, rate, realtime=not args.fast, trailing_silence_s=2.5)
+                    await _settle(client)
+                result = client.result
+                text = ("" if clip.language == "zh" else " ").join(result.transcripts)
+                err = (char_error_rate if clip.language == "zh" else word_error_rate)(clip.reference, text)
+                turns = result.of("turn.timing")
+                lat = [t["reply_latency_ms"] for t in turns if t.get("reply_latency_ms") is not None]
+                latencies += lat
+                early = max(0, len(turns) - 1) if clip.single_utterance else 0
+                pause_replies += early
+                replies = result.replies()
+                print(f"{clip.path.name:<36} {'CER' if clip.language == 'zh' else 'WER'} {err * 100:5.1f}%  "
+                      f"turns {len(turns)}  latency ms {[round(x) for x in lat]}  pause-replies {early}")
+                print(f"    heard: {text}")
+                if replies:
+                    print(f"    reply: {next(iter(replies.values()))[:100]}")
+        engines = local.gateway.engines
+        rtf = await asyncio.to_thread(_asr_rtf, engines, model)
+        tts = await asyncio.to_thread(_tts_first_audio, engines)
+    if latencies and not args.fast:
+        print(f"reply latency ms ({model}): p50 {percentile(latencies, 50):.0f}  "
+              f"p95 {percentile(latencies, 95):.0f}  n={len(latencies)}")
+    print(f"replies started during mid-sentence pauses: {pause_replies}")
+    print(f"ASR real-time factor ({model}): p50 {percentile(rtf, 50):.3f}  p95 {percentile(rtf, 95):.3f}")
+    print(f"TTS time to first audio ms (piper): p50 {percentile(tts, 50):.0f}  p95 {percentile(tts, 95):.0f}")
+    return pause_replies == 0
+
+
+async def _settle(client: GatewayClient, quiet_s: float = 1.0, limit_s: float = 60.0) -> None:
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        finals = {e["turn_id"] for e in client.result.of("transcript.final")}
+        timed = {e["turn_id"] for e in client.result.of("turn.timing")}
+        count = len(client.result.events)
+        await asyncio.sleep(quiet_s)
+        if finals and finals <= timed and len(client.result.events) == count:
+            return
+
+
+def _asr_rtf(engines: Engines, model: str) -> list[float]:
+    asr = engines.transcriber(model)
+    out = []
+    for clip in clips():
+        if model == "tiny.en" and clip.language != "en":
+            continue
+        audio, rate = read_audio(clip.path, max_bytes=50_000_000, max_seconds=120)
+        audio16 = resample(audio, rate, 16000) if rate != 16000 else audio
+        started = time.perf_counter()
+        asr.transcribe(audio16, language=clip.language)
+        out.append((time.perf_counter() - started) / (len(audio16) / 16000))
+    return out
+
+
+def _tts_first_audio(engines: Engines, runs: int = 5) -> list[float]:
+    synth = engines.synthesizer("en")
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        next(iter(synth.synthesize("You can return most items within 30 days.", language="en")))
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
