@@ -7,6 +7,7 @@ limit (a clear `busy` instead of collapse) and closes everything it started.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 
@@ -59,6 +60,8 @@ class Gateway:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"all {self.settings.server.max_sessions} session slots are in use",
                                 code="busy")
+        if request.language == "auto" and self.settings.speech.language != "auto":
+            request = dataclasses.replace(request, language=self.settings.speech.language)
         session_id = request.session_id or uuid.uuid4().hex
         if session_id in self.sessions:
             raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")

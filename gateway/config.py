@@ -42,7 +42,7 @@ class ServerSettings:
 class SpeechSettings:
     # "auto": tiny.en for English sessions, multilingual base otherwise; or force "tiny.en"/"base"
     asr_model: str = "auto"
-    language: str = "auto"  # default session language when the client says "auto"
+    language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detect per turn
     beam_size: int = 1
     asr_threads: int = 2
     vad_threshold: float = 0.5
@@ -51,7 +51,7 @@ class SpeechSettings:
     min_speech_ms: int = 120  # shorter bursts are clicks or coughs, not a turn
     max_turn_s: float = 30.0  # a turn is cut here even without silence
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
-    partial_interval_ms: int = 1000  # how often partial transcripts are made while speaking
+    pause_factor: float = 0.75  # a finished-sounding turn waits this times the caller's longest pause
 
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
@@ -61,8 +61,8 @@ class SpeechSettings:
                "speech.end_incomplete_ms must be end_silence_ms..10000")
         _check(1.0 <= self.max_turn_s <= 120.0, "speech.max_turn_s must be 1..120")
         _check(20 <= self.barge_in_ms <= 1000, "speech.barge_in_ms must be 20..1000")
+        _check(0.0 <= self.pause_factor <= 3.0, "speech.pause_factor must be 0..3")
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
-        _check(self.partial_interval_ms >= 200, "speech.partial_interval_ms must be >= 200")
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from gateway.config import Settings
+from gateway.errors import ConfigError
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
 
 T = TypeVar("T")
@@ -41,8 +42,11 @@ class Engines:
         from models.asr_faster_whisper import FasterWhisperTranscriber
 
         speech = self.settings.speech
+        if model not in ("tiny.en", "base"):
+            raise ConfigError(f"unknown ASR model {model!r}")
+        size: Literal["tiny.en", "base"] = "tiny.en" if model == "tiny.en" else "base"
         return self._get(f"asr:{model}", lambda: FasterWhisperTranscriber(
-            model, threads=speech.asr_threads, beam_size=speech.beam_size))
+            size, threads=speech.asr_threads, beam_size=speech.beam_size))
 
     def asr_model_for(self, language: str) -> str:
         """tiny.en for English sessions (fastest); base when the language is other or unknown."""

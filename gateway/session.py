@@ -230,7 +230,7 @@ class Session:
                                     end_complete_ms=speech.end_silence_ms,
                                     end_incomplete_ms=max(speech.end_silence_ms, speech.end_incomplete_ms),
                                     max_turn_ms=int(speech.max_turn_s * 1000),
-                                    barge_in_ms=speech.barge_in_ms)
+                                    barge_in_ms=speech.barge_in_ms, pause_factor=speech.pause_factor)
             self._listener = SpeechListener(vad, config, max_turn_s=speech.max_turn_s)
             self._caller_audio = CallerAudio(self.request.audio)
         return self._listener

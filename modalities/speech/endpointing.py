@@ -6,7 +6,8 @@ the speech so far; whether the words so far sound finished (a hint from the tran
 how long the silence must last before the turn ends: short after a finished sentence, long after
 "and so, my fellow Americans," so that mid-sentence pauses are never answered. A caller who has
 already paused and gone on within this turn is given at least `pause_factor` times that pause
-before a finished-sounding sentence ends the turn (speakers keep their own rhythm).
+before a finished-sounding sentence ends the turn: speakers keep their rhythm, and a speaker who
+paused a second mid-sentence is not answered in their next 0.7 s breath.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class EndpointConfig:
     end_incomplete_ms: int = 1400  # silence that ends a turn whose words sound unfinished
     max_turn_ms: int = 30_000  # a turn is cut here even while the caller keeps talking
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
-    pause_factor: float = 1.25  # finished-sounding turns wait this times the caller's longest pause
+    pause_factor: float = 0.75  # finished-sounding turns wait this times the caller's longest pause
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ def test_sounds_complete():
 
 def test_a_caller_who_paused_and_went_on_gets_that_long_again():
     ep = Endpointer(EndpointConfig(end_complete_ms=450, end_incomplete_ms=1400, pause_factor=1.25))
+    # (the default factor is 0.75; 1.25 makes the effect easy to see against the 450 ms floor)
     drive(ep, [(0.9, 1600), (0.0, 192)])
     ep.hint(False)
     drive(ep, [(0.0, 896), (0.9, 1600)], start_ms=1792)  # a 1088 ms pause, then more words
