@@ -18,6 +18,8 @@ from typing import Any
 
 from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
+from modalities.screen.settings import ScreenSettings
+from modalities.sign.settings import SignSettings
 
 ASR_MODELS = ("auto", "tiny.en", "base")
 
@@ -91,6 +93,8 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     core: CoreSettings = field(default_factory=CoreSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
+    sign: SignSettings = field(default_factory=SignSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

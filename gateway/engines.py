@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from gateway.config import Settings
 from gateway.errors import ConfigError
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
+
+if TYPE_CHECKING:
+    from modalities.screen.reader import ScreenReader
+    from modalities.sign.pipeline import SignPipeline
 
 T = TypeVar("T")
 
@@ -64,6 +68,23 @@ class Engines:
         from models.tts_espeak import EspeakSynthesizer
 
         return self._get("tts:espeak", EspeakSynthesizer)
+
+    def screen_reader(self) -> ScreenReader:
+        """A reader per session (it keeps the previous screenshot) on the shared OCR engine."""
+        from modalities.screen.engines import SharedEngine
+        from modalities.screen.reader import ScreenReader
+
+        shared = self._get("ocr", lambda: SharedEngine(self.settings.screen))
+        return ScreenReader(self.settings.screen, shared.get)
+
+    def sign_pipeline(self) -> SignPipeline:
+        """A pipeline per session: the hand tracker follows one video stream in time."""
+        from modalities.sign.pipeline import SignPipeline
+        from models.hands_mediapipe import MediapipeHandTracker
+        from models.sign_classifier import MlpSignClassifier
+
+        classifier = self._get("sign-classifier", MlpSignClassifier)
+        return SignPipeline(self.settings.sign, MediapipeHandTracker, classifier)
 
     def new_vad(self) -> VoiceActivityDetector:
         """VAD keeps per-stream state, so every session gets its own (a few MB)."""

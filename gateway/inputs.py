@@ -33,6 +33,13 @@ class VideoFrameIn:
 
 
 @dataclass(frozen=True)
+class SignConfirm:
+    """The caller answered a sign read-back ("Did you sign REFUND?") with a tap."""
+
+    yes: bool
+
+
+@dataclass(frozen=True)
 class BargeInRequest:
     pass
 
@@ -47,4 +54,5 @@ class End:
     reason: str = "caller-ended"
 
 
-SessionInput = AudioIn | TextIn | DtmfIn | ImageIn | VideoFrameIn | BargeInRequest | Played | End
+SessionInput = (AudioIn | TextIn | DtmfIn | ImageIn | VideoFrameIn | SignConfirm | BargeInRequest | Played
+                | End)

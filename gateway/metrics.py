@@ -25,6 +25,8 @@ class Metrics:
         self.handoffs = Counter("gateway_handoffs_total", "Handoffs to a person", ["reason"], registry=r)
         self.dropped_inputs = Counter("gateway_dropped_inputs_total", "Inputs dropped: inbox full",
                                       ["channel"], registry=r)
+        self.dropped_frames = Counter("gateway_dropped_video_frames_total",
+                                      "Camera frames dropped: a newer frame replaced them", registry=r)
         self.empty_turns = Counter("gateway_empty_turns_total",
                                    "Speech turns in which ASR found no words", registry=r)
         self.dropped_events = Counter("gateway_dropped_events_total",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from gateway.config import Settings
 from gateway.core.api import Conversation, Modality, TextTurn
 from gateway.engines import Engines
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, LimitExceeded
 from gateway.events import (
     CANCELLABLE,
     ErrorEvent,
@@ -37,6 +37,7 @@ from gateway.inputs import (
     ImageIn,
     Played,
     SessionInput,
+    SignConfirm,
     TextIn,
     VideoFrameIn,
 )
@@ -45,6 +46,7 @@ from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.reply import ReplyPlayer
 from gateway.store.transcripts import TranscriptStore, TurnRecord
+from gateway.visual import ScreenInput, SignInput
 from modalities.speech.endpointing import (
     BargeIn,
     EndpointConfig,
@@ -93,6 +95,9 @@ class Session:
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=1000)
         self.player = ReplyPlayer(self)
+        self.screen = ScreenInput(self)
+        self.sign = SignInput(self)
+        self._screen_task: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ SessionPort
@@ -111,6 +116,9 @@ class Session:
 
     def push_video_frame(self, data: bytes, media_time_ms: int) -> None:
         self._push(VideoFrameIn(data, media_time_ms))
+
+    def confirm_sign(self, yes: bool) -> None:
+        self._push(SignConfirm(yes))
 
     def barge_in(self) -> None:
         self._push(BargeInRequest())
@@ -208,8 +216,20 @@ class Session:
             await self.player.interrupt(self._listener.media_ms if self._listener else 0)
         elif isinstance(item, Played):
             self.player.played(item.turn_id)
-        elif isinstance(item, ImageIn | VideoFrameIn):
-            raise GatewayError("this session has no screen or sign reader", code="modality-unavailable")
+        elif isinstance(item, ImageIn):
+            if self._screen_task is not None and not self._screen_task.done():
+                raise LimitExceeded("a screenshot is still being read; send the next one after its turn",
+                                    code="image-busy")
+            self._screen_task = asyncio.create_task(self._guard(self._on_image(item.data)))
+        elif isinstance(item, VideoFrameIn):
+            self.sign.push(item.data, item.media_time_ms)
+        elif isinstance(item, SignConfirm):
+            await self.sign.confirm(item.yes)
+
+    async def _on_image(self, data: bytes) -> None:
+        turn = await self.screen.read(data)
+        self._next_turn()
+        await self.start_turn(turn)
 
     def _next_turn(self) -> int:
         self._turn_id += 1
@@ -336,11 +356,14 @@ class Session:
 
     async def _shutdown(self, reason: str) -> None:
         self._ended = True
-        pending = [t for t in (self._pause_task, *self._turn_tasks) if t is not None and not t.done()]
+        pending = [t for t in (self._pause_task, self._screen_task, *self._turn_tasks)
+                   if t is not None and not t.done()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await self.player.aclose()
+        await self.sign.aclose()
+        self.screen.close()
         try:
             await self.conversation.aclose()
         finally:

@@ -40,6 +40,7 @@ from gateway.inputs import (
     ImageIn,
     Played,
     SessionInput,
+    SignConfirm,
     TextIn,
     VideoFrameIn,
 )
@@ -122,6 +123,8 @@ class ServerProtocol:
             return DtmfIn(digit)
         if kind == "barge_in":
             return BargeInRequest()
+        if kind == "sign.confirm":
+            return SignConfirm(_field(msg, "yes", bool))
         if kind == "played":
             return Played(_field(msg, "turn_id", int))
         if kind == "image":

@@ -30,6 +30,7 @@ from gateway.inputs import (
     ImageIn,
     Played,
     SessionInput,
+    SignConfirm,
     TextIn,
     VideoFrameIn,
 )
@@ -163,6 +164,8 @@ def _dispatch(session: Session, item: SessionInput) -> None:
         session.push_image(item.data)
     elif isinstance(item, VideoFrameIn):
         session.push_video_frame(item.data, item.media_time_ms)
+    elif isinstance(item, SignConfirm):
+        session.confirm_sign(item.yes)
     elif isinstance(item, BargeInRequest):
         session.barge_in()
     elif isinstance(item, Played):
