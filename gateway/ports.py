@@ -57,3 +57,24 @@ class SessionFactory(Protocol):
     async def open(self, request: SessionRequest) -> SessionPort:
         """Raises LimitExceeded(code="busy") when at capacity."""
         ...
+
+
+class MediaPeer(Protocol):
+    """A media connection beside a WebSocket session (a WebRTC peer): the WebSocket carries the
+    signalling and events, the peer carries the caller's audio/video in and the reply audio out."""
+
+    async def answer(self, offer_sdp: str) -> str:
+        """The SDP answer to the browser's offer; raises GatewayError (e.g. `webrtc-bad-offer`)."""
+        ...
+
+    def take(self, event: SessionEvent) -> bool:
+        """Offered every session event first; True when the peer consumed it (reply audio goes
+        on its outbound track instead of the WebSocket). AudioClear flushes the track and
+        returns False so the page hears about it too."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class MediaPeerFactory(Protocol):
+    def create(self, session: SessionPort) -> MediaPeer: ...

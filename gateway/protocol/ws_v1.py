@@ -65,7 +65,15 @@ class Start:
     role: str  # "caller" | "agent"
 
 
-ClientMessage = Start | SessionInput
+@dataclass(frozen=True)
+class WebRtcOffer:
+    """Signalling for a media peer beside this session (docs/protocol.md, WebRTC)."""
+
+    sdp: str
+
+
+MAX_SDP_CHARS = 20_000
+ClientMessage = Start | WebRtcOffer | SessionInput
 
 
 class ServerProtocol:
@@ -134,6 +142,11 @@ class ServerProtocol:
             if t_ms < 0:
                 raise ProtocolError("t_ms must be >= 0", code="protocol-bad-field")
             return VideoFrameIn(self._b64(msg), t_ms)
+        if kind == "webrtc.offer":
+            sdp = _field(msg, "sdp", str)
+            if not 0 < len(sdp) <= MAX_SDP_CHARS:
+                raise ProtocolError(f"sdp must be 1..{MAX_SDP_CHARS} characters", code="webrtc-bad-offer")
+            return WebRtcOffer(sdp)
         if kind == "session.end":
             self.ended = True
             return End()

@@ -34,8 +34,8 @@ from gateway.inputs import (
     TextIn,
     VideoFrameIn,
 )
-from gateway.ports import SessionRequest
-from gateway.protocol.ws_v1 import ServerProtocol, Start, to_json
+from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest
+from gateway.protocol.ws_v1 import ClientMessage, ServerProtocol, Start, WebRtcOffer, to_json
 from gateway.session import Session
 
 log = logging.getLogger("gateway.ws")
@@ -55,8 +55,10 @@ def json_response(status: http.HTTPStatus, payload: object) -> Response:
 
 
 class WebSocketServer:
-    def __init__(self, gateway: Gateway, *, extra_routes: dict[str, HttpRoute] | None = None) -> None:
+    def __init__(self, gateway: Gateway, *, extra_routes: dict[str, HttpRoute] | None = None,
+                 media: MediaPeerFactory | None = None) -> None:
         self.gateway = gateway
+        self.media = media
         self.routes: dict[str, HttpRoute] = {"/health": self._health, "/metrics": self._metrics,
                                              **(extra_routes or {})}
         self._server: Server | None = None
@@ -102,22 +104,27 @@ class WebSocketServer:
     async def _connection(self, ws: ServerConnection) -> None:
         protocol = ServerProtocol(max_binary_bytes=self.gateway.settings.server.max_message_bytes)
         session: Session | None = None
+        peers: list[MediaPeer] = []  # a WebRTC peer once the page sends webrtc.offer
         sender: asyncio.Task[None] | None = None
         reason = "caller-vanished"
         try:
             async for message in ws:
                 try:
                     if isinstance(message, bytes):
-                        item: SessionInput | Start = protocol.receive_bytes(message)
+                        item: ClientMessage = protocol.receive_bytes(message)
                     else:
                         item = protocol.receive_text(message)
                     if isinstance(item, Start):
                         session = await self.gateway.open(SessionRequest(
                             channel=item.channel, audio=item.audio, language=item.language,
                             tenant=item.tenant, session_id=item.session_id))
-                        sender = asyncio.create_task(self._send_events(ws, protocol, session))
+                        sender = asyncio.create_task(self._send_events(ws, protocol, session, peers))
                         continue
-                    assert session is not None
+                    if session is None:  # the protocol object refuses everything else before start
+                        continue
+                    if isinstance(item, WebRtcOffer):
+                        await self._offer(ws, session, item.sdp, peers)
+                        continue
                     if isinstance(item, End):
                         reason = item.reason
                         break
@@ -134,6 +141,8 @@ class WebSocketServer:
         except ConnectionClosed:
             pass
         finally:
+            for peer in peers:
+                await peer.aclose()
             if session is not None:
                 await session.close(reason)
             if sender is not None:
@@ -141,10 +150,27 @@ class WebSocketServer:
                     await asyncio.wait_for(sender, timeout=5)
                 sender.cancel()
 
-    async def _send_events(self, ws: ServerConnection, protocol: ServerProtocol, session: Session) -> None:
+    async def _offer(self, ws: ServerConnection, session: Session, sdp: str, peers: list[MediaPeer]) -> None:
+        if self.media is None:
+            raise GatewayError("this gateway has no WebRTC transport", code="webrtc-unavailable")
+        if peers:
+            raise GatewayError("this session already has a media connection", code="webrtc-bad-offer")
+        peer = self.media.create(session)
+        try:
+            answer = await peer.answer(sdp)
+        except BaseException:
+            await peer.aclose()
+            raise
+        peers.append(peer)
+        await ws.send(json.dumps({"type": "webrtc.answer", "sdp": answer}))
+
+    async def _send_events(self, ws: ServerConnection, protocol: ServerProtocol, session: Session,
+                           peers: list[MediaPeer]) -> None:
         event: SessionEvent
         try:
             async for event in session.events():
+                if peers and peers[0].take(event):
+                    continue
                 frame = protocol.encode(event)
                 if frame is not None:
                     await ws.send(frame)
