@@ -12,16 +12,18 @@ import logging
 import uuid
 
 from gateway.config import Settings
+from gateway.core.agents import AgentQueue
 from gateway.core.api import ConversationCore
 from gateway.core.policies.pii import mask
 from gateway.engines import Engines
-from gateway.errors import LimitExceeded
+from gateway.errors import GatewayError, LimitExceeded
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.session import Session, SessionDeps
 from gateway.store.transcripts import TranscriptStore
 
 log = logging.getLogger("gateway")
+audit_log = logging.getLogger("gateway.audit")
 
 
 class Gateway:
@@ -76,6 +78,16 @@ class Gateway:
         assert session._runner is not None
         session._runner.add_done_callback(lambda _: self._forget(session))
         return session
+
+    def agent_queue(self) -> AgentQueue:
+        agents = getattr(self.core, "agents", None)
+        if not isinstance(agents, AgentQueue):
+            raise GatewayError("this gateway's core has no agent queue", code="agent-unavailable")
+        return agents
+
+    def audit(self, agent_id: str, action: str, session_id: str) -> None:
+        """Who looked at or took over which caller's conversation, and when."""
+        audit_log.info("agent=%s action=%s session=%s", agent_id, action, session_id)
 
     def _forget(self, session: Session) -> None:
         if self.sessions.pop(session.session_id, None) is not None:

@@ -26,8 +26,8 @@ ASR_MODELS = ("auto", "tiny.en", "base")
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = "127.0.0.1"  # listen address
+    port: int = 8080  # listen port (WebSocket, /health, /metrics, pages)
     max_message_bytes: int = 1_048_576  # one WebSocket message (a 20 ms frame is under 2 KB)
     max_sessions: int = 50  # concurrent sessions; beyond that new ones get `busy`
     idle_timeout_s: float = 300.0  # a session with no input this long is closed
@@ -45,9 +45,9 @@ class SpeechSettings:
     # "auto": tiny.en for English sessions, multilingual base otherwise; or force "tiny.en"/"base"
     asr_model: str = "auto"
     language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detect per turn
-    beam_size: int = 1
-    asr_threads: int = 2
-    vad_threshold: float = 0.5
+    beam_size: int = 1  # Whisper beam size (1 = greedy, fastest)
+    asr_threads: int = 2  # CPU threads per ASR call
+    vad_threshold: float = 0.5  # silero speech probability that counts as voiced
     end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
     min_speech_ms: int = 120  # shorter bursts are clicks or coughs, not a turn
@@ -80,7 +80,7 @@ class VoiceSettings:
 
 @dataclass(frozen=True)
 class StoreSettings:
-    path: str = "var/gateway.sqlite3"
+    path: str = "var/gateway.sqlite3"  # transcript store (SQLite file)
 
     def validate(self) -> None:
         _check(bool(self.path), "store.path must not be empty")

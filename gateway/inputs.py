@@ -40,6 +40,14 @@ class SignConfirm:
 
 
 @dataclass(frozen=True)
+class AgentSays:
+    """A person who took the call over speaks to the caller."""
+
+    agent_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class BargeInRequest:
     pass
 
@@ -54,5 +62,5 @@ class End:
     reason: str = "caller-ended"
 
 
-SessionInput = (AudioIn | TextIn | DtmfIn | ImageIn | VideoFrameIn | SignConfirm | BargeInRequest | Played
-                | End)
+SessionInput = (AudioIn | TextIn | DtmfIn | ImageIn | VideoFrameIn | SignConfirm | AgentSays | BargeInRequest
+                | Played | End)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gateway.core.api import Handoff, ReplyClause, TextTurn
+from gateway.core.api import CoreEvent, Handoff, ReplyClause, TextTurn
 from gateway.events import AudioClear, CoreOutput, ReplyAudio, ReplyAudioEnd, TurnTiming
 from gateway.media import ReplyEncoder
 from modalities.voice.clauses import speakable_pieces
@@ -60,11 +61,24 @@ class ReplyPlayer:
 
     async def start(self, turn_id: int, turn: TextTurn, *, speech_end_wall: float | None,
                     asr_ms: float) -> None:
+        """The core answers the caller's turn, and the answer is voiced."""
+        await self._launch(turn_id, self.session.conversation.respond(turn), turn.language, "bot",
+                           speech_end_wall, asr_ms)
+
+    async def say(self, turn_id: int, text: str, language: str, *, speaker: str) -> None:
+        """Voices a given text (a person's reply, or a repeat of the last reply): no core involved."""
+        async def clause() -> AsyncIterator[CoreEvent]:
+            yield ReplyClause(text, language, final=True)
+
+        await self._launch(turn_id, clause(), language, speaker, None, 0.0)
+
+    async def _launch(self, turn_id: int, events: AsyncIterator[CoreEvent], language: str, speaker: str,
+                      speech_end_wall: float | None, asr_ms: float) -> None:
         await self._stop(clear=True)
         self._turn_id = turn_id
         self._play_start_ms, self._sent_ms = None, 0.0
         self._task = asyncio.create_task(self.session._guard(
-            self._reply(turn_id, turn, speech_end_wall, asr_ms)))
+            self._reply(turn_id, events, language, speaker, speech_end_wall, asr_ms)))
 
     async def interrupt(self, media_ms: int) -> None:
         """Barge-in: stop the reply and tell the far end to drop what it has not played."""
@@ -75,9 +89,7 @@ class ReplyPlayer:
     async def repeat_last(self) -> None:
         if self._last_reply is not None:
             text, language = self._last_reply
-            self.session._next_turn()
-            await self.start(self.session._turn_id, TextTurn(text, language, "dtmf"),
-                             speech_end_wall=None, asr_ms=0.0)
+            await self.say(self.session._next_turn(), text, language, speaker="bot")
 
     async def _stop(self, *, clear: bool, media_ms: int | None = None) -> None:
         was_audible = self.active
@@ -96,8 +108,8 @@ class ReplyPlayer:
 
     # ------------------------------------------------------------------ the reply
 
-    async def _reply(self, turn_id: int, turn: TextTurn, speech_end_wall: float | None,
-                     asr_ms: float) -> None:
+    async def _reply(self, turn_id: int, events: AsyncIterator[CoreEvent], language: str, speaker: str,
+                     speech_end_wall: float | None, asr_ms: float) -> None:
         session = self.session
         started = time.perf_counter()
         reference = speech_end_wall if speech_end_wall is not None else started
@@ -105,9 +117,8 @@ class ReplyPlayer:
         spoken: list[str] = []
         timings: dict[str, float] = {"asr": asr_ms}
         first_audio: float | None = None
-        language = turn.language
         seq = 0
-        async for event in session.conversation.respond(turn):
+        async for event in events:
             timings.setdefault("core_first", (time.perf_counter() - started) * 1000)
             await session.emit(CoreOutput(turn_id, event))
             if isinstance(event, Handoff):
@@ -141,7 +152,7 @@ class ReplyPlayer:
                 session.deps.metrics.reply_latency.observe(latency / 1000)
         if text:
             self._last_reply = (text, language)
-            await session.record("bot", turn_id, "speech", text, language, timings)
+            await session.record(speaker, turn_id, "speech", text, language, timings)
         await session.emit(TurnTiming(turn_id, timings, latency if speech_end_wall is not None else None))
 
     async def _synthesize(self, text: str, language: str) -> tuple[Int16Audio, int]:

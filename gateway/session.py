@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,7 @@ from gateway.errors import GatewayError, LimitExceeded
 from gateway.events import (
     CANCELLABLE,
     ErrorEvent,
+    ReplyAudio,
     SessionEnded,
     SessionEvent,
     SessionStarted,
@@ -30,6 +32,7 @@ from gateway.events import (
     TranscriptPartial,
 )
 from gateway.inputs import (
+    AgentSays,
     AudioIn,
     BargeInRequest,
     DtmfIn,
@@ -62,6 +65,7 @@ log = logging.getLogger("gateway.session")
 
 INBOX_SIZE = 500  # 10 s of 20 ms frames; beyond that the caller's input is dropped with an error
 OUTBOX_SIZE = 2000
+TRANSCRIPT_KEPT = 500  # turns kept in memory for an agent; all turns are in the store
 
 
 @dataclass
@@ -98,6 +102,9 @@ class Session:
         self.screen = ScreenInput(self)
         self.sign = SignInput(self)
         self._screen_task: asyncio.Task[None] | None = None
+        self._watchers: list[asyncio.Queue[SessionEvent]] = []
+        # What was said so far (masked), for a person who takes the call over.
+        self.transcript: collections.deque[TurnRecord] = collections.deque(maxlen=TRANSCRIPT_KEPT)
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ SessionPort
@@ -157,12 +164,36 @@ class Session:
 
     async def emit(self, event: SessionEvent) -> None:
         await self._outbox.put(event)
+        self._to_watchers(event)
+
+    def watch(self, maxsize: int = 500) -> asyncio.Queue[SessionEvent]:
+        """A copy of this session's events (not its audio) for a person watching it (an agent).
+        Bounded: a watcher that stops reading loses events, never the session."""
+        queue: asyncio.Queue[SessionEvent] = asyncio.Queue(maxsize)
+        self._watchers.append(queue)
+        return queue
+
+    def unwatch(self, queue: asyncio.Queue[SessionEvent]) -> None:
+        if queue in self._watchers:
+            self._watchers.remove(queue)
+
+    def _to_watchers(self, event: SessionEvent) -> None:
+        if isinstance(event, ReplyAudio):
+            return
+        for queue in self._watchers:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(event)
+
+    def agent_say(self, agent_id: str, text: str) -> None:
+        """A person's words to the caller: voiced and stored as the agent's turn."""
+        self._push(AgentSays(agent_id, text))
 
     def emit_nowait(self, event: SessionEvent) -> None:
         try:
             self._outbox.put_nowait(event)
         except asyncio.QueueFull:  # consumer gone or stalled: the event is only lost to the wire
             self.deps.metrics.dropped_events.inc()
+        self._to_watchers(event)
 
     async def report(self, error: GatewayError) -> None:
         self.deps.metrics.errors.labels(error.code).inc()
@@ -225,6 +256,9 @@ class Session:
             self.sign.push(item.data, item.media_time_ms)
         elif isinstance(item, SignConfirm):
             await self.sign.confirm(item.yes)
+        elif isinstance(item, AgentSays):
+            language = self.language if self.language != "auto" else self._text_language(item.text)
+            await self.player.say(self._next_turn(), item.text, language, speaker="agent")
 
     async def _on_image(self, data: bytes) -> None:
         turn = await self.screen.read(data)
@@ -335,8 +369,10 @@ class Session:
 
     async def record(self, speaker: str, turn_id: int, modality: Modality | str, text: str,
                      language: str, timings: dict[str, float]) -> None:
-        await self.deps.store.turn(TurnRecord(self.session_id, turn_id, speaker, modality,
-                                              self.deps.mask(text), language, timings, time.time()))
+        record = TurnRecord(self.session_id, turn_id, speaker, modality, self.deps.mask(text), language,
+                            timings, time.time())
+        self.transcript.append(record)
+        await self.deps.store.turn(record)
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.create_task(self._guard(coro))

@@ -21,7 +21,8 @@ def test_every_setting_is_documented():
 def test_protocol_error_codes_are_documented():
     text = (DOCS / "protocol.md").read_text(encoding="utf-8")
     root = Path(__file__).resolve().parents[1]
-    sources = [root / "gateway/protocol/ws_v1.py", root / "gateway/session.py", root / "gateway/app.py"]
+    sources = [root / "gateway/protocol/ws_v1.py", root / "gateway/session.py", root / "gateway/app.py",
+               root / "gateway/transports/websocket.py", root / "gateway/transports/agent.py"]
     codes = set()
     for path in sources:
         codes |= set(re.findall(r'code="([a-z][a-z0-9-]+)"', path.read_text(encoding="utf-8")))

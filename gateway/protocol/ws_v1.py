@@ -72,8 +72,29 @@ class WebRtcOffer:
     sdp: str
 
 
+@dataclass(frozen=True)
+class AgentList:
+    pass
+
+
+@dataclass(frozen=True)
+class AgentTake:
+    session_id: str | None  # None: the next waiting session (urgent first)
+
+
+@dataclass(frozen=True)
+class AgentSay:
+    text: str
+
+
+@dataclass(frozen=True)
+class AgentRelease:
+    pass
+
+
+AgentMessage = AgentList | AgentTake | AgentSay | AgentRelease
 MAX_SDP_CHARS = 20_000
-ClientMessage = Start | WebRtcOffer | SessionInput
+ClientMessage = Start | WebRtcOffer | AgentMessage | SessionInput
 
 
 class ServerProtocol:
@@ -82,6 +103,7 @@ class ServerProtocol:
     def __init__(self, *, max_binary_bytes: int) -> None:
         self.max_binary_bytes = max_binary_bytes
         self.audio: AudioFormat | None = None
+        self.role = "caller"
         self.ended = False
 
     # ------------------------------------------------------------------ inbound
@@ -117,6 +139,11 @@ class ServerProtocol:
             raise ProtocolError(f"{kind!r} before session.start", code="protocol-not-started")
         if self.ended:
             raise ProtocolError(f"{kind!r} after session.end", code="protocol-ended")
+        if kind.startswith("agent."):
+            return self._agent(kind, msg)
+        if self.role == "agent" and kind not in ("session.end",):
+            raise ProtocolError(f"{kind!r} is a caller message; agents use agent.*",
+                                code="protocol-forbidden")
         if kind == "text":
             body = _field(msg, "text", str)
             if not body.strip() or len(body) > MAX_TEXT_CHARS:
@@ -150,6 +177,23 @@ class ServerProtocol:
         if kind == "session.end":
             self.ended = True
             return End()
+        raise ProtocolError(f"unknown message type {kind!r}", code="protocol-unknown-type")
+
+    def _agent(self, kind: str, msg: Mapping[str, Any]) -> AgentMessage:
+        if self.role != "agent":
+            raise ProtocolError(f"{kind!r} needs a session started with role 'agent'",
+                                code="protocol-forbidden")
+        if kind == "agent.list":
+            return AgentList()
+        if kind == "agent.take":
+            return AgentTake(_optional(msg, "session_id", str))
+        if kind == "agent.say":
+            text = _field(msg, "text", str)
+            if not text.strip() or len(text) > MAX_TEXT_CHARS:
+                raise ProtocolError(f"text must be 1..{MAX_TEXT_CHARS} characters", code="protocol-bad-field")
+            return AgentSay(text.strip())
+        if kind == "agent.release":
+            return AgentRelease()
         raise ProtocolError(f"unknown message type {kind!r}", code="protocol-unknown-type")
 
     def _b64(self, msg: Mapping[str, Any]) -> bytes:
@@ -195,6 +239,7 @@ class ServerProtocol:
             raise ProtocolError("session_id must be 1..64 printable characters", code="protocol-bad-field")
         tenant = _optional(msg, "tenant", str) or "default"
         self.audio = AudioFormat(encoding, rate)
+        self.role = role
         return Start(self.audio, language, channel, tenant[:64], session_id, role)
 
     # ------------------------------------------------------------------ outbound

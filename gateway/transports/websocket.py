@@ -29,7 +29,6 @@ from gateway.inputs import (
     End,
     ImageIn,
     Played,
-    SessionInput,
     SignConfirm,
     TextIn,
     VideoFrameIn,
@@ -37,6 +36,7 @@ from gateway.inputs import (
 from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest
 from gateway.protocol.ws_v1 import ClientMessage, ServerProtocol, Start, WebRtcOffer, to_json
 from gateway.session import Session
+from gateway.transports.agent import AgentChannel
 
 log = logging.getLogger("gateway.ws")
 
@@ -114,6 +114,9 @@ class WebSocketServer:
                         item: ClientMessage = protocol.receive_bytes(message)
                     else:
                         item = protocol.receive_text(message)
+                    if isinstance(item, Start) and item.role == "agent":
+                        await AgentChannel(ws, self.gateway, protocol, item.tenant).run()
+                        return
                     if isinstance(item, Start):
                         session = await self.gateway.open(SessionRequest(
                             channel=item.channel, audio=item.audio, language=item.language,
@@ -179,7 +182,8 @@ class WebSocketServer:
             pass
 
 
-def _dispatch(session: Session, item: SessionInput) -> None:
+def _dispatch(session: Session, item: ClientMessage) -> None:
+    """Caller inputs into the session (agent messages never reach a caller connection)."""
     if isinstance(item, AudioIn):
         session.push_audio(item.payload)
     elif isinstance(item, TextIn):

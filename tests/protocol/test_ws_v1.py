@@ -134,3 +134,27 @@ def test_fuzz_structured_messages(msg):
             p.receive_text(json.dumps(msg))
         except GatewayError:
             pass
+
+
+def test_agent_messages_need_the_agent_role():
+    caller = started()
+    assert code_of(caller.receive_text, '{"type": "agent.take"}') == "protocol-forbidden"
+    agent = ServerProtocol(max_binary_bytes=1 << 20)
+    agent.receive_text('{"type": "session.start", "role": "agent"}')
+    from gateway.protocol.ws_v1 import AgentSay, AgentTake
+
+    assert agent.receive_text('{"type": "agent.take"}') == AgentTake(None)
+    assert agent.receive_text('{"type": "agent.say", "text": " Hi "}') == AgentSay("Hi")
+    assert code_of(agent.receive_text, '{"type": "text", "text": "x"}') == "protocol-forbidden"
+    assert code_of(agent.receive_text, '{"type": "agent.say", "text": ""}') == "protocol-bad-field"
+
+
+def test_webrtc_offer_and_sign_confirm():
+    from gateway.inputs import SignConfirm
+    from gateway.protocol.ws_v1 import WebRtcOffer
+
+    p = started()
+    assert p.receive_text('{"type": "webrtc.offer", "sdp": "v=0"}') == WebRtcOffer("v=0")
+    assert code_of(p.receive_text, json.dumps({"type": "webrtc.offer", "sdp": "x" * 30000})) == "webrtc-bad-offer"
+    assert p.receive_text('{"type": "sign.confirm", "yes": true}') == SignConfirm(True)
+    assert code_of(p.receive_text, '{"type": "sign.confirm", "yes": 1}') == "protocol-bad-field"

@@ -1,0 +1,40 @@
+"""Prints the settings tables of docs/configuration.md from the settings dataclasses.
+
+Usage: .venv/bin/python scripts/config_docs.py > /tmp/tables.md (then paste below the intro).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+
+from gateway.config import Settings
+
+# Meanings of settings whose definition carries no comment.
+EXTRA = {
+    "openai_url": "base URL of an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a hosted API)",
+    "openai_model": "model name sent to that server",
+    "llm_max_tokens": "longest LLM reply",
+    "llm_threads": "CPU threads of the embedded llama.cpp",
+    "agent_queue_size": "sessions waiting for a person, at most",
+}
+
+
+def main() -> None:
+    for section in dataclasses.fields(Settings):
+        cls = typing.get_type_hints(Settings)[section.name]
+        source = inspect.getsource(cls)
+        print(f"\n### [{section.name}]\n")
+        print("| setting | environment variable | default | meaning |\n|---|---|---|---|")
+        for f in dataclasses.fields(cls):
+            match = re.search(rf"^\s+{f.name}: [^=]+= [^#\n]+(?:#\s*(.*))?$", source, re.M)
+            meaning = (match.group(1) or "").strip() if match else ""
+            default = "" if f.default is dataclasses.MISSING else repr(f.default)
+            env = f"GATEWAY_{section.name.upper()}__{f.name.upper()}"
+            print(f"| `{f.name}` | `{env}` | `{default}` | {meaning or EXTRA.get(f.name, '')} |")
+
+
+if __name__ == "__main__":
+    main()
