@@ -14,6 +14,8 @@ from gateway.config import Settings
 
 # Meanings of settings whose definition carries no comment.
 EXTRA = {
+    "asr_model": "`auto`: tiny.en for English sessions, multilingual base otherwise; or `tiny.en`/`base`",
+    "max_hands": "hands tracked per frame",
     "openai_url": "base URL of an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a hosted API)",
     "openai_model": "model name sent to that server",
     "llm_max_tokens": "longest LLM reply",
