@@ -67,7 +67,8 @@ class Engines:
                 f"piper-{self.settings.voice.piper_voice}"))
         from models.tts_espeak import EspeakSynthesizer
 
-        return self._get("tts:espeak", EspeakSynthesizer)
+        wpm = self.settings.voice.espeak_words_per_minute
+        return self._get("tts:espeak", lambda: EspeakSynthesizer(words_per_minute=wpm))
 
     def screen_reader(self) -> ScreenReader:
         """A reader per session (it keeps the previous screenshot) on the shared OCR engine."""
@@ -87,10 +88,10 @@ class Engines:
         return SignPipeline(self.settings.sign, MediapipeHandTracker, classifier)
 
     def new_vad(self) -> VoiceActivityDetector:
-        """VAD keeps per-stream state, so every session gets its own (a few MB)."""
+        """VAD keeps per-stream state: every session gets its own state on the one loaded model."""
         from models.vad_silero import SileroVad
 
-        return SileroVad()
+        return self._get("vad", SileroVad).fork()
 
     def preload(self, languages: tuple[str, ...] = ("en",)) -> None:
         """Loads and warms what a first call needs, so the first caller does not wait (blocking).

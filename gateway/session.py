@@ -307,6 +307,11 @@ class Session:
             elif isinstance(event, SpeechStarted):
                 self._start_speech_turn(listener, event.start_ms)
             elif isinstance(event, PauseStarted) and self._tx is not None:
+                if not self.deps.settings.speech.transcribe_in_pauses:
+                    # The conventional pipeline (kept as the benchmark's baseline): a fixed silence
+                    # ends the turn, and the whole turn is transcribed only then.
+                    listener.endpointer.hint(True)
+                    continue
                 self._pause_end_ms = event.segment_end_ms
                 self._pause_task = asyncio.create_task(self._transcribe_pause(self._tx, event.segment_end_ms))
             elif isinstance(event, TurnEnded) and self._tx is not None:

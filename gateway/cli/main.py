@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "gateway.cli.call",
     "gateway.cli.voice_bench",
     "gateway.cli.transcripts",
+    "gateway.cli.models",
 )
 
 

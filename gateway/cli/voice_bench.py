@@ -66,6 +66,8 @@ def register(groups: CommandGroups) -> None:
         p.add_argument("--repeats", type=int, default=1, help="calls per file and model")
         p.add_argument("--fast", action="store_true", help="stream as fast as possible (no latency)")
         p.add_argument("--encoding", default="pcm16", choices=("pcm16", "mulaw"))
+        p.add_argument("--no-baseline", action="store_true",
+                       help="skip the baseline (fixed 600 ms silence, transcribe after the turn)")
         p.set_defaults(func=run)
 
 
@@ -74,19 +76,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"speech source: {'../shared/realdata' if realdata_dir() else 'samples/audio (realdata absent)'}")
     ok = True
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
-        ok &= asyncio.run(_bench_model(settings, model, args))
+        ours = asyncio.run(_bench_model(settings, model, args, baseline=False))
+        ok &= ours.pause_replies == 0
+        if args.no_baseline or args.fast:
+            continue
+        base = asyncio.run(_bench_model(settings, model, args, baseline=True))
+        print(f"\n{model}: reply latency p50 {ours.p50:.0f} ms vs baseline {base.p50:.0f} ms "
+              f"(ratio {ours.p50 / base.p50:.2f}); p95 {ours.p95:.0f} vs {base.p95:.0f} ms; "
+              f"pause replies {ours.pause_replies} vs {base.pause_replies}")
     return 0 if ok else 1
 
 
-async def _bench_model(settings: Settings, model: str, args: argparse.Namespace) -> bool:
+@dataclass(frozen=True)
+class Figures:
+    p50: float
+    p95: float
+    pause_replies: int
+
+
+async def _bench_model(settings: Settings, model: str, args: argparse.Namespace, *,
+                       baseline: bool) -> Figures:
     from gateway.local import local_gateway
 
+    speech = dataclasses.replace(settings.speech, asr_model=model)
+    if baseline:  # the conventional pipeline: fixed silence endpoint, ASR only after it
+        speech = dataclasses.replace(speech, transcribe_in_pauses=False, end_silence_ms=600,
+                                     pause_factor=0.0)
     settings = dataclasses.replace(
-        settings, speech=dataclasses.replace(settings.speech, asr_model=model),
+        settings, speech=speech,
         store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench.sqlite3")))
     latencies: list[float] = []
     pause_replies = 0
-    print(f"\n== ASR model {model} ==")
+    print(f"\n== ASR model {model}, {'baseline: 600 ms silence then ASR' if baseline else 'gateway'} ==")
     async with local_gateway(settings) as local:
         for clip in clips():
             if model == "tiny.en" and clip.language != "en":
@@ -111,16 +132,19 @@ async def _bench_model(settings: Settings, model: str, args: argparse.Namespace)
                 print(f"    heard: {text}")
                 if replies:
                     print(f"    reply: {next(iter(replies.values()))[:100]}")
-        engines = local.gateway.engines
-        rtf = await asyncio.to_thread(_asr_rtf, engines, model)
-        tts = await asyncio.to_thread(_tts_first_audio, engines)
+        if not baseline:
+            engines = local.gateway.engines
+            rtf = await asyncio.to_thread(_asr_rtf, engines, model)
+            tts = await asyncio.to_thread(_tts_first_audio, engines)
+            print(f"ASR real-time factor ({model}, whole files): p50 {percentile(rtf, 50):.3f}  "
+                  f"p95 {percentile(rtf, 95):.3f}")
+            print(f"TTS time to first audio ms (piper, 45-character clause): p50 {percentile(tts, 50):.0f}  "
+                  f"p95 {percentile(tts, 95):.0f}")
+    figures = Figures(percentile(latencies, 50), percentile(latencies, 95), pause_replies)
     if latencies and not args.fast:
-        print(f"reply latency ms ({model}): p50 {percentile(latencies, 50):.0f}  "
-              f"p95 {percentile(latencies, 95):.0f}  n={len(latencies)}")
-    print(f"replies started during mid-sentence pauses: {pause_replies}")
-    print(f"ASR real-time factor ({model}): p50 {percentile(rtf, 50):.3f}  p95 {percentile(rtf, 95):.3f}")
-    print(f"TTS time to first audio ms (piper): p50 {percentile(tts, 50):.0f}  p95 {percentile(tts, 95):.0f}")
-    return pause_replies == 0
+        print(f"reply latency ms ({model}): p50 {figures.p50:.0f}  p95 {figures.p95:.0f}  n={len(latencies)}")
+    print(f"replies started during mid-sentence pauses (jfk, librispeech): {pause_replies}")
+    return figures
 
 
 async def _settle(client: GatewayClient, quiet_s: float = 1.0, limit_s: float = 60.0) -> None:

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.errors import LimitExceeded, ModelUnavailable
+from modalities.audio.files import read_audio
+from models.asr_faster_whisper import FasterWhisperTranscriber
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "audio"
+pytestmark = pytest.mark.slow
+
+# Characters that exist only in traditional writing (their simplified forms differ).
+TRADITIONAL_ONLY = set("貨這說時間長個們還來與為會對過後從裡麼")
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Iterator[FasterWhisperTranscriber]:
+    model = FasterWhisperTranscriber("tiny.en")
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[FasterWhisperTranscriber]:
+    model = FasterWhisperTranscriber("base")
+    yield model
+    model.close()
+
+
+def test_tiny_english(tiny: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    result = tiny.transcribe(audio)
+    assert {"how", "long", "return", "item"} <= _words(result.text)
+    assert result.language == "en"
+    assert result.audio_seconds == pytest.approx(audio.size / 16000)
+    assert result.segments and result.segments[0][0] >= 0.0
+    assert tiny.info.languages == ("en",) and tiny.info.sample_rate == 16000
+
+
+def test_tiny_refuses_other_languages(tiny: FasterWhisperTranscriber) -> None:
+    with pytest.raises(ModelUnavailable) as info:
+        tiny.transcribe(np.zeros(16000, dtype=np.float32), language="zh")
+    assert info.value.code == "asr-language-unsupported"
+
+
+def test_too_short_and_too_long(tiny: FasterWhisperTranscriber) -> None:
+    empty = tiny.transcribe(np.zeros(100, dtype=np.float32))
+    assert empty.text == "" and empty.language == "en"
+    with pytest.raises(LimitExceeded):
+        tiny.transcribe(np.zeros(16000 * 601, dtype=np.float32))
+
+
+def test_base_english_with_detection(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_shipping.wav")
+    result = base.transcribe(audio)
+    assert result.language == "en" and result.language_probability > 0.5
+    assert {"order", "arrive"} <= _words(result.text)
+
+
+def test_base_chinese_is_simplified(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    result = base.transcribe(audio, language="zh")
+    assert result.language == "zh"
+    hanzi = [c for c in result.text if "\u4e00" <= c <= "\u9fff"]
+    assert len(hanzi) >= 4
+    assert len(set("我想需要多时间") & set(hanzi)) >= 3  # robotic espeak audio: partial recognition
+    assert not set(result.text) & TRADITIONAL_ONLY
+    assert all(not set(seg[2]) & TRADITIONAL_ONLY for seg in result.segments)
+
+
+def test_base_detects_chinese(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    language, probability = base.detect_language(audio)
+    assert language == "zh" and probability > 0.5
+
+
+def test_close_makes_further_calls_fail() -> None:
+    model = FasterWhisperTranscriber("tiny.en")
+    model.close()
+    with pytest.raises(ModelUnavailable):
+        model.transcribe(np.zeros(16000, dtype=np.float32))
+
+
+def test_traditional_output_is_converted(base: FasterWhisperTranscriber) -> None:
+    assert base._normalise("我想退貨，需要多長時間？", "zh") == "我想退货，需要多长时间？"
+    assert base._normalise("Hello 貨", "en") == "Hello 貨"  # only Chinese turns are converted
