@@ -84,8 +84,9 @@ class Engines:
         from models.hands_mediapipe import MediapipeHandTracker
         from models.sign_classifier import MlpSignClassifier
 
-        classifier = self._get("sign-classifier", MlpSignClassifier)
-        return SignPipeline(self.settings.sign, MediapipeHandTracker, classifier)
+        settings = self.settings.sign
+        classifier = self._get("sign-classifier", MlpSignClassifier)  # read-only: shared
+        return SignPipeline(settings, lambda: MediapipeHandTracker(num_hands=settings.max_hands), classifier)
 
     def new_vad(self) -> VoiceActivityDetector:
         """VAD keeps per-stream state: every session gets its own state on the one loaded model."""

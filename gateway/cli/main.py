@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gateway.cli.voice_bench",
     "gateway.cli.transcripts",
     "gateway.cli.models",
+    "gateway.cli.sign",
 )
 
 

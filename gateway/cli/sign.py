@@ -1,0 +1,282 @@
+"""`gateway sign VIDEO_OR_IMAGES|train`, `gateway eval sign`, `gateway bench sign`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.cli.groups import CommandGroups
+
+MAX_VIDEO_BYTES = 200_000_000
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def register(groups: CommandGroups) -> None:
+    sign = groups.top.add_parser("sign", help="recognise signing in a video or images, or `train` the model")
+    sign.add_argument("inputs", nargs="+", help="MJPEG/video file, image files or a folder; or: train")
+    sign.add_argument("--fps", type=float, default=15.0, help="frame rate of image sequences (and sampling)")
+    sign.add_argument("--seed", type=int, default=7, help="training seed")
+    sign.add_argument("--per-class", type=int, default=600, help="synthetic samples per class")
+    sign.add_argument("--epochs", type=int, default=25)
+    sign.set_defaults(func=_sign)
+    ev = groups.eval.add_parser("sign", help="accuracy on real held-out hands + landmark detection rate")
+    ev.set_defaults(func=_eval)
+    bench = groups.bench.add_parser(
+        "sign", help="tracking + classification frames/s on one core, turn latency"
+    )
+    bench.add_argument("--frames", type=int, default=150)
+    bench.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    bench.set_defaults(func=_bench)
+
+
+# ------------------------------------------------------------------ frames from files
+
+
+def _frames(inputs: list[str], fps: float) -> Iterator[tuple[int, bytes]]:
+    paths: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
+    period = 1000.0 / fps
+    if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
+        yield from _video(paths[0], fps)
+        return
+    for i, p in enumerate(paths):
+        yield int(i * period), _as_jpeg(p.read_bytes())
+
+
+def _as_jpeg(data: bytes) -> bytes:
+    if data.startswith(b"\xff\xd8"):
+        return data
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=90)
+        return out.getvalue()
+
+
+def _video(path: Path, fps: float) -> Iterator[tuple[int, bytes]]:
+    if path.stat().st_size > MAX_VIDEO_BYTES:
+        raise SystemExit(f"{path} is larger than {MAX_VIDEO_BYTES} bytes")
+    if path.suffix.lower() in (".mjpeg", ".mjpg"):  # concatenated JPEGs at `fps`
+        data = path.read_bytes()
+        start, i = data.find(b"\xff\xd8"), 0
+        while start >= 0:
+            end = data.find(b"\xff\xd9", start)
+            if end < 0:
+                break
+            nxt = data.find(b"\xff\xd8", end)
+            yield int(i * 1000 / fps), data[start : (nxt if nxt >= 0 else len(data))]
+            start, i = nxt, i + 1
+        return
+    import cv2  # other containers need OpenCV's demuxer
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            ok, buf = cv2.imencode(".jpg", frame)
+            if ok:
+                yield int(cap.get(cv2.CAP_PROP_POS_MSEC)), buf.tobytes()
+    finally:
+        cap.release()
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _sign(args: argparse.Namespace) -> int:
+    if args.inputs == ["train"]:
+        return _train(args)
+    from gateway.errors import GatewayError
+    from modalities.sign.pipeline import SignPipeline
+    from modalities.sign.settings import SignSettings
+    from models.hands_mediapipe import MediapipeHandTracker
+    from models.sign_classifier import MlpSignClassifier
+
+    settings = SignSettings(sample_fps=min(args.fps, 60.0))
+    pipeline = SignPipeline(settings, MediapipeHandTracker, MlpSignClassifier())
+    last = 0
+    try:
+        for t_ms, frame in _frames(args.inputs, args.fps):
+            last = t_ms
+            try:
+                events = pipeline.process_frame(frame, t_ms)
+            except GatewayError as exc:
+                print(f"{t_ms / 1000:8.3f}s  error {exc.code}: {exc}")
+                continue
+            for event in events:
+                print(f"{t_ms / 1000:8.3f}s  {event}")
+        for event in pipeline.flush(last):
+            print(f"{last / 1000:8.3f}s  {event}")
+        print(
+            f"frames tracked {pipeline.processed_frames}, with hands {pipeline.frames_with_hands}, "
+            f"dropped {pipeline.dropped_frames}"
+        )
+    finally:
+        pipeline.close()
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from modalities.sign.evaluate import MODEL_DIR, holdout_path, real_samples
+    from modalities.sign.realdata import hands_root
+    from modalities.sign.train import TrainConfig, train
+
+    root = hands_root()
+    real = []
+    if root is None:
+        print("realdata/hands not found: training on synthetic hands only")
+    else:
+        from models.hands_mediapipe import MediapipeHandTracker
+
+        tracker = MediapipeHandTracker(video=False)
+        try:
+            real = real_samples(root, tracker)
+        finally:
+            tracker.close()
+    cfg = TrainConfig(seed=args.seed, per_class=args.per_class, epochs=args.epochs)
+    sources = sorted({s.source for s in real})
+    for source in sources:  # fold models for the held-out evaluation
+        info = train(real, cfg, holdout_path(source), holdout=[source])
+        print(f"held out {source}: {info['training_rows']} rows, {info['train_seconds']} s")
+    info = train(real, cfg, MODEL_DIR / "sign_mlp.npz")
+    print(
+        f"shipped model: {info['model']}, {info['training_rows']} rows, real sources {info['real_sources']}, "
+        f"{info['train_seconds']} s, sha256 {info['sha256']}"
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from modalities.sign.evaluate import (
+        default_weights,
+        detection_rate,
+        holdout_path,
+        published_baseline,
+        real_samples,
+        score,
+    )
+    from modalities.sign.realdata import hands_root
+    from models.hands_mediapipe import MediapipeHandTracker
+    from models.sign_classifier import MlpSignClassifier
+
+    root = hands_root()
+    if root is None:
+        print("realdata/hands not found (set GATEWAY_REALDATA): nothing to evaluate")
+        return 2
+    tracker = MediapipeHandTracker(video=False)
+    try:
+        samples = real_samples(root, tracker)
+    finally:
+        tracker.close()
+    rates = detection_rate(samples)
+    found = sum(f for f, _ in rates.values())
+    total = sum(t for _, t in rates.values())
+    print(
+        f"landmark detection on real photos: {found}/{total} = {found / max(total, 1):.1%}  "
+        + "  ".join(f"{k} {f}/{t}" for k, (f, t) in sorted(rates.items()))
+    )
+    for source in sorted({s.source for s in samples}):
+        subset = [s for s in samples if s.source == source]
+        baseline = published_baseline(subset)
+        if baseline is not None:
+            print(
+                f"\n{source} -- baseline, published ASL-Alpnum-Recognizer net (numpy, same landmarks): "
+                f"{baseline.correct}/{baseline.total} = {baseline.accuracy:.1%}"
+            )
+        for title, path in (
+            (f"held out (model never saw {source})", holdout_path(source)),
+            ("shipped model (SEEN in training)", default_weights()),
+        ):
+            if not path.is_file():
+                print(f"{source}: {path.name} missing; run `gateway sign train`")
+                continue
+            result = score(MlpSignClassifier(path), subset)
+            print(f"\n{source} -- {title}: accuracy {result.correct}/{result.total} = {result.accuracy:.1%}")
+            if "held out" in title:
+                print(f"  {'class':<12}{'precision':>10}{'recall':>8}{'n':>4}")
+                for label, (precision, recall, n) in sorted(result.per_class.items()):
+                    print(f"  {label:<12}{precision:>10.2f}{recall:>8.2f}{n:>4}")
+                if result.confusions:
+                    print(
+                        "  confusions: "
+                        + "; ".join(
+                            f"{t}->" + ",".join(f"{g}x{c}" for g, c in row.items())
+                            for t, row in sorted(result.confusions.items())
+                        )
+                    )
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from modalities.sign.decoder import SignDecoder
+    from modalities.sign.evaluate import bench_frames
+    from modalities.sign.events import SignTurnReady
+    from modalities.sign.realdata import hands_root
+    from modalities.sign.settings import SignSettings
+    from models.hands_mediapipe import MediapipeHandTracker
+    from models.sign_classifier import MlpSignClassifier
+
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core for every thread
+    root = hands_root()
+    if root is None:
+        print("realdata/hands not found (set GATEWAY_REALDATA): nothing to benchmark")
+        return 2
+    classifier = MlpSignClassifier()
+    cores = "all cores" if args.all_cores else "1 core"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{cores}; machine load average {load} (other work on the box slows these figures)")
+    results = {}
+    for hands in (1, 2):
+        for hold, what in ((30, "steady video (1 s per photo)"), (1, "new photo every frame")):
+            tracker = MediapipeHandTracker(video=True, num_hands=hands)
+            try:
+                bench_frames(tracker, classifier, root, 10, hold)  # warm-up
+                r = bench_frames(tracker, classifier, root, args.frames, hold)
+            finally:
+                tracker.close()
+            results[(hands, hold)] = r
+            print(
+                f"num_hands={hands}, {what}: {r['fps']:.1f} frames/s; "
+                f"per frame p50 {r['total_p50_ms']:.1f} ms p95 {r['total_p95_ms']:.1f} ms "
+                f"(track p50 {r['track_p50_ms']:.1f} ms, classify p50 "
+                f"{r['classify_p50_ms']:.2f} ms p95 {r['classify_p95_ms']:.2f} ms)"
+            )
+    r = results[(2, 30)]
+    # End of signing -> text turn: media-time wait (rest_ms at the sampling grid) + compute per frame.
+    settings = SignSettings()
+    decoder = SignDecoder(settings)
+    period = 1000 / settings.sample_fps
+    from models.sign_classifier import SignFrame
+
+    frame = SignFrame(label="B", confidence=0.95)
+    t = 0.0
+    while t < 600:
+        decoder.push(int(t), frame)
+        t += period
+    last_sign = t - period
+    started = time.perf_counter()
+    turn_t = None
+    while turn_t is None and t < 10_000:
+        if any(isinstance(e, SignTurnReady) for e in decoder.push(int(t), None)):
+            turn_t = t
+        t += period
+    decide_ms = (time.perf_counter() - started) * 1000
+    assert turn_t is not None
+    wait = turn_t - last_sign
+    print(
+        f"end of signing -> text turn: {wait:.0f} ms media time (rest_ms={settings.rest_ms} at "
+        f"{settings.sample_fps:g} fps) + last frame compute p50 {r['total_p50_ms']:.1f} ms "
+        f"= {wait + r['total_p50_ms']:.0f} ms; decoder cost {decide_ms:.2f} ms for the whole rest"
+    )
+    return 0

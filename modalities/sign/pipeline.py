@@ -1,0 +1,122 @@
+"""Video frames to sign events: sample, decode (capped), track, classify, decode in media time.
+
+Blocking by design: the session runs process_frame() in a worker thread, one frame at a time.
+Frames that arrive faster than `sample_fps` (in media time) are dropped before they are decoded
+and counted in `dropped_frames`, so a flood costs a size check per frame and never queues.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.errors import LimitExceeded, MediaError
+from modalities.sign.decoder import SignDecoder
+from modalities.sign.events import SignEvent
+from modalities.sign.settings import SignSettings
+from models.base import HandTracker, SignClassifier
+
+TRACK_SIDE = 640  # the tracker resizes to 192/224 px anyway: decode big JPEGs at reduced scale
+
+
+def decode_jpeg(data: bytes, settings: SignSettings) -> npt.NDArray[np.uint8]:
+    """RGB uint8 HxWx3 from JPEG bytes; raises with stable codes on bad or oversized frames."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > settings.max_frame_bytes:
+        raise LimitExceeded(
+            f"video frame of {len(data)} bytes exceeds {settings.max_frame_bytes}",
+            code="video-frame-too-large",
+        )
+    if not data.startswith(b"\xff\xd8"):
+        raise MediaError("video frame is not a JPEG", code="video-frame-unsupported")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size  # from the header, before any pixel is decoded
+            if width * height > settings.max_pixels:
+                raise LimitExceeded(
+                    f"video frame {width}x{height} exceeds {settings.max_pixels} pixels",
+                    code="video-frame-too-large",
+                )
+            if min(width, height) < settings.min_side:
+                raise MediaError(
+                    f"video frame {width}x{height} is too small (min side {settings.min_side})",
+                    code="video-frame-too-small",
+                )
+            if max(width, height) > TRACK_SIDE:
+                image.draft(
+                    "RGB",
+                    (TRACK_SIDE * width // max(width, height), TRACK_SIDE * height // max(width, height)),
+                )
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(f"video frame cannot be decoded: {exc}", code="video-frame-corrupt") from exc
+
+
+class SignPipeline:
+    def __init__(
+        self,
+        settings: SignSettings,
+        tracker_factory: Callable[[], HandTracker],
+        classifier: SignClassifier,
+    ) -> None:
+        settings.validate()
+        self.settings = settings
+        self.decoder = SignDecoder(settings)
+        self._factory = tracker_factory
+        self._tracker: HandTracker | None = None
+        self._classifier = classifier
+        self._period_ms = 1000.0 / settings.sample_fps
+        self._next_due: float | None = None
+        self.dropped_frames = 0
+        self.processed_frames = 0
+        self.frames_with_hands = 0
+
+    def process_frame(self, jpeg_bytes: bytes, media_time_ms: int) -> list[SignEvent]:
+        if len(jpeg_bytes) > self.settings.max_frame_bytes:  # refuse before anything else
+            raise LimitExceeded(
+                f"video frame of {len(jpeg_bytes)} bytes exceeds {self.settings.max_frame_bytes}",
+                code="video-frame-too-large",
+            )
+        t = int(media_time_ms)
+        # A frame up to a tenth of a period early still fills its slot (rounded timestamps).
+        if self._next_due is not None and t < self._next_due - self._period_ms / 10:
+            self.dropped_frames += 1
+            return []
+        # Tolerate jitter: the next slot is one period after the slot this frame filled.
+        self._next_due = (
+            t + self._period_ms
+            if self._next_due is None
+            else max(self._next_due + self._period_ms, t + self._period_ms / 2)
+        )
+        image = decode_jpeg(jpeg_bytes, self.settings)
+        return self.process_image(image, t)
+
+    def process_image(self, image: npt.NDArray[np.uint8], media_time_ms: int) -> list[SignEvent]:
+        """Track, classify and decode one already-decoded RGB frame (no sampling)."""
+        if self._tracker is None:
+            self._tracker = self._factory()
+        hands = self._tracker.track(image, media_time_ms)[: self.settings.max_hands]
+        self.processed_frames += 1
+        prediction: Any = None
+        if hands:
+            self.frames_with_hands += 1
+            prediction = self._classifier.classify(hands)
+        return self.decoder.push(media_time_ms, prediction)
+
+    def confirm(self, yes: bool, media_time_ms: int | None = None) -> list[SignEvent]:
+        return self.decoder.confirm(yes, media_time_ms)
+
+    def flush(self, media_time_ms: int) -> list[SignEvent]:
+        return self.decoder.flush(media_time_ms)
+
+    def close(self) -> None:
+        """Closes the tracker this pipeline made; the injected classifier belongs to its owner
+        (one read-only classifier can serve every session)."""
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None

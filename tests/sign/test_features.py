@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from modalities.sign import vocabulary as vocab
+from modalities.sign.features import FEATURE_DIM, HAND_DIM, features
+from modalities.sign.handmodel import orientation, place, pose_local
+from models.sign_classifier import WEIGHTS, MlpSignClassifier
+
+SHAPE_PART = slice(0, HAND_DIM - 6)  # distances and joint angles; the last 6 encode orientation
+
+
+def hand(
+    label: str, right: bool = True, scale: float = 0.2, centre: tuple[float, float] = (0.5, 0.5)
+) -> np.ndarray:
+    shape = vocab.STATIC_LETTERS[label]
+    return place(pose_local(shape), orientation(shape.point, shape.palm, right), centre=centre, scale=scale)
+
+
+def test_shape_features_ignore_position_scale_rotation_and_mirroring() -> None:
+    base = features([hand("K")])
+    moved = features([hand("K", scale=0.07, centre=(0.2, 0.8))])
+    mirrored = features([hand("K", right=False)])
+    a = np.radians(35.0)
+    rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    p = hand("K")
+    rotated = features([(p - p[0]) @ rot.T + p[0]])
+    for other in (moved, mirrored, rotated):
+        np.testing.assert_allclose(base[SHAPE_PART], other[SHAPE_PART], atol=0.03)
+    np.testing.assert_allclose(base[HAND_DIM - 6 :], mirrored[HAND_DIM - 6 :], atol=1e-6)  # mirror-invariant
+    assert not np.allclose(features([hand("K")])[SHAPE_PART], features([hand("V")])[SHAPE_PART], atol=0.05)
+
+
+def test_two_hands_are_ordered_and_related() -> None:
+    top, low = hand("A", centre=(0.5, 0.3)), hand("B", centre=(0.5, 0.7))
+    np.testing.assert_allclose(features([low, top]), features([top, low]))
+    f = features([top, low])
+    assert f.shape == (FEATURE_DIM,) and f[-1] == 1.0
+    assert features([]).sum() == 0.0
+
+
+def test_shipped_weights_match_their_provenance_and_labels() -> None:
+    info = json.loads(WEIGHTS.with_suffix(".json").read_text())
+    assert info["sha256"] == hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+    classifier = MlpSignClassifier()
+    assert classifier.labels == vocab.LABELS
+    probs = classifier.probabilities(features([hand("B")]))
+    assert probs.shape == (1, len(vocab.LABELS)) and abs(float(probs.sum()) - 1.0) < 1e-4
+    assert len(vocab.KIOSK_SIGNS) >= 12
