@@ -10,6 +10,9 @@ import re
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
 _CLAUSE = re.compile(r"(?<=[,，、:：])\s*")
+# A long first sentence with no comma is cut before one of these words (a natural breath point).
+_BREATH_WORDS = frozenset("in on at with within for to from and but or so because after before "
+                          "until unless if when while which that by via".split())
 
 
 def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 60) -> list[str]:
@@ -21,6 +24,13 @@ def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 6
         if len(sentence) <= limit:
             pieces.append(sentence)
             continue
+        if not pieces and not _CLAUSE.search(sentence) and (cut := _breath_point(sentence, limit)):
+            pieces.append(sentence[:cut].strip())  # the first words reach the caller sooner
+            sentence = sentence[cut:].strip()
+            limit = max_chars
+            if len(sentence) <= limit:
+                pieces.append(sentence)
+                continue
         current = ""
         for clause in (c for c in _CLAUSE.split(sentence) if c):
             if current and len(current) + len(clause) > limit:
@@ -35,6 +45,15 @@ def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 6
         if current.strip():
             pieces.append(current.strip())
     return pieces
+
+
+def _breath_point(sentence: str, limit: int) -> int | None:
+    """Index of the space before the last breath word within `limit` characters (not too early)."""
+    best = None
+    for match in re.finditer(r" (\w+)", sentence[:limit]):
+        if match.group(1).lower() in _BREATH_WORDS and match.start() >= limit // 3:
+            best = match.start()
+    return best
 
 
 def _needs_space(current: str) -> bool:

@@ -20,3 +20,15 @@ def test_unpunctuated_run_is_cut_at_spaces():
     text = " ".join(["word"] * 80)
     pieces = speakable_pieces(text)
     assert all(len(p) <= 180 for p in pieces) and " ".join(pieces) == text
+
+
+def test_long_first_sentence_without_commas_is_cut_at_a_breath_word():
+    text = "You have 30 days from the delivery date to return an unused item in its original packaging."
+    pieces = speakable_pieces(text)
+    assert pieces == ["You have 30 days from the delivery date",
+                      "to return an unused item in its original packaging."]
+
+
+def test_later_sentences_are_not_cut_early():
+    text = "Yes. You have 30 days from the delivery date to return an unused item in its packaging."
+    assert speakable_pieces(text) == ["Yes.", text[5:]]
