@@ -48,7 +48,8 @@ class Gateway:
 
             self.core = await asyncio.to_thread(build_core, self.settings.core)
         if preload:
-            await asyncio.to_thread(self.engines.preload, ("en",))
+            # English sessions use tiny.en, "auto" and other languages the multilingual model.
+            await asyncio.to_thread(self.engines.preload, ("en", "auto"))
         self._ready = True
 
     @staticmethod

@@ -101,8 +101,9 @@ class Engines:
         """
         for language in languages:
             asr = self.transcriber(self.asr_model_for(language))
-            asr.transcribe(np.zeros(16000, dtype=np.float32), language=language)
-            for _ in self.synthesizer(language).synthesize("Hello.", language=language):
+            spoken = "en" if language == "auto" else language
+            asr.transcribe(np.zeros(16000, dtype=np.float32), language=spoken)
+            for _ in self.synthesizer(spoken).synthesize("Hello.", language=spoken):
                 pass
         vad = self.new_vad()
         vad.probability(np.zeros(vad.window_samples, dtype=np.float32))
