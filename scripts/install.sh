@@ -13,4 +13,4 @@ done
 if [ -f requirements/nodeps.txt ]; then
   "$BIN/pip" install -q --no-deps -r requirements/nodeps.txt
 fi
-"$BIN/pip" install -q --no-deps --no-build-isolation -e .
+"$BIN/pip" install -q --no-deps -e .
