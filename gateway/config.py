@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
+from gateway.telephony import PhoneSettings
 from modalities.screen.settings import ScreenSettings
 from modalities.sign.settings import SignSettings
 
@@ -98,6 +99,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     sign: SignSettings = field(default_factory=SignSettings)
+    phone: PhoneSettings = field(default_factory=PhoneSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

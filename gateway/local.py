@@ -1,10 +1,14 @@
-"""Runs a whole gateway in this process on a loopback port (benchmarks, tests, `gateway call` demos)."""
+"""Assembles a whole gateway: the Gateway, its WebSocket server (protocol v1, phone streams,
+/health, /metrics) and the phone listeners (SIP, AudioSocket). Used by `gateway serve`, the
+benchmarks and the end-to-end tests."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+
+from websockets.asyncio.server import ServerConnection
 
 from gateway.app import Gateway
 from gateway.config import Settings
@@ -14,18 +18,39 @@ from gateway.transports.websocket import WebSocketServer
 @dataclass(frozen=True)
 class LocalGateway:
     gateway: Gateway
-    url: str  # ws://127.0.0.1:PORT/ws
-    http: str  # http://127.0.0.1:PORT
+    url: str  # ws://HOST:PORT/ws
+    http: str  # http://HOST:PORT
+    sip_port: int | None = None
+    audiosocket_port: int | None = None
 
 
 @asynccontextmanager
-async def local_gateway(settings: Settings, *, preload: bool = True) -> AsyncIterator[LocalGateway]:
+async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: int = 0,
+                        preload: bool = True, phone: bool = False) -> AsyncIterator[LocalGateway]:
+    """phone=True also starts the SIP endpoint and the AudioSocket server (settings.phone)."""
+    from gateway.transports.phone_chan_websocket import handle_chan_websocket
+    from gateway.transports.phone_twilio import handle_twilio
+
     gateway = Gateway(settings)
-    server = WebSocketServer(gateway)
-    port = await server.start("127.0.0.1", 0)
-    try:
+
+    async def twilio(ws: ServerConnection) -> None:
+        await handle_twilio(ws, gateway, settings.phone)
+
+    async def asterisk(ws: ServerConnection) -> None:
+        await handle_chan_websocket(ws, gateway, settings.phone)
+
+    server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk})
+    async with AsyncExitStack() as stack:
+        bound = await server.start(host, port)
+        stack.push_async_callback(gateway.aclose)
+        stack.push_async_callback(server.aclose)
         await gateway.start(preload=preload)
-        yield LocalGateway(gateway, f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}")
-    finally:
-        await server.aclose()
-        await gateway.aclose()
+        sip_port = audiosocket_port = None
+        if phone:
+            from gateway.transports.phone_services import PhoneServices
+
+            services = await PhoneServices.start(gateway, settings.phone)
+            stack.push_async_callback(services.aclose)
+            sip_port, audiosocket_port = services.sip_port, services.audiosocket_port
+        yield LocalGateway(gateway, f"ws://{host}:{bound}/ws", f"http://{host}:{bound}", sip_port,
+                           audiosocket_port)

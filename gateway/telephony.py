@@ -38,7 +38,7 @@ class PhoneSettings:
     """Settings of the phone line (section `phone`)."""
 
     sip_host: str = "127.0.0.1"  # address the SIP endpoint binds and advertises
-    sip_port: int = 5080
+    sip_port: int = 5080  # 0: any free port
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999
     sip_codecs: tuple[str, ...] = ("PCMU", "PCMA")  # preference when the offer allows both
@@ -56,10 +56,13 @@ class PhoneSettings:
                 raise ConfigError(message)
 
         try:
-            ipaddress.ip_address(self.sip_host)
+            unspecified = ipaddress.ip_address(self.sip_host).is_unspecified
         except ValueError:
             raise ConfigError("phone.sip_host must be an IP address") from None
-        check(1 <= self.sip_port <= 65535 and 1 <= self.audiosocket_port <= 65535, "phone ports must be 1..65535")
+        # it is also advertised in Contact and SDP, where 0.0.0.0 would mean "on hold"
+        check(not unspecified, "phone.sip_host must be the address peers reach, not 0.0.0.0 or ::")
+        check(0 <= self.sip_port <= 65535 and 0 <= self.audiosocket_port <= 65535,
+              "phone.sip_port/audiosocket_port must be 0..65535 (0: any free port)")
         check(1024 <= self.rtp_port_min < self.rtp_port_max <= 65535 and self.rtp_port_min % 2 == 0,
               "phone.rtp_port_min..rtp_port_max must be an even-started range in 1024..65535")
         check(set(self.sip_codecs) <= {"PCMU", "PCMA"} and bool(self.sip_codecs),
@@ -69,6 +72,9 @@ class PhoneSettings:
         check(20 <= self.jitter_ms <= 500, "phone.jitter_ms must be 20..500")
         check(0 <= self.handoff_grace_ms <= 30000, "phone.handoff_grace_ms must be 0..30000")
         check(0 <= self.websocket_lead_ms <= 2000, "phone.websocket_lead_ms must be 0..2000")
+
+
+DEFAULT_SETTINGS = PhoneSettings()
 
 
 # -- inputs: what a phone wire tells the session -------------------------------------------------
@@ -204,14 +210,16 @@ class CallBridge:
 
     def tick(self, now_ms: int) -> list[PhoneCommand]:
         out: list[PhoneCommand] = []
-        if self._next_at is None or self._next_at < now_ms - self.frame_ms:
-            self._next_at = now_ms  # idle (or late): playout restarts now, no burst to catch up
-        while self._queue and not self.paused and self._next_at <= now_ms + self.lead_ms:
+        if self.paused:
+            self._next_at = None  # paused time is not owed: no burst on resume
+        elif self._next_at is None or self._next_at < now_ms - self.frame_ms:
+            self._next_at = now_ms  # idle or late: playout restarts now, no catch-up burst
+        while self._queue and self._next_at is not None and self._next_at <= now_ms + self.lead_ms:
             turn, frame = self._queue.popleft()
             if frame is None:
                 if self.far_end_marks:
                     out.append(SendMark(mark_name(turn)))
-                else:
+                else:  # heard once its last frame has played out at the far end
                     self._pending_marks.append((self._next_at, turn))
                 continue
             out.append(PlayFrame(TelephonyFrame(frame, self._next_at)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.app import Gateway
 from gateway.config import Settings, load_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ class GatewayThread:
         self.settings = settings
         self.url = ""
         self.http = ""
-        self.gateway = None
+        self.gateway: Gateway | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -54,7 +55,7 @@ class GatewayThread:
             raise RuntimeError(f"gateway failed to start: {self._error!r}") from self._error
         return self
 
-    def call(self, coro):  # type: ignore[no-untyped-def]
+    def call(self, coro):
         """Runs a coroutine on the gateway's own loop (to inspect its state) and returns the result."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
 

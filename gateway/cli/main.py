@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "gateway.cli.transcripts",
     "gateway.cli.models",
     "gateway.cli.sign",
+    "gateway.cli.phone",
 )
 
 

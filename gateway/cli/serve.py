@@ -9,7 +9,7 @@ import logging
 import signal
 
 from gateway.cli.groups import CommandGroups
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.errors import GatewayError
 
 
@@ -37,25 +37,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(settings, host: str, port: int) -> None:
-    from gateway.app import Gateway
-    from gateway.transports.websocket import WebSocketServer
+async def serve(settings: Settings, host: str, port: int) -> None:
+    from gateway.local import local_gateway
 
-    gateway = Gateway(settings)
-    server = WebSocketServer(gateway)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     log = logging.getLogger("gateway")
-    bound = await server.start(host, port)  # listening at once: /health says "starting" until ready
-    log.info("listening on ws://%s:%d (health: http://%s:%d/health)", host, bound, host, bound)
-    try:
-        await gateway.start()
-        log.info("ready: models loaded, knowledge base indexed")
+    log.info("starting on %s:%d: loading models and the knowledge base", host, port)
+    async with local_gateway(settings, host=host, port=port, phone=True) as local:
+        log.info("ready: %s (health %s/health, metrics %s/metrics); phone: SIP udp/%s, "
+                 "AudioSocket tcp/%s, Twilio %s, Asterisk %s", local.url, local.http, local.http,
+                 local.sip_port, local.audiosocket_port, local.url.replace("/ws", "/phone/twilio"),
+                 local.url.replace("/ws", "/phone/asterisk"))
         await stop.wait()
-    finally:
         log.info("shutting down")
-        await server.aclose()
-        await gateway.aclose()

@@ -73,10 +73,11 @@ def hangup_frame() -> bytes:
 
 
 class AudioSocketParser:
-    """Inbound side of one AudioSocket connection (frames from Asterisk)."""
+    """One direction of an AudioSocket connection (frames from Asterisk, or to it in tests)."""
 
-    def __init__(self, *, max_payload: int = MAX_PAYLOAD) -> None:
+    def __init__(self, *, max_payload: int = MAX_PAYLOAD, need_call_id: bool = True) -> None:
         self.max_payload = max_payload
+        self.need_call_id = need_call_id  # Asterisk's side sends it first; ours never does
         self._buf = bytearray()
         self.call_id: str | None = None
         self.broken = False  # after a framing error the stream cannot be re-synchronised
@@ -113,7 +114,7 @@ class AudioSocketParser:
 
     def _event(self, kind: int, payload: bytes) -> AudioSocketEvent:
         if kind == KIND_SLIN:
-            if self.call_id is None:
+            if self.call_id is None and self.need_call_id:
                 raise ProtocolError("audiosocket audio before the call id", code="audiosocket-no-uuid")
             if len(payload) % 2:
                 raise ProtocolError("audiosocket audio of odd length", code="protocol-bad-frame")

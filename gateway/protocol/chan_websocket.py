@@ -82,10 +82,12 @@ class ChanWebsocket:
                 raise LimitExceeded(f"chan_websocket audio frame of {len(message)} bytes",
                                     code="chan-websocket-frame-too-large")
             if self.started is None:
-                raise ProtocolError("chan_websocket audio before MEDIA_START", code="chan-websocket-not-started")
+                raise ProtocolError("chan_websocket audio before MEDIA_START",
+                                    code="chan-websocket-not-started")
             return CwAudio(bytes(message))
         if len(message) > MAX_TEXT_CHARS:
-            raise LimitExceeded("chan_websocket control frame too long", code="chan-websocket-frame-too-large")
+            raise LimitExceeded("chan_websocket control frame too long",
+                                code="chan-websocket-frame-too-large")
         name, fields = self._parse_control(message)
         if name == "MEDIA_START":
             fmt = str(fields.get("format", "ulaw"))
@@ -100,7 +102,8 @@ class ChanWebsocket:
         if name == "DTMF_END":
             digit = str(fields.get("digit", ""))
             if digit not in DTMF_DIGITS:
-                raise ProtocolError("chan_websocket DTMF_END without a digit", code="chan-websocket-missing-field")
+                raise ProtocolError("chan_websocket DTMF_END without a digit",
+                                    code="chan-websocket-missing-field")
             return CwDtmf(digit)
         if name in ("MEDIA_XOFF", "MEDIA_XON"):
             return CwFlow(paused=name == "MEDIA_XOFF")
@@ -112,7 +115,8 @@ class ChanWebsocket:
             try:
                 obj = json.loads(text)
             except ValueError:
-                raise ProtocolError("chan_websocket control frame is bad JSON", code="protocol-bad-frame") from None
+                raise ProtocolError("chan_websocket control frame is bad JSON",
+                                    code="protocol-bad-frame") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
                 raise ProtocolError("chan_websocket control frame without 'event'",
                                     code="chan-websocket-missing-field")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -261,18 +261,19 @@ class RtpCounters:
     ssrc_changes: int = 0
 
 
-@dataclass
 class RtpReceiver:
     """Inbound media of one call: only from the address the SDP named; audio through the
     jitter buffer, telephone-events through the DTMF receiver."""
 
-    remote: tuple[str, int]
-    audio_pt: int
-    dtmf_pt: int | None
-    jitter: JitterBuffer
-    counters: RtpCounters = field(default_factory=RtpCounters)
-    _ssrc: int | None = None
-    _dtmf: DtmfReceiver = field(default_factory=DtmfReceiver)
+    def __init__(self, remote: tuple[str, int], audio_pt: int, dtmf_pt: int | None,
+                 jitter: JitterBuffer) -> None:
+        self.remote = remote
+        self.audio_pt = audio_pt
+        self.dtmf_pt = dtmf_pt
+        self.jitter = jitter
+        self.counters = RtpCounters()
+        self._ssrc: int | None = None
+        self._dtmf = DtmfReceiver()
 
     def receive(self, data: bytes, source: tuple[str, int]) -> list[RtpEvent]:
         if (source[0], source[1]) != self.remote:
@@ -308,18 +309,21 @@ class RtpReceiver:
 
 
 class RtpSender:
-    """Outbound packets for one stream: sequence and timestamp advance per payload sample."""
+    """Outbound packets for one stream. The timestamp follows the media clock (a pause in the
+    reply advances it too), and the first packet after a pause carries the marker bit."""
 
-    def __init__(self, payload_type: int, ssrc: int, *, seq: int = 0, timestamp: int = 0) -> None:
+    def __init__(self, payload_type: int, ssrc: int, *, seq: int = 0, timestamp: int = 0,
+                 clock_rate: int = 8000) -> None:
         self.payload_type = payload_type
         self.ssrc = ssrc
         self._seq = seq
-        self._ts = timestamp
-        self._marker = True  # first packet of a talk-spurt
+        self._base = timestamp
+        self._rate = clock_rate
+        self._expected: int | None = None  # timestamp that would continue the current talk-spurt
 
-    def packet(self, payload: bytes, samples: int | None = None) -> bytes:
-        pkt = RtpPacket(self.payload_type, self._seq, self._ts, self.ssrc, payload, self._marker)
+    def packet(self, payload: bytes, media_time_ms: int, *, samples: int | None = None) -> bytes:
+        ts = (self._base + media_time_ms * self._rate // 1000) % TS_MOD
+        pkt = RtpPacket(self.payload_type, self._seq, ts, self.ssrc, payload, ts != self._expected)
         self._seq = (self._seq + 1) & 0xFFFF
-        self._ts = (self._ts + (len(payload) if samples is None else samples)) % TS_MOD
-        self._marker = False
+        self._expected = (ts + (len(payload) if samples is None else samples)) % TS_MOD
         return pkt.to_bytes()

@@ -143,8 +143,8 @@ class TwilioStream:
         if isinstance(fmt, dict):
             enc, rate = fmt.get("encoding"), fmt.get("sampleRate")
             if enc != "audio/x-mulaw" or rate not in (8000, "8000") or fmt.get("channels", 1) not in (1, "1"):
-                raise MediaError(f"twilio media format {enc}/{rate} unsupported (want audio/x-mulaw 8000 mono)",
-                                 code="twilio-unsupported-format")
+                raise MediaError(f"twilio media format {enc}/{rate} unsupported (want audio/x-mulaw 8000 "
+                                 "mono)", code="twilio-unsupported-format")
         raw = start.get("customParameters") or {}
         if not isinstance(raw, dict):
             raise ProtocolError("twilio customParameters is not an object", code="protocol-bad-frame")

@@ -42,6 +42,7 @@ log = logging.getLogger("gateway.ws")
 
 WS_PATHS = ("/", "/ws", "/v1/ws")
 HttpRoute = Callable[[Request], Awaitable[Response | None]]
+WsRoute = Callable[[ServerConnection], Awaitable[object]]  # another WebSocket protocol on its own path
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
@@ -56,9 +57,10 @@ def json_response(status: http.HTTPStatus, payload: object) -> Response:
 
 class WebSocketServer:
     def __init__(self, gateway: Gateway, *, extra_routes: dict[str, HttpRoute] | None = None,
-                 media: MediaPeerFactory | None = None) -> None:
+                 media: MediaPeerFactory | None = None, ws_routes: dict[str, WsRoute] | None = None) -> None:
         self.gateway = gateway
         self.media = media
+        self.ws_routes = dict(ws_routes or {})  # e.g. /phone/twilio, /phone/asterisk
         self.routes: dict[str, HttpRoute] = {"/health": self._health, "/metrics": self._metrics,
                                              **(extra_routes or {})}
         self._server: Server | None = None
@@ -82,7 +84,8 @@ class WebSocketServer:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if path in WS_PATHS and request.headers.get("Upgrade", "").lower() == "websocket":
+        if (path in WS_PATHS or path in self.ws_routes) and \
+                request.headers.get("Upgrade", "").lower() == "websocket":
             return None
         route = self.routes.get(path)
         if route is None:
@@ -102,6 +105,11 @@ class WebSocketServer:
     # ------------------------------------------------------------------ WebSocket
 
     async def _connection(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        route = self.ws_routes.get(ws.request.path.split("?", 1)[0])
+        if route is not None:
+            await route(ws)
+            return
         protocol = ServerProtocol(max_binary_bytes=self.gateway.settings.server.max_message_bytes)
         session: Session | None = None
         peers: list[MediaPeer] = []  # a WebRTC peer once the page sends webrtc.offer

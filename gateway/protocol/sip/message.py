@@ -26,7 +26,8 @@ CANONICAL: Mapping[str, str] = {name.lower(): name for name in (
 TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 REASONS: Mapping[int, str] = {
     100: "Trying", 180: "Ringing", 200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
+    405: "Method Not Allowed", 408: "Request Timeout", 420: "Bad Extension",
+    481: "Call/Transaction Does Not Exist",
     486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error",
     501: "Not Implemented", 503: "Service Unavailable", 513: "Message Too Large"}
 
@@ -96,7 +97,9 @@ SipMessage = SipRequest | SipResponse
 
 def split_list(value: str) -> list[str]:
     """Split a comma-separated header value, ignoring commas inside <...> and quotes."""
-    parts, depth, quoted, cur = [], 0, False, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
     for ch in value:
         if ch == '"':
             quoted = not quoted

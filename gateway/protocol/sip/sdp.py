@@ -84,9 +84,9 @@ def parse_sdp(body: bytes) -> SessionDescription:
             if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
                 raise ProtocolError(f"SDP m= line malformed: {value[:40]!r}", code="sdp-bad")
             port = int(parts[1].split("/")[0])
-            if port > 65535 or len(parts) > 40 or not all(p.isdigit() and int(p) < 128 for p in parts[3:]):
-                if parts[2].startswith("RTP/"):
-                    raise ProtocolError("SDP m= port or payload types out of range", code="sdp-bad")
+            bad_fmt = not all(p.isdigit() and int(p) < 128 for p in parts[3:])
+            if port > 65535 or len(parts) > 40 or (bad_fmt and parts[2].startswith("RTP/")):
+                raise ProtocolError("SDP m= port, format count or payload types out of range", code="sdp-bad")
             fmts = tuple(int(p) for p in parts[3:] if p.isdigit() and int(p) < 128)
             media.append(_Builder(parts[0], port, parts[2], fmts))
         elif kind == "a" and media:

@@ -142,7 +142,7 @@ class SipUas:
         try:
             for name in ("Via", "From", "To", "Call-ID"):
                 msg.need(name)
-            number, method = msg.cseq()
+            _, method = msg.cseq()
             if method != msg.method:
                 raise ProtocolError("SIP CSeq method differs from the request's", code="sip-bad-request")
             return self._on_request(msg, source, now_ms)
@@ -349,15 +349,17 @@ class SipUas:
         elif status > 100 and call is None and ";tag=" not in to and to:
             to = f"{to};tag={self._token()}"
         headers: list[tuple[str, str]] = [("Via", v) for v in req.all("Via")]
-        headers += [(k, v) for k, v in (("From", req.header("From")), ("To", to), ("Call-ID", req.header("Call-ID")),
-                                        ("CSeq", req.header("CSeq"))) if v]
+        copied = (("From", req.header("From")), ("To", to), ("Call-ID", req.header("Call-ID")),
+                  ("CSeq", req.header("CSeq")))
+        headers += [(k, v) for k, v in copied if v]
         if req.method == "INVITE" and 200 <= status < 300:
             headers += [("Contact", self._contact()), ("Allow", ALLOW)]
         if body:
             headers.append(("Content-Type", "application/sdp"))
         headers += [("Server", self.config.user_agent), *extra]
         text = reason or REASONS.get(status, "Unknown")
-        resp = SipResponse(tuple(headers), body, status=status, reason=text.replace("\r", " ").replace("\n", " "))
+        text = text.replace("\r", " ").replace("\n", " ")
+        resp = SipResponse(tuple(headers), body, status=status, reason=text)
         return SendDatagram(resp.to_bytes(), via_address(req.all("Via")[0], source))
 
     def _request(self, call: _Call, method: str, now: int, *,
