@@ -16,6 +16,11 @@ from gateway.config import Settings
 EXTRA = {
     "asr_model": "`auto`: tiny.en for English sessions, multilingual base otherwise; or `tiny.en`/`base`",
     "max_hands": "hands tracked per frame",
+    "rtp_port_min": "lowest UDP port for RTP media",
+    "rtp_port_max": "highest UDP port for RTP media",
+    "audiosocket_host": "Asterisk AudioSocket listen address",
+    "audiosocket_port": "Asterisk AudioSocket TCP port",
+    "max_calls": "concurrent phone calls, at most",
     "openai_url": "base URL of an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a hosted API)",
     "openai_model": "model name sent to that server",
     "llm_max_tokens": "longest LLM reply",
