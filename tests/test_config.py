@@ -35,7 +35,7 @@ def test_bad_values_are_named(env, message):
 def test_bad_file(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text("[server\nport=1")
-    with pytest.raises(ConfigError, match="bad.toml"):
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
         load_settings(str(f), environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(str(tmp_path / "missing.toml"), environ={})

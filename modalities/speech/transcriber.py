@@ -97,4 +97,5 @@ def _join(pieces: list[str], language: str | None) -> str:
 
 
 # Whisper sometimes puts spaces between Chinese words; Chinese text has none.
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])\s+(?=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])")
+_CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]"
+_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")

@@ -11,8 +11,10 @@ import re
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
 _CLAUSE = re.compile(r"(?<=[,，、:：])\s*")
 # A long first sentence with no comma is cut before one of these words (a natural breath point).
-_BREATH_WORDS = frozenset("in on at with within for to from and but or so because after before "
-                          "until unless if when while which that by via".split())
+_BREATH_WORDS = frozenset(
+    "in on at with within for to from and but or so because after before "  # noqa: SIM905
+    "until unless if when while which that by via".split()
+)
 
 
 def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 60) -> list[str]:

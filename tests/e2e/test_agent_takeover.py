@@ -22,8 +22,8 @@ class Agent:
     async def send(self, **message):
         await self.ws.send(json.dumps(message))
 
-    async def expect(self, kind: str, timeout: float = 30, where=lambda m: True) -> dict:
-        async with asyncio.timeout(timeout):
+    async def expect(self, kind: str, wait: float = 30, where=lambda m: True) -> dict:
+        async with asyncio.timeout(wait):
             while True:
                 message = json.loads(await self.ws.recv())
                 self.seen.append(message)

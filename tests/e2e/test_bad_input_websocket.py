@@ -17,8 +17,8 @@ from gateway.store.transcripts import read_transcript
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-async def next_json(ws, kind: str, timeout: float = 30):
-    async with asyncio.timeout(timeout):
+async def next_json(ws, kind: str, wait: float = 30):
+    async with asyncio.timeout(wait):
         while True:
             message = await ws.recv()
             if isinstance(message, str):
@@ -72,7 +72,7 @@ async def test_a_50_mb_frame_closes_cleanly_and_keeps_the_transcript(live_gatewa
     await ws.send(json.dumps({"type": "session.start", "language": "en"}))
     session_id = (await next_json(ws, "session.started"))["session_id"]
     await ws.send(json.dumps({"type": "text", "text": "What are your shipping options?"}))
-    await next_json(ws, "turn.timing", timeout=60)
+    await next_json(ws, "turn.timing", wait=60)
     with pytest.raises(ConnectionClosed) as closed:
         await ws.send(bytes(50 * 1024 * 1024))
         await ws.recv()
@@ -108,5 +108,5 @@ async def test_a_client_that_vanishes_mid_turn(live_gateway):
 
 async def test_unknown_http_path(live_gateway):
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(live_gateway.http + "/nope", timeout=10)
+        await asyncio.to_thread(urllib.request.urlopen, live_gateway.http + "/nope", timeout=10)
     assert info.value.code == 404

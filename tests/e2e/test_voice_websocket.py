@@ -30,7 +30,8 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
 
 
-async def one_turn(url: str, path, *, fmt=AudioFormat("pcm16", 16000), language="auto"):
+async def one_turn(url: str, path, *, fmt: AudioFormat | None = None, language="auto"):
+    fmt = fmt or AudioFormat("pcm16", 16000)
     audio, rate = load(path)
     async with GatewayClient(url, audio=fmt, language=language) as client:
         await client.stream(audio, rate, realtime=False)

@@ -1,6 +1,7 @@
 """The gateway protocol object: messages in, typed inputs or stable error codes out."""
 
 import base64
+import contextlib
 import json
 
 import pytest
@@ -130,10 +131,8 @@ def test_fuzz_text_frames_never_crash(text):
                                                   "video.frame", "played", "barge_in"]))))
 def test_fuzz_structured_messages(msg):
     for p in (ServerProtocol(max_binary_bytes=1 << 16), started()):
-        try:
+        with contextlib.suppress(GatewayError):
             p.receive_text(json.dumps(msg))
-        except GatewayError:
-            pass
 
 
 def test_agent_messages_need_the_agent_role():
@@ -155,6 +154,7 @@ def test_webrtc_offer_and_sign_confirm():
 
     p = started()
     assert p.receive_text('{"type": "webrtc.offer", "sdp": "v=0"}') == WebRtcOffer("v=0")
-    assert code_of(p.receive_text, json.dumps({"type": "webrtc.offer", "sdp": "x" * 30000})) == "webrtc-bad-offer"
+    huge_offer = json.dumps({"type": "webrtc.offer", "sdp": "x" * 30000})
+    assert code_of(p.receive_text, huge_offer) == "webrtc-bad-offer"
     assert p.receive_text('{"type": "sign.confirm", "yes": true}') == SignConfirm(True)
     assert code_of(p.receive_text, '{"type": "sign.confirm", "yes": 1}') == "protocol-bad-field"
