@@ -1,54 +1,307 @@
 """One session's conversation with the core: policies first, then retrieval, then phrasing.
 
-respond() is an async generator that never blocks the loop: retrieval and model calls run in
-worker threads. The order of a turn is fixed and deterministic up to the phrasing step.
+Order of a turn (deterministic up to phrasing): mask PII -> agent owns the session? (bot silent)
+-> emergency words -> pending verification -> feedback / slot confirmation answers -> intent,
+slots, sentiment -> explicit request for a person -> frustration -> high-risk step-up ->
+retrieval -> grounded or LLM phrasing. Only masked text goes past the first step; the raw text is
+used once more, in memory, to check a verification answer. respond() never blocks the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import re
 from collections.abc import AsyncIterator
 
-from gateway.core.api import CoreEvent, ReplyClause, TextTurn
-from gateway.core.grounded import select_sentences
+from gateway.core.agents import Ticket
+from gateway.core.api import CoreEvent, Handoff, ReplyClause, StateUpdate, TextTurn, VerificationRequired
+from gateway.core.dialog.intents import classify
+from gateway.core.dialog.slots import extract_slots
+from gateway.core.dialog.state import DialogState, Line, yes_no
+from gateway.core.grounded import without_question_type
 from gateway.core.kb.index import Hit
-from gateway.core.messages import say
+from gateway.core.messages import say, slot_name
+from gateway.core.phrasing import PhraseOutcome, build_messages, grounded_clauses
+from gateway.core.policies.emergency import detect_emergency
+from gateway.core.policies.frustration import frustrated
+from gateway.core.policies.pii import mask
+from gateway.core.policies.risk import assess_risk
+from gateway.core.policies.verify import MAX_ATTEMPTS, Challenge
 from gateway.core.services import CoreServices
-from gateway.core.text import base_language, guess_language, split_clauses
+from gateway.core.text import base_language, guess_language, tokenize
+from gateway.errors import LimitExceeded
+
+log = logging.getLogger("gateway.core")
+_FOLLOW_UP_MODALITIES = ("screen", "sign")
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|what about|how about|also)\b|\b(it|that|this|them)\b|^(那|还有|那么)|它|这个|那个"
+)
+# Words that name no topic of their own ("how long does it take after that?").
+_GENERIC = frozenset(tokenize("take after before long much cost price fee time get need"))
+_GENERIC_ZH = frozenset("那 那么 那要 还有 呢 它 这个 那个 要 需要".split())
+
+
+def _self_contained(text: str) -> bool:
+    """A follow-up that asks its own kind of question about its own topic ("and how long does a
+    refund take after that?") is not completed with the previous question's topic."""
+    rest = without_question_type(text)
+    asks = rest != text.lower()
+    return asks and any(t not in _GENERIC and t not in _GENERIC_ZH and not t.startswith("~")
+                        for t in tokenize(rest))
 
 
 class CoreConversation:
-    def __init__(self, services: CoreServices, *, session_id: str, channel: str, language: str,
-                 tenant: str) -> None:
+    def __init__(
+        self, services: CoreServices, *, session_id: str, channel: str, language: str, tenant: str
+    ) -> None:
         self.services = services
         self.session_id, self.channel, self.tenant = session_id, channel, tenant
         self.language = base_language(language) if language and language != "auto" else ""
+        self.state = DialogState(window_turns=services.settings.window_turns)
+        self.turns = 0
+        self.handed_off = False
+        self.backend_used: list[str] = []  # per answered turn: which backend phrased it
+        self._challenge: Challenge | None = None
+        self._attempts = 0
+        self._pending_request = ""
+        self._feedback_for: tuple[str, tuple[str, ...]] | None = None
+        self._last_docs: tuple[str, ...] = ()  # documents the last answer came from
+        self._turn_record: dict[str, object] | None = None  # written once per turn
+
+    # ------------------------------------------------------------------ helpers
 
     def _language_of(self, turn: TextTurn, text: str) -> str:
         if turn.language:
             return base_language(turn.language)
         return guess_language(text, default=self.language or "en")
 
+    def _say(self, key: str, language: str, **values: str) -> ReplyClause:
+        text = say(key, language, **values)
+        self.state.add(Line("bot", text))
+        return ReplyClause(text, language, final=True)
+
+    def _state(self) -> StateUpdate:
+        return StateUpdate(self.state.intent, self.state.visible_slots())
+
+    async def _record(self, kind: str, detail: dict[str, object]) -> None:
+        await asyncio.to_thread(self.services.records.record, self.session_id, self.turns, kind, detail)
+
+    def _handoff(self, reason: str, urgent: bool) -> Handoff:
+        self.handed_off = True
+        package = {**self.state.package(reason), "session_id": self.session_id, "channel": self.channel}
+        try:
+            self.services.agents.enqueue(Ticket(self.session_id, reason, urgent, package))
+        except LimitExceeded:
+            package["queue"] = "full"
+        log.info("handoff session=%s reason=%s urgent=%s", self.session_id, reason, urgent)
+        return Handoff(reason, urgent, package)
+
+    # ------------------------------------------------------------------ the turn
+
     async def respond(self, turn: TextTurn) -> AsyncIterator[CoreEvent]:
         settings = self.services.settings
-        text = turn.text.strip()[: settings.max_turn_chars]
-        language = self._language_of(turn, text)
-        if not text:
-            yield ReplyClause(say("empty", language), language, final=True)
-            return
-        hits = await asyncio.to_thread(self.services.index.search, text, language, settings.top_k)
-        hits = [h for h in hits if h.score >= settings.min_score]
-        if not hits:
-            yield ReplyClause(say("no-answer", language), language, final=True)
-            return
-        async for clause in self._grounded(text, hits, language):
-            yield clause
+        self.turns += 1
+        raw = turn.text.strip()[: settings.max_turn_chars]
+        language = self._language_of(turn, raw)
+        text = mask(raw).text  # from here on only masked text is stored, logged or sent to a model
+        self.state.add(Line("caller", text, turn.modality))
+        self._turn_record = {"text": text, "language": language, "modality": turn.modality}
+        async for event in self._respond(turn, raw, text, language):
+            yield event
+        if self._turn_record is not None:  # paths that end before _observe() wrote it
+            await self._record("turn", self._turn_record)
 
-    async def _grounded(self, text: str, hits: list[Hit], language: str) -> AsyncIterator[ReplyClause]:
-        pieces = [(clause, s.source) for s in select_sentences(text, hits)
-                  for clause in split_clauses(s.text)]
-        for i, (clause, source) in enumerate(pieces):
-            yield ReplyClause(clause, language, (source,), final=i == len(pieces) - 1)
+    def _observe(self, text: str, language: str) -> float:
+        """Worker thread: store the turn and score its sentiment in one hop off the loop."""
+        if self._turn_record is not None:
+            self.services.records.record(self.session_id, self.turns, "turn", self._turn_record)
+            self._turn_record = None
+        return self.services.sentiment.score(text, language)
+
+    async def _respond(self, turn: TextTurn, raw: str, text: str, language: str) -> AsyncIterator[CoreEvent]:
+        settings = self.services.settings
+        if self.handed_off:
+            agents = self.services.agents
+            if agents.owner(self.session_id) is not None:
+                return  # a person owns the session: the bot stays silent
+            position = agents.position(self.session_id)
+            if position:
+                yield self._say("queue-position", language, position=str(position), ahead=str(position - 1))
+                return
+            self.handed_off = False  # the agent released the session: the bot answers again
+        if not raw:
+            yield self._say("empty", language)
+            return
+        if turn.modality == "dtmf" and raw == "0":
+            yield self._handoff("dtmf", urgent=False)
+            yield self._say("handoff", language)
+            return
+        if (emergency := detect_emergency(text)) is not None:
+            self.state.intent = "emergency"
+            yield self._state()
+            yield self._handoff("emergency", urgent=True)
+            yield self._say("emergency", language)
+            await self._record("emergency", {"phrase": emergency.phrase})  # after: nothing delays help
+            return
+        verified = False
+        if self._challenge is not None:
+            async for event in self._verification_answer(raw, language):
+                yield event
+            if self._challenge is not None or self.handed_off or not self._pending_request:
+                return
+            text, self._pending_request, verified = self._pending_request, "", True
+        elif (answered := yes_no(text)) is not None and (self._feedback_for or self.state.pending_confirm):
+            async for event in self._yes_no(answered, language):
+                yield event
+            return
+
+        self._feedback_for = None
+        score = await asyncio.to_thread(self._observe, text, language)
+        self.state.sentiment.append(score)
+        intent = classify(text)
+        if intent != "other" or self.state.intent == "emergency":
+            self.state.intent = intent
+        ask = self.state.fill(extract_slots(text))
+        yield self._state()
+
+        if intent == "human_request":
+            yield self._handoff("caller-request", urgent=False)
+            yield self._say("handoff", language)
+            return
+        if frustrated(self.state.sentiment, settings.frustration_turns):
+            yield self._handoff("frustration", urgent=False)
+            yield self._say("handoff-frustration", language)
+            return
+        amount = float(self.state.slots["amount"]) if "amount" in self.state.slots else None
+        risk = None if verified else assess_risk(text, amount, settings.risk_amount)
+        if risk is not None and self.services.verifier:
+            self._challenge = self.services.verifier.start(self.session_id)
+            self._attempts, self._pending_request = 0, text
+            await self._record("step-up", {"operation": risk.operation, "method": self._challenge.method})
+            prompt = say(f"verify-{self._challenge.method}", language)
+            yield VerificationRequired(self._challenge.method, prompt)
+            yield ReplyClause(prompt, language)
+            yield self._say("safety-notice", language)
+            return
+        async for event in self._answer(text, language, turn.modality, ask):
+            yield event
+
+    async def _verification_answer(self, raw: str, language: str) -> AsyncIterator[CoreEvent]:
+        challenge, verifier = self._challenge, self.services.verifier
+        assert challenge is not None and verifier is not None
+        if challenge.method == "otp" and not any(ch.isdigit() for ch in raw):
+            self._challenge, self._pending_request = None, ""  # the caller moved on: request dropped
+            return
+        ok = await asyncio.to_thread(verifier.check, challenge, raw)
+        self._attempts += 1
+        await self._record("verification", {"method": challenge.method, "ok": ok, "attempt": self._attempts})
+        if ok:
+            self._challenge = None
+            self.state.slots["verified"] = challenge.method
+            self.state.confirmed.add("verified")
+            yield self._state()
+            yield dataclasses.replace(self._say("verify-ok", language), final=False)
+        elif self._attempts >= MAX_ATTEMPTS:
+            self._challenge, self._pending_request = None, ""
+            yield self._handoff("verification-failed", urgent=False)
+            yield self._say("verify-locked", language)
+        else:
+            yield self._say("verify-failed", language)
+
+    async def _yes_no(self, answered: bool, language: str) -> AsyncIterator[CoreEvent]:
+        if self.state.pending_confirm:
+            slot = self.state.pending_confirm
+            self.state.confirm(answered)
+            yield self._state()
+            if answered:
+                yield self._say("slot-confirmed", language)
+            else:
+                yield self._say("slot-retry", language, slot=slot_name(slot, language))
+            return
+        assert self._feedback_for is not None
+        question, sources = self._feedback_for
+        self._feedback_for = None
+        await asyncio.to_thread(
+            self.services.records.feedback, self.session_id, self.turns, question, sources, answered, language
+        )
+        yield self._say("feedback-thanks" if answered else "feedback-sorry", language)
+
+    def _query(self, text: str, modality: str) -> str:
+        # A screenshot or a signed turn often completes the question asked just before it, and a
+        # short follow-up ("and how much does it cost?") leans on it too.
+        if not self.state.last_question:
+            return text
+        if modality in _FOLLOW_UP_MODALITIES:
+            return f"{text} {without_question_type(self.state.last_question)}"
+        if (_FOLLOW_UP.search(text.lower()) and not _self_contained(text)) or len(tokenize(text)) <= 1:
+            return f"{text} {without_question_type(self.state.last_question)}"
+        return text
+
+    async def _answer(
+        self, text: str, language: str, modality: str, ask: str | None
+    ) -> AsyncIterator[CoreEvent]:
+        settings = self.services.settings
+        query = self._query(text, modality)
+        prefer = self._last_docs if query != text else ()
+        hits: list[Hit] = await asyncio.to_thread(
+            self.services.index.search, query, language, settings.top_k, prefer
+        )
+        hits = [h for h in hits if h.score >= settings.min_score]
+        if not hits and self.state.last_question and modality not in _FOLLOW_UP_MODALITIES:
+            follow = f"{self.state.last_question} {text}"  # "and for express?" leans on the last question
+            hits = [
+                h
+                for h in await asyncio.to_thread(self.services.index.search, follow, language, settings.top_k)
+                if h.score >= settings.min_score
+            ]
+        if query == text:
+            self.state.last_question = text
+        self._last_docs = tuple(dict.fromkeys(h.passage.doc for h in hits[:1]))
+        if not hits:
+            self.backend_used.append("none")
+            await self._record("no-answer", {"intent": self.state.intent})
+            yield self._say("no-answer", language)
+            return
+        epilogue = ""
+        if ask is not None:
+            self.state.pending_confirm = ask
+            epilogue = say(
+                "confirm-slot", language, slot=slot_name(ask, language), value=self.state.slots[ask]
+            )
+        elif settings.feedback:
+            epilogue = say("feedback-question", language)
+        spoken: list[str] = []
+        sources: set[str] = set()
+        async for clause in self._phrase(query, hits, language):
+            spoken.append(clause.text)
+            sources.update(clause.sources)
+            yield dataclasses.replace(clause, final=False) if epilogue and clause.final else clause
+        if epilogue:
+            spoken.append(epilogue)
+            yield ReplyClause(epilogue, language, final=True)
+            if ask is None:
+                self._feedback_for = (text, tuple(sorted(sources)))
+        self.state.add(Line("bot", " ".join(spoken), intent=self.state.intent))
+        await self._record("answer", {"sources": sorted(sources), "backend": self.backend_used[-1]})
+
+    async def _phrase(self, query: str, hits: list[Hit], language: str) -> AsyncIterator[ReplyClause]:
+        phraser = self.services.phraser
+        if phraser is None:
+            self.backend_used.append("grounded")
+            for clause in grounded_clauses(query, hits, language):
+                yield clause
+            return
+        recent = [(ln.role, ln.text) for ln in list(self.state.window)[:-1]]
+        messages = build_messages(query, hits, language, " | ".join(self.state.summary), recent)
+        outcomes: list[PhraseOutcome] = []
+        async for clause in phraser.phrase(query, hits, language, messages, outcomes):
+            yield clause
+        outcome = outcomes[-1] if outcomes else PhraseOutcome("grounded", "cancelled")
+        self.backend_used.append(outcome.backend)
+        if outcome.fallback:
+            log.warning("llm fallback session=%s why=%s", self.session_id, outcome.fallback)
 
     async def aclose(self) -> None:
-        return None
+        self.services.agents.cancel(self.session_id)

@@ -72,13 +72,25 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "Just to confirm, your {slot} is {value}. Is that right?",
         "zh": "跟您确认一下，您的{slot}是{value}，对吗？",
     },
+    "slot-retry": {
+        "en": "Sorry about that. Could you tell me the {slot} again?",
+        "zh": "抱歉，请再告诉我一次您的{slot}。",
+    },
     "slot-confirmed": {
         "en": "Thanks, noted.",
         "zh": "好的，已记录。",
     },
-    "agent-active": {
-        "en": "",
-        "zh": "",
+    "queue-position": {
+        "en": "You are number {position} in the queue. A person will be with you shortly.",
+        "zh": "您前面还有{ahead}位客户在等待，人工客服马上为您服务。",
+    },
+    "agents-busy": {
+        "en": "All our agents are busy right now. Please call 400-820-1234 between 8:00 and 22:00.",
+        "zh": "目前人工客服全部繁忙，请在8:00至22:00拨打400-820-1234。",
+    },
+    "feedback-sorry": {
+        "en": "Sorry about that. Would you like me to connect you to a person?",
+        "zh": "很抱歉没能帮到您。需要为您转接人工客服吗？",
     },
 }
 

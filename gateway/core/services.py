@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.core.agents import AgentQueue
 from gateway.core.kb.index import KnowledgeIndex
+from gateway.core.phrasing import LlmPhraser
+from gateway.core.policies.frustration import SentimentScorer
+from gateway.core.policies.verify import OtpVerifier, OutboxSender, Verifier
+from gateway.core.records import CoreRecords
 from gateway.core.settings import CoreSettings
 
 
@@ -12,3 +17,13 @@ from gateway.core.settings import CoreSettings
 class CoreServices:
     settings: CoreSettings
     index: KnowledgeIndex
+    records: CoreRecords = field(default_factory=lambda: CoreRecords(":memory:"))
+    agents: AgentQueue = field(default_factory=AgentQueue)
+    sentiment: SentimentScorer = field(default_factory=SentimentScorer)
+    outbox: OutboxSender = field(default_factory=OutboxSender)
+    verifier: Verifier | None = None  # None: one-time codes through `outbox`
+    phraser: LlmPhraser | None = None  # None: the grounded responder phrases every answer
+
+    def __post_init__(self) -> None:
+        if self.verifier is None:
+            self.verifier = OtpVerifier(self.outbox)

@@ -14,6 +14,7 @@ BACKENDS = ("grounded", "llama", "openai")
 class CoreSettings:
     kb_path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
     db_path: str = "var/kb.sqlite3"  # the knowledge index (SQLite); ":memory:" keeps it in RAM only
+    records_path: str = "var/core.sqlite3"  # feedback and the masked per-turn event log
     backend: str = "grounded"  # "grounded" (no LLM) | "llama" (embedded) | "openai" (HTTP)
     embeddings: bool = True  # hybrid retrieval: BM25 + multilingual sentence embeddings
     min_score: float = 0.25  # fused retrieval score below which the core has no answer
@@ -24,7 +25,7 @@ class CoreSettings:
     llm_timeout_s: float = 4.0  # whole-turn budget for an LLM; past it the grounded answer is used
     llm_first_token_s: float = 2.0  # time to the first token before falling back
     llm_max_tokens: int = 120
-    llm_threads: int = 2
+    llm_threads: int = 1  # 2 threads collapse to ~1 token/s when the cores are shared (spin-waits)
     window_turns: int = 6  # recent turns kept verbatim; older ones fold into the summary
     frustration_turns: int = 2  # consecutive negative turns that hand the caller to a person
     risk_amount: float = 5000.0  # transfers at or above this need step-up verification
@@ -46,7 +47,8 @@ class CoreSettings:
         _check(self.risk_amount > 0, "core.risk_amount must be positive")
         _check(1 <= self.agent_queue_size <= 10_000, "core.agent_queue_size must be 1..10000")
         _check(100 <= self.max_turn_chars <= 20_000, "core.max_turn_chars must be 100..20000")
-        _check(bool(self.db_path), "core.db_path must not be empty (use ':memory:')")
+        _check(bool(self.db_path) and bool(self.records_path),
+               "core.db_path and core.records_path must not be empty (use ':memory:')")
         if self.backend == "openai":
             _check(self.openai_url.startswith(("http://", "https://")),
                    "core.openai_url must start with http:// or https://")

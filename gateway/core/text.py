@@ -12,8 +12,9 @@ from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
-_CLAUSE_BREAK = re.compile(r"(?<=[,，、:：])\s*")
+# A full stop ends a sentence only before whitespace, so "$5.99" and "8:00" stay whole.
+_SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
+_CLAUSE_BREAK = re.compile(r"(?<=[，、；])\s*|(?<=[,;:：])\s+")  # "5,000" is one number
 
 _EN_STOPWORDS = """
 a an the and or but if of to in on at for from by with about as is are was were be been being am do does
@@ -23,11 +24,14 @@ than then too very also any some all not no yes ok okay want like get got need i
 """
 _ZH_STOPWORDS = """
 我 你 您 他 她 它 我们 你们 的 了 吗 呢 吧 啊 呀 是 在 有 和 与 或 就 都 也 还 要 想 请问 请 一下 这个 那个
-怎么 怎么样 什么 如何 可以 能 能不能 会 个 把 被 给 对 从 到 让 一个 现在 已经 自己 你好 谢谢 麻烦
+怎么 怎么样 怎么办 为什么 什么 如何 可以 能 能不能 会 个 把 被 给 对 从 到 让 一个 现在 已经 自己
+你好 谢谢 麻烦
 """
 
 EN_STOPWORDS = frozenset(_EN_STOPWORDS.split())
 ZH_STOPWORDS = frozenset(_ZH_STOPWORDS.split())
+
+BIGRAM = "~"  # prefix of character-bigram terms (they only help recall; see kb.bm25)
 
 # Light English suffix folding so "returns"/"returned"/"returning" meet "return".
 _SUFFIXES = ("ing", "ed", "es", "s")
@@ -54,8 +58,9 @@ def base_language(language: str) -> str:
 def _fold(word: str) -> str:
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word  # charge/charged/charges
 
 
 class _Jieba:
@@ -94,7 +99,15 @@ def tokenize(text: str) -> list[str]:
     terms = [_fold(w) for w in _LATIN_WORD.findall(lowered) if w not in EN_STOPWORDS]
     if has_cjk(lowered):
         for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", lowered):
-            terms.extend(w for w in _jieba().cut(run) if w not in ZH_STOPWORDS)
+            words = [w for w in _jieba().cut(run) if w not in ZH_STOPWORDS]
+            terms.extend(words)
+            # Character bigrams as well: jieba may cut 保修期 whole where the caller says 保修.
+            seen = set(words)
+            terms.extend(
+                BIGRAM + b
+                for i in range(len(run) - 1)
+                if (b := run[i : i + 2]) not in seen and b[0] not in ZH_STOPWORDS and b[1] not in ZH_STOPWORDS
+            )
     return terms
 
 

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.core.text import BIGRAM
+
 
 @dataclass(frozen=True)
 class LexicalHit:
@@ -42,7 +44,13 @@ class Bm25:
         terms = list(dict.fromkeys(query))
         if not terms:
             return []
-        total_idf = sum(self.idf(t) for t in terms)
+        # Character bigrams no passage contains are cutting noise (发保 in 沙发保修), not meaning:
+        # they do not count against coverage. Unknown words do.
+        # Likewise unknown identifiers (an order number): the passage cannot be expected to hold them.
+        total_idf = sum(self.idf(t) for t in terms
+                        if t in self._idf or not (t.startswith(BIGRAM) or any(c.isdigit() for c in t)))
+        if total_idf <= 0:
+            return []
         hits = []
         for i in candidates if candidates is not None else range(len(self._tf)):
             tf, length = self._tf[i], self._len[i]
@@ -55,6 +63,6 @@ class Bm25:
                 score += idf * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length / self._avg))
                 matched += idf
             if score > 0:
-                hits.append(LexicalHit(i, score, matched / total_idf))
+                hits.append(LexicalHit(i, score, min(1.0, matched / total_idf)))
         hits.sort(key=lambda h: h.bm25, reverse=True)
         return hits

@@ -20,6 +20,8 @@ from models.base import Embedder
 
 LEXICAL_WEIGHT = 0.5  # with embeddings; 1.0 without
 MAX_QUERY_CHARS = 500
+PREFER_BOOST = 0.15
+COVERAGE_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,17 @@ class KnowledgeIndex:
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_language))
 
-    def search(self, query: str, language: str, k: int = 3) -> list[Hit]:
-        """Best passages for a query, highest fused score first (blocking: embeds the query)."""
+    def search(self, query: str, language: str, k: int = 3, prefer_docs: tuple[str, ...] = ()) -> list[Hit]:
+        """Best passages for a query, highest fused score first (blocking: embeds the query).
+
+        prefer_docs: documents the conversation is already about (a follow-up) get a small boost.
+        """
         query = query[:MAX_QUERY_CHARS]
         candidates = self._by_language.get(base_language(language)) if language else None
         if not candidates:
             candidates = list(range(len(self.passages)))
         lexical = {h.index: h for h in self._bm25.search(tokenize(query), candidates)}
+        top_bm25 = max((h.bm25 for h in lexical.values()), default=1.0)
         semantic: dict[int, float] = {}
         if self._embedder is not None and self._embeddings is not None:
             q = self._embedder.embed([query])[0]
@@ -65,9 +71,14 @@ class KnowledgeIndex:
             semantic = {i: float(max(s, 0.0)) for i, s in zip(candidates, sims, strict=True)}
         hits = []
         for i in set(lexical) | set(semantic):
-            lex = lexical[i].coverage if i in lexical else 0.0
+            # Coverage is comparable across queries; BM25 (relative to the best) breaks its ties
+            # in favour of the passage that is about the matched words, not one that mentions them.
+            lex = (COVERAGE_WEIGHT * lexical[i].coverage + (1 - COVERAGE_WEIGHT) * lexical[i].bm25 / top_bm25
+                   if i in lexical else 0.0)
             sem = semantic.get(i, 0.0)
             score = LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * sem if semantic else lex
+            if self.passages[i].doc in prefer_docs:
+                score = min(1.0, score + PREFER_BOOST)
             hits.append((score, lexical[i].bm25 if i in lexical else 0.0, i, lex, sem))
         hits.sort(reverse=True)
         return [Hit(self.passages[i], score, lex, sem) for score, _, i, lex, sem in hits[:k]]
