@@ -1,0 +1,1 @@
+"""Screenshots to structured text turns: image intake, OCR, reading order, fields, summary."""
