@@ -1,0 +1,260 @@
+"""`gateway bench load`: N concurrent callers on loopback against a gateway in this process.
+
+Each virtual caller is one session that rotates voice (samples/audio streamed in real time),
+screenshots (samples/screens) and typed text, and listens to each reply as a caller would
+(streaming silence for the reply's length, capped) before its next turn. Printed: per-stage
+p50/p95 from `turn.timing`, reply latency per modality, lost turns (a sent turn without its
+transcript.final and turn.timing), resident memory after warm-up and at the end. `--find-max`
+steps N up and reports the largest N whose voice reply latency p50 stays within the target.
+
+The callers share this process (and its 2 cores) with the gateway: the figures include the
+clients' own cost, so they understate what a dedicated gateway host would do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gateway.cli.groups import CommandGroups
+from gateway.client import GatewayClient
+from gateway.config import Settings, load_settings
+from gateway.evaluation import percentile
+from modalities.audio.files import read_audio
+
+PROJECT = Path(__file__).resolve().parents[2]
+MODALITIES = ("voice", "screen", "text")
+TEXTS = ("How long do I have to return an item?", "When will my order arrive?",
+         "Can I change my delivery address?")
+VOICE_FILES = ("en_question_returns.wav", "en_question_shipping.wav")
+SCREEN_FILES = ("error_en.png", "order_en.png", "payment_en.png")
+MAX_SESSIONS = 200
+MAX_LISTEN_S = 5.0  # a caller listens to at most this much of a reply before the next turn
+TARGET_P50_MS = 700.0
+
+
+def register(groups: CommandGroups) -> None:
+    p = groups.bench.add_parser("load", help="N concurrent mixed sessions: stage latency, lost turns, RSS")
+    p.add_argument("--sessions", type=int, default=4, help=f"concurrent sessions (1..{MAX_SESSIONS})")
+    p.add_argument("--seconds", type=float, default=60.0, help="duration of the load (default 60)")
+    p.add_argument("--minutes", type=float, help="duration in minutes (at most 10); overrides --seconds")
+    p.add_argument("--mix", default="voice,screen,text", help="modalities each caller rotates")
+    p.add_argument("--turn-timeout", type=float, default=30.0, help="seconds before a turn counts as lost")
+    p.add_argument("--same-screens", action="store_true",
+                   help="re-send identical screenshots (screen share: OCR reuse caches hit)")
+    p.add_argument("--find-max", action="store_true", help="step N up; report the largest N within target")
+    p.add_argument("--max-n", type=int, default=40, help="--find-max: largest N to try")
+    p.add_argument("--target-ms", type=float, default=TARGET_P50_MS,
+                   help=f"--find-max: voice reply latency p50 target (default {TARGET_P50_MS:.0f} ms)")
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Phase:
+    sessions: int
+    sent: Counter[str] = field(default_factory=Counter)
+    lost: Counter[str] = field(default_factory=Counter)
+    stages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)
+    rss_start: int = 0
+    rss_ramped: int = 0  # after the first 20% of the run: every caller connected, pools warm
+    rss_end: int = 0
+    seconds: float = 0.0
+
+    @property
+    def voice_p50(self) -> float:
+        return percentile(self.latency["voice"], 50)
+
+
+@dataclass(frozen=True)
+class Material:
+    voice: list[tuple[np.ndarray, int]]
+    screens: list[bytes]
+    fresh_screens: bool  # make every screenshot differ (defeats the OCR reuse caches)
+
+
+def _perturbed(png: bytes, index: int) -> bytes:
+    """The screenshot with every pixel shifted by 1..3 levels: the same text, a different image,
+    so the reader's exact-match tile and crop caches miss (a new screenshot, not a re-send)."""
+    import io
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    shift = 1 + index % 3
+    out = io.BytesIO()
+    Image.fromarray(np.clip(rgb + shift, 0, 255).astype(np.uint8)).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def material(fresh_screens: bool) -> Material:
+    audio = [read_audio(PROJECT / "samples" / "audio" / name, max_bytes=5_000_000, max_seconds=30)
+             for name in VOICE_FILES]
+    screens = [(PROJECT / "samples" / "screens" / name).read_bytes() for name in SCREEN_FILES]
+    return Material(audio, screens, fresh_screens)
+
+
+async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Material, phase: Phase | None,
+                   timeout_s: float) -> None:
+    """Sends one turn, waits for its transcript, timing and reply, then listens to the reply."""
+    finals_before = len(client.result.of("transcript.final"))
+    audio_before = len(client.result.reply_audio)
+    sent_at = time.perf_counter()
+    if modality == "voice":
+        audio, rate = stuff.voice[index % len(stuff.voice)]
+        await client.stream(audio, rate, realtime=True, trailing_silence_s=1.0)
+    elif modality == "screen":
+        image = stuff.screens[index % len(stuff.screens)]
+        if stuff.fresh_screens:
+            image = await asyncio.to_thread(_perturbed, image, index)
+        await client.send_image(image, "image/png")
+    else:
+        await client.send_text(TEXTS[index % len(TEXTS)])
+    if phase is not None:
+        phase.sent[modality] += 1
+    try:
+        final = await client.wait_for("transcript.final", timeout=timeout_s, count=finals_before + 1)
+        tid = final["turn_id"]
+        timing = await client.wait_for("turn.timing", timeout=timeout_s, where={"turn_id": tid})
+    except TimeoutError:
+        if phase is not None:
+            phase.lost[modality] += 1
+            for e in client.result.errors:
+                phase.errors[e["code"]] += 1
+        client.result.events.clear()
+        return
+    if phase is not None:
+        for stage, ms in timing["stages"].items():
+            phase.stages[f"{modality}.{stage}"].append(ms)
+        if timing.get("reply_latency_ms") is not None:
+            phase.latency[modality].append(timing["reply_latency_ms"])
+        elif tid in client.result.first_audio_at:  # typed and screenshot turns: send -> first audio
+            phase.latency[modality].append((client.result.first_audio_at[tid] - sent_at) * 1000)
+    reply_s = (len(client.result.reply_audio) - audio_before) / (2 * client.audio.sample_rate)
+    listen = min(reply_s, MAX_LISTEN_S)
+    if listen > 0:  # an open microphone while the reply plays, as on a call
+        await client.stream(np.zeros(int(listen * 16000), np.float32), 16000, realtime=True,
+                            trailing_silence_s=0.0)
+    if phase is not None:
+        for e in client.result.errors:
+            phase.errors[e["code"]] += 1
+    # The callers share the gateway's process: drop what they collected so their buffers do not
+    # show up as the gateway's memory growth (the turn is complete: its timing has arrived).
+    client.result.events.clear()
+    client.result.reply_audio.clear()
+    client.result.first_audio_at.clear()
+
+
+async def caller(url: str, n: int, mix: tuple[str, ...], stuff: Material, phase: Phase, deadline: float,
+                 timeout_s: float) -> None:
+    await asyncio.sleep(n * 0.25)  # staggered arrivals, not one burst
+    turn = n  # each caller starts at a different point of the rotation
+    async with GatewayClient(url, language="en") as client:
+        while time.perf_counter() < deadline:
+            await one_turn(client, mix[turn % len(mix)], turn, stuff, phase, timeout_s)
+            turn += 1
+    for e in client.result.errors:
+        phase.errors[e["code"]] += 1
+
+
+async def load_phase(url: str, sessions: int, seconds: float, mix: tuple[str, ...], stuff: Material,
+                     timeout_s: float) -> Phase:
+    phase = Phase(sessions)
+    phase.rss_start = rss_bytes()
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def sample_after_ramp() -> None:
+        await asyncio.sleep(max(seconds * 0.2, sessions * 0.25 + 5))
+        phase.rss_ramped = rss_bytes()
+
+    sampler = asyncio.create_task(sample_after_ramp())
+    await asyncio.gather(*(caller(url, i, mix, stuff, phase, deadline, timeout_s) for i in range(sessions)))
+    await sampler
+    phase.seconds = time.perf_counter() - started
+    phase.rss_end = rss_bytes()
+    return phase
+
+
+def report(phase: Phase) -> None:
+    mb = 1024 * 1024
+    growth = (phase.rss_end - phase.rss_ramped) / phase.rss_ramped * 100
+    print(f"\n== {phase.sessions} concurrent sessions, {phase.seconds:.0f} s ==")
+    print(f"turns sent {dict(phase.sent)}  lost {sum(phase.lost.values())} {dict(phase.lost) or ''}")
+    print(f"{'stage':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}")
+    for stage in sorted(phase.stages):
+        values = phase.stages[stage]
+        print(f"{stage:<22}{len(values):>6}{percentile(values, 50):>10.0f}{percentile(values, 95):>10.0f}")
+    for modality in MODALITIES:
+        values = phase.latency[modality]
+        if values:
+            what = "speech end" if modality == "voice" else "sent"
+            print(f"reply latency {modality:<7} ({what} -> first reply audio): "
+                  f"p50 {percentile(values, 50):.0f} ms  p95 {percentile(values, 95):.0f} ms  "
+                  f"n={len(values)}")
+    print(f"RSS after warm-up {phase.rss_start / mb:.0f} MB, after ramp-up {phase.rss_ramped / mb:.0f} MB, "
+          f"at end {phase.rss_end / mb:.0f} MB (growth since ramp-up {growth:+.1f}%)")
+    if phase.errors:
+        print(f"error events: {dict(phase.errors)}")
+
+
+async def bench(settings: Settings, args: argparse.Namespace, mix: tuple[str, ...], seconds: float) -> int:
+    from gateway.local import local_gateway
+
+    stuff = await asyncio.to_thread(material, not args.same_screens)
+    steps = [n for n in (1, 2, 4, 6, 8, 10, 12, 16, 20, 25, 30, 40, 50, 75, 100) if n <= args.max_n]
+    counts = steps if args.find_max else [args.sessions]
+    settings = dataclasses.replace(
+        settings, server=dataclasses.replace(settings.server, max_sessions=max(counts) + 5),
+        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench-load.sqlite3")))
+    async with local_gateway(settings) as local:
+        print("warm-up: every sample once (loads ASR, OCR, TTS, fills caches; not counted)")
+        async with GatewayClient(local.url, language="en") as client:
+            for modality in mix:
+                for i in range(len(stuff.voice) if modality == "voice" else
+                               len(stuff.screens) if modality == "screen" else len(TEXTS)):
+                    await one_turn(client, modality, i, stuff, None, args.turn_timeout)
+        best = 0
+        for n in counts:
+            phase = await load_phase(local.url, n, seconds, mix, stuff, args.turn_timeout)
+            report(phase)
+            within = sum(phase.lost.values()) == 0 and (
+                "voice" not in mix or phase.voice_p50 <= args.target_ms)
+            if not args.find_max:
+                return 0 if sum(phase.lost.values()) == 0 else 1
+            if not within:
+                print(f"N={n}: voice reply p50 {phase.voice_p50:.0f} ms or lost turns: over target")
+                break
+            best = n
+        print(f"\nlargest N with voice reply latency p50 <= {args.target_ms:.0f} ms "
+              f"and no lost turns: {best}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    mix = tuple(m.strip() for m in args.mix.split(",") if m.strip())
+    if not mix or any(m not in MODALITIES for m in mix):
+        print(f"--mix must list some of {MODALITIES}")
+        return 2
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        print(f"--sessions must be 1..{MAX_SESSIONS}")
+        return 2
+    seconds = args.seconds if args.minutes is None else args.minutes * 60
+    if not 5 <= seconds <= 600:
+        print("duration must be 5 s .. 10 minutes")
+        return 2
+    return asyncio.run(bench(load_settings(args.config), args, mix, seconds))

@@ -1,0 +1,183 @@
+"""Transcripts on PostgreSQL (psycopg 3, asyncio): the record backend of the BufferedStore.
+
+Same schema as the SQLite TranscriptStore (gateway/store/migrations, applied on first connect).
+One connection, used by one writer at a time; it is (re)opened lazily, so a server that went away
+and came back is picked up by the next write. Writes are one transaction per batch and idempotent
+(ON CONFLICT DO NOTHING on the natural keys), so a journal replay never duplicates a row.
+Connectivity failures raise BackendError `store-unavailable`; data PostgreSQL refuses raises
+`store-rejected`. Transcript text has been PII-masked by the session before it gets here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.errors import BackendError
+from gateway.store.buffered import (
+    AuditRec,
+    ErrorRec,
+    Record,
+    SessionEndRec,
+    SessionStartRec,
+    TurnRec,
+)
+from gateway.store.migrations import apply_postgres
+
+MAX_LIST = 1000
+
+
+def _sql(record: Record) -> tuple[str, tuple[Any, ...]]:
+    if isinstance(record, TurnRec):
+        return ("INSERT INTO turns (session_id, seq, turn_id, speaker, modality, text, language, at, timings)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, seq) DO NOTHING",
+                (record.session_id, record.seq, record.turn_id, record.speaker, record.modality,
+                 record.text, record.language, record.at, json.dumps(record.timings)))
+    if isinstance(record, SessionStartRec):
+        return ("INSERT INTO sessions (id, tenant, channel, language, started_at, caller_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (record.session_id, record.tenant, record.channel, record.language, record.at,
+                 record.caller_hash))
+    if isinstance(record, ErrorRec):
+        return ("INSERT INTO errors (session_id, code, message, at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (session_id, at, code) DO NOTHING",
+                (record.session_id, record.code, record.message, record.at))
+    if isinstance(record, SessionEndRec):
+        return ("UPDATE sessions SET ended_at = %s, end_reason = %s WHERE id = %s",
+                (record.at, record.reason, record.session_id))
+    assert isinstance(record, AuditRec)
+    return ("INSERT INTO audit (at, subject, role, tenant, action, session_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (record.at, record.subject, record.role, record.tenant, record.action, record.session_id))
+
+
+class PostgresStore:
+    def __init__(self, dsn: str, *, connect_timeout_s: float = 3.0, statement_timeout_s: float = 5.0) -> None:
+        self.dsn = dsn
+        self.connect_timeout_s = connect_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        self._conn: Any = None  # psycopg.AsyncConnection (imported lazily)
+        self._lock = asyncio.Lock()
+        self.migrated: list[int] | None = None
+
+    async def _connection(self) -> Any:
+        import psycopg
+
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        conn = await psycopg.AsyncConnection.connect(
+            self.dsn, autocommit=True, connect_timeout=max(1, round(self.connect_timeout_s)),
+            options=f"-c statement_timeout={int(self.statement_timeout_s * 1000)}")
+        if self.migrated is None:
+            self.migrated = await apply_postgres(conn)
+        self._conn = conn
+        return conn
+
+    async def _run(self, work: Any) -> Any:
+        """Runs `work(conn)` with connection errors mapped to stable codes."""
+        import psycopg
+
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                return await work(conn)
+            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                await self._drop()
+                raise BackendError(f"PostgreSQL unavailable: {_first_line(exc)}",
+                                   code="store-unavailable") from None
+            except psycopg.Error as exc:
+                raise BackendError(f"PostgreSQL refused the data: {_first_line(exc)}",
+                                   code="store-rejected") from None
+
+    async def _drop(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            # The connection is already broken: nothing more to release if closing fails.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 1.0)
+
+    # ------------------------------------------------------------------ RecordBackend
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        async def work(conn: Any) -> None:
+            async with conn.transaction(), conn.cursor() as cur:
+                for record in batch:
+                    await cur.execute(*_sql(record))
+
+        await self._run(work)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+    # ------------------------------------------------------------------ reads and deletion
+
+    async def read_transcript(self, session_id: str) -> dict[str, Any] | None:
+        """The stored session, its turns and errors (the shape of transcripts.read_transcript)."""
+        async def work(conn: Any) -> dict[str, Any] | None:
+            from psycopg.rows import dict_row
+
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute("SELECT * FROM sessions WHERE id = %s", (session_id,))
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                await cur.execute("SELECT turn_id, speaker, modality, text, language, at, timings FROM turns"
+                                  " WHERE session_id = %s ORDER BY seq", (session_id,))
+                turns = [r | {"timings": json.loads(r["timings"])} for r in await cur.fetchall()]
+                await cur.execute("SELECT code, message, at FROM errors WHERE session_id = %s ORDER BY at",
+                                  (session_id,))
+                return dict(row) | {"turns": turns, "errors": list(await cur.fetchall())}
+
+        result: dict[str, Any] | None = await self._run(work)
+        return result
+
+    async def list_sessions(self, limit: int = 20, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        async def work(conn: Any) -> list[dict[str, Any]]:
+            from psycopg.rows import dict_row
+
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(
+                    "SELECT s.*, (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) AS turns"
+                    " FROM sessions s WHERE (%s::text IS NULL OR s.tenant = %s)"
+                    " ORDER BY started_at DESC LIMIT %s", (tenant, tenant, min(limit, MAX_LIST)))
+                return list(await cur.fetchall())
+
+        result: list[dict[str, Any]] = await self._run(work)
+        return result
+
+    async def delete_sessions(self, *, session_id: str | None = None, caller_hash: str | None = None,
+                              older_than_days: float | None = None, now: float | None = None) -> int:
+        """Deletes whole sessions (turns and errors first) by id, by caller, or by age (ended, or
+        started, before the cutoff); returns how many sessions went."""
+        if (session_id, caller_hash, older_than_days).count(None) != 2:
+            raise ValueError("give exactly one of session_id, caller_hash, older_than_days")
+        params: tuple[Any, ...]
+        if older_than_days is not None:
+            cutoff = (time.time() if now is None else now) - older_than_days * 86400
+            where, params = "COALESCE(ended_at, started_at) < %s", (cutoff,)
+        elif session_id is not None:
+            where, params = "id = %s", (session_id,)
+        else:
+            where, params = "caller_hash = %s", (caller_hash,)
+
+        async def work(conn: Any) -> int:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.execute(f"SELECT id FROM sessions WHERE {where}", params)
+                ids = [r[0] for r in await cur.fetchall()]
+                if ids:
+                    for table in ("turns", "errors"):
+                        await cur.execute(f"DELETE FROM {table} WHERE session_id = ANY(%s)", (ids,))
+                    await cur.execute("DELETE FROM sessions WHERE id = ANY(%s)", (ids,))
+                return len(ids)
+
+        count: int = await self._run(work)
+        return count
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import ops
+from gateway.cli.groups import CommandGroups
+from gateway.security import SecuritySettings, authenticate, verify_jwt
+from gateway.store import migrations
+from gateway.store.buffered import BufferedStore
+from gateway.store.postgres import PostgresStore
+from gateway.store.transcripts import TranscriptStore, TurnRecord, read_transcript
+from tests.store.pg_server import PostgresServer
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    top = parser.add_subparsers(dest="command", required=True)
+    ops.register(CommandGroups(top=top, bench=top, eval=top))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def turn(session: str, i: int) -> TurnRecord:
+    return TurnRecord(session, i, "caller", "voice", f"turn {i}", "en", {}, 1.0 + i)
+
+
+async def sqlite_with(path: Path, sessions: list[str]) -> None:
+    store = TranscriptStore(path)
+    await store.start()
+    for s in sessions:
+        await store.session_started(s, "t", "phone", "en")
+        await store.turn(turn(s, 1))
+    await store.flush()
+    await store.aclose()
+
+
+async def test_forget_session_in_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.sqlite3"
+    await sqlite_with(path, ["s-one", "s-two"])
+    assert run(["ops", "forget", "--caller", "s-one", "--store", str(path), "--dsn", ""]) == 0
+    assert "deleted 1 session(s)" in capsys.readouterr().out
+    assert read_transcript(path, "s-one") is None
+    assert read_transcript(path, "s-two") is not None
+    data = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                                if path.with_name(path.name + "-wal").exists() else b"")
+    assert b"s-two" in data
+
+
+async def test_retention_in_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite3"
+    await sqlite_with(path, ["old"])
+    assert ops.sqlite_delete_sessions(path, older_than_days=1) == 0  # started just now
+    assert ops.sqlite_delete_sessions(path, older_than_days=1, now=10**11) == 1
+    assert read_transcript(path, "old") is None
+
+
+async def test_forget_caller_in_postgres(postgres: PostgresServer, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    store = BufferedStore(PostgresStore(postgres.dsn), tmp_path / "j.jsonl")
+    await store.start()
+    await store.session_started("call-1", "t", "phone", "en", caller="+44 20 7946 0018")
+    await store.turn(turn("call-1", 1))
+    await store.session_started("call-2", "t", "phone", "en", caller="+44 20 7946 0019")
+    await store.flush()
+    await store.aclose()
+    # The command runs its own event loop, as from a shell.
+    argv = ["ops", "forget", "--caller", "+442079460018", "--dsn", postgres.dsn]
+    assert await asyncio.to_thread(run, argv) == 0
+    out = capsys.readouterr().out
+    assert "deleted 1 session(s) of that caller" in out and "7946" not in out
+    reader = PostgresStore(postgres.dsn)
+    assert await reader.read_transcript("call-1") is None
+    assert await reader.read_transcript("call-2") is not None
+    await reader.aclose()
+
+
+def test_new_key_line_authenticates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["ops", "new-key", "--tenant", "acme", "--role", "agent", "--name", "desk"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    key = out[0].rsplit(" ", 1)[1]
+    entry = out[1].split(": ", 1)[1].strip('"')
+    settings = SecuritySettings(mode="required", api_keys=(entry,))
+    settings.validate()
+    p = authenticate({"X-API-Key": key}, {}, settings, now=0)
+    assert (p.tenant, p.role, p.subject) == ("acme", "agent", "desk")
+
+
+def test_token_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GATEWAY_SECURITY__JWT_SECRET", "z" * 32)
+    assert run(["ops", "token", "--tenant", "acme", "--role", "caller", "--ttl", "60"]) == 0
+    token = capsys.readouterr().out.strip()
+    import time
+
+    assert verify_jwt(token, "z" * 32, audience="cc-gateway", now=time.time()).tenant == "acme"
+    monkeypatch.setenv("GATEWAY_SECURITY__JWT_SECRET", "short")
+    assert run(["ops", "token", "--tenant", "acme", "--role", "caller"]) == 2
+
+
+async def test_retention_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.sqlite3"
+    await sqlite_with(path, ["recent"])
+    argv = ["ops", "retention", "--days", "1", "--store", str(path), "--dsn", ""]
+    assert await asyncio.to_thread(run, argv) == 0
+    assert "deleted 0 session(s) older than 1 days" in capsys.readouterr().out
+    assert read_transcript(path, "recent") is not None
+    assert await asyncio.to_thread(run, ["ops", "retention", "--days", "0", "--store", str(path)]) == 2
+
+
+async def test_migrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.sqlite3"
+    with sqlite3.connect(path) as legacy:  # a file from before the migrations: schema 1, unrecorded
+        for statement in migrations.load()[0].statements:
+            legacy.execute(statement)
+    assert await asyncio.to_thread(run, ["ops", "migrate", "--store", str(path), "--dsn", ""]) == 0
+    assert "applied migrations [1, 2]" in capsys.readouterr().out
+    await sqlite_with(path, ["x"])  # the store's own start finds nothing left to apply
+    assert await asyncio.to_thread(run, ["ops", "migrate", "--store", str(path), "--dsn", ""]) == 0
+    assert "applied migrations none; schema at 2" in capsys.readouterr().out
