@@ -1,7 +1,8 @@
 """The gateway process: settings, engines, conversation core, transcript store and live sessions.
 
 `Gateway` is the SessionFactory every transport opens sessions through. It enforces the session
-limit (a clear `busy` instead of collapse) and closes everything it started.
+limits (a clear `busy` / `tenant-busy` instead of collapse) and the phone bridges' source
+allow-list, registers live sessions in the cluster registry, and closes everything it started.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
+import typing
 import uuid
 
+from gateway.cluster import ClusterUnavailable, SessionLocation, open_cluster
 from gateway.config import Settings
 from gateway.core.agents import AgentQueue
 from gateway.core.api import ConversationCore
@@ -19,11 +23,20 @@ from gateway.engines import Engines
 from gateway.errors import GatewayError, LimitExceeded
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
+from gateway.security import AuditLog, AuthError, Principal, TenantSessions, check_source
 from gateway.session import Session, SessionDeps
-from gateway.store.transcripts import TranscriptStore
+from gateway.store.transcripts import TranscriptStore, TranscriptWriter
 
 log = logging.getLogger("gateway")
-audit_log = logging.getLogger("gateway.audit")
+
+
+def open_store(settings: Settings) -> TranscriptWriter:
+    """SQLite by default; PostgreSQL behind a local journal when durable.backend = 'postgres'."""
+    if settings.durable.backend == "postgres":
+        from gateway.store.buffered import open_durable_store
+
+        return open_durable_store(settings.durable, caller_pepper=settings.security.caller_pepper)
+    return TranscriptStore(settings.store.path, caller_pepper=settings.security.caller_pepper)
 
 
 class Gateway:
@@ -32,10 +45,14 @@ class Gateway:
         self.settings = settings
         self.metrics = Metrics()
         self.engines = engines or Engines(settings)
-        self.store = TranscriptStore(settings.store.path)
+        self.store = open_store(settings)
+        self.audit_log = AuditLog(self.store.audit)
+        self.tenant_slots = TenantSessions(settings.security.max_sessions_per_tenant)
+        self.cluster = open_cluster(settings.cluster)
         self.core = core
         self.sessions: dict[str, Session] = {}
         self._ready = False
+        self._background: set[asyncio.Task[object]] = set()
 
     @property
     def ready(self) -> bool:
@@ -43,6 +60,7 @@ class Gateway:
 
     async def start(self, *, preload: bool = True) -> None:
         await self.store.start()
+        await self.cluster.start()  # a node may start before Redis: the registry catches up
         if self.core is None:
             from gateway.core.build import build_core
 
@@ -59,6 +77,8 @@ class Gateway:
     async def open(self, request: SessionRequest) -> Session:
         if not self._ready or self.core is None:
             raise LimitExceeded("the gateway is starting; try again shortly", code="busy")
+        if request.source is not None:  # a phone bridge (SIP, AudioSocket): allow-listed sources only
+            check_source(request.source, self.settings.security)
         if len(self.sessions) >= self.settings.server.max_sessions:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"all {self.settings.server.max_sessions} session slots are in use",
@@ -66,13 +86,25 @@ class Gateway:
         if request.language == "auto" and self.settings.speech.language != "auto":
             request = dataclasses.replace(request, language=self.settings.speech.language)
         session_id = request.session_id or uuid.uuid4().hex
-        if session_id in self.sessions:
+        if request.session_id is not None and session_id not in self.sessions:
+            # Resuming a stored conversation: never into another tenant's.
+            stored = await self.store.tenant_of(session_id)
+            if stored is not None and stored != request.tenant:
+                raise AuthError("that session belongs to another tenant", code="tenant-forbidden")
+        if session_id in self.sessions:  # checked after the await above: no await until it is taken
             raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
-        conversation = self.core.open(session_id=session_id, channel=request.channel,
-                                      language=request.language, tenant=request.tenant)
+        self.tenant_slots.acquire(request.tenant)
+        try:
+            conversation = self.core.open(session_id=session_id, channel=request.channel,
+                                          language=request.language, tenant=request.tenant)
+        except BaseException:
+            self.tenant_slots.release(request.tenant)
+            raise
         deps = SessionDeps(self.settings, self.engines, self.store, self.metrics, mask=self._mask)
         session = Session(session_id, request, conversation, deps)
         self.sessions[session_id] = session
+        self._in_background(self.cluster.register(SessionLocation(
+            session_id, self.cluster.node_id, request.tenant, request.channel, time.time())))
         self.metrics.sessions_active.labels(request.channel).inc()
         self.metrics.sessions_total.labels(request.channel).inc()
         session.start()
@@ -86,18 +118,40 @@ class Gateway:
             raise GatewayError("this gateway's core has no agent queue", code="agent-unavailable")
         return agents
 
-    def audit(self, agent_id: str, action: str, session_id: str) -> None:
-        """Who looked at or took over which caller's conversation, and when."""
-        audit_log.info("agent=%s action=%s session=%s", agent_id, action, session_id)
+    async def audit(self, principal: Principal, action: str, session: Session) -> None:
+        """Who looked at or took over which caller's conversation, and when (log and store)."""
+        await self.audit_log.record(principal, action, session.session_id, session.request.tenant)
+
+    def health(self) -> dict[str, object]:
+        backlog = getattr(self.store, "backlog", 0)
+        return {"status": "ok" if self._ready else "starting", "sessions": len(self.sessions),
+                "store_backlog": backlog, "cluster": self.cluster.available}
+
+    def _in_background(self, work: typing.Awaitable[object]) -> None:
+        async def run() -> object:
+            try:
+                return await work
+            except ClusterUnavailable as exc:  # best effort: the registry heartbeat repairs it
+                log.info("cluster registry: %s", exc.message)
+                return None
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _forget(self, session: Session) -> None:
         if self.sessions.pop(session.session_id, None) is not None:
             self.metrics.sessions_active.labels(session.request.channel).dec()
+            self.tenant_slots.release(session.request.tenant)
+            self._in_background(self.cluster.unregister(session.session_id))
 
     async def aclose(self) -> None:
         self._ready = False
         await asyncio.gather(*(s.close("gateway-shutdown") for s in list(self.sessions.values())),
                              return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.cluster.aclose()
         if self.core is not None:
             await self.core.aclose()
         await self.store.aclose()

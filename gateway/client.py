@@ -138,9 +138,13 @@ class GatewayClient:
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
 
     async def stream(self, audio: Float32Audio, rate: int, *, realtime: bool,
-                     trailing_silence_s: float = 2.0, frame_ms: int = 20) -> float:
+                     trailing_silence_s: float = 2.0, frame_ms: int | None = None) -> float:
         """Sends audio (float32 mono at `rate`) as frames in the session format; returns the wall
-        time at which the last frame of the audio itself (before the trailing silence) was sent."""
+        time at which the last frame of the audio itself (before the trailing silence) was sent.
+
+        Faster than real time, frames default to 100 ms (the gateway counts media time, not
+        frames) so a long file stays under the per-connection message rate limit."""
+        frame_ms = frame_ms or (20 if realtime else 100)
         frames = encode_frames(audio, rate, self.audio, frame_ms)
         silence = encode_frames(np.zeros(int(trailing_silence_s * rate), np.float32), rate,
                                 self.audio, frame_ms)

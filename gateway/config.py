@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.cluster.base import ClusterSettings
 from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
+from gateway.security.settings import SecuritySettings
+from gateway.store.buffered import DurableStoreSettings
 from gateway.telephony import PhoneSettings
+from gateway.transports.webrtc import WebRtcSettings
 from modalities.screen.settings import ScreenSettings
 from modalities.sign.settings import SignSettings
 
@@ -73,7 +77,8 @@ class SpeechSettings:
 class VoiceSettings:
     piper_voice: str = "en_US-joe-medium"  # the piper voice for English (its weights package is pinned)
     fallback: str = "espeak-ng"  # speaks every other language (Mandarin, Cantonese, ...)
-    espeak_words_per_minute: int = 140  # slower than espeak's 175: Whisper base hears 8 of 10 Chinese characters
+    # slower than espeak's 175: Whisper base hears 8 of 10 Chinese characters
+    espeak_words_per_minute: int = 140
 
     def validate(self) -> None:
         _check(self.piper_voice == "en_US-joe-medium",
@@ -100,6 +105,10 @@ class Settings:
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     sign: SignSettings = field(default_factory=SignSettings)
     phone: PhoneSettings = field(default_factory=PhoneSettings)
+    webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    durable: DurableStoreSettings = field(default_factory=DurableStoreSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

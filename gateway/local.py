@@ -1,5 +1,6 @@
 """Assembles a whole gateway: the Gateway, its WebSocket server (protocol v1, phone streams,
-/health, /metrics) and the phone listeners (SIP, AudioSocket). Used by `gateway serve`, the
+/health, /metrics, the /call, /kiosk and /agent pages, WebRTC peers) and the phone listeners
+(SIP, AudioSocket). Used by `gateway serve`, the
 benchmarks and the end-to-end tests."""
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from websockets.asyncio.server import ServerConnection
 
 from gateway.app import Gateway
 from gateway.config import Settings
+from gateway.transports.webrtc import WebRtcPeers
 from gateway.transports.websocket import WebSocketServer
+from gateway.web_routes import web_routes
 
 
 @dataclass(frozen=True)
 class LocalGateway:
     gateway: Gateway
     url: str  # ws://HOST:PORT/ws
-    http: str  # http://HOST:PORT
+    http: str  # http://HOST:PORT (also the pages: /call, /kiosk, /agent)
+    media: WebRtcPeers
     sip_port: int | None = None
     audiosocket_port: int | None = None
 
@@ -39,7 +43,9 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
     async def asterisk(ws: ServerConnection) -> None:
         await handle_chan_websocket(ws, gateway, settings.phone)
 
-    server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk})
+    media = WebRtcPeers(settings.webrtc)
+    server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk},
+                             extra_routes=web_routes(), media=media)
     async with AsyncExitStack() as stack:
         bound = await server.start(host, port)
         stack.push_async_callback(gateway.aclose)
@@ -52,5 +58,5 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
             services = await PhoneServices.start(gateway, settings.phone)
             stack.push_async_callback(services.aclose)
             sip_port, audiosocket_port = services.sip_port, services.audiosocket_port
-        yield LocalGateway(gateway, f"ws://{host}:{bound}/ws", f"http://{host}:{bound}", sip_port,
+        yield LocalGateway(gateway, f"ws://{host}:{bound}/ws", f"http://{host}:{bound}", media, sip_port,
                            audiosocket_port)

@@ -23,10 +23,12 @@ class SessionRequest:
     tenant: str = "default"
     params: Mapping[str, str] = field(default_factory=dict)  # caller number, stream ids, ...
     session_id: str | None = None  # reuse an id (channel change within one conversation)
+    source: str | None = None  # a phone bridge's peer address: checked against security.bridge_sources
 
 
 class SessionPort(Protocol):
     session_id: str
+    request: SessionRequest  # what the session was opened with (format, channel, tenant)
 
     def push_audio(self, payload: bytes) -> None:
         """Caller audio in the session format; any length (a partial sample is kept for next time)."""
@@ -39,11 +41,17 @@ class SessionPort(Protocol):
 
     def push_video_frame(self, data: bytes, media_time_ms: int) -> None: ...
 
+    def confirm_sign(self, yes: bool) -> None:
+        """The caller's answer to a sign read-back ("Did you sign REFUND?")."""
+
     def barge_in(self) -> None:
         """The far end says the caller interrupted (explicit barge-in message)."""
 
     def mark_played(self, turn_id: int) -> None:
         """The far end reports reply audio of this turn finished playing."""
+
+    def emit_nowait(self, event: SessionEvent) -> None:
+        """Adds a transport-side event (e.g. a WebRTC error) to the outbound stream."""
 
     def events(self) -> AsyncIterator[SessionEvent]:
         """Outbound events until SessionEnded; one consumer per session."""

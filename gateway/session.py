@@ -48,7 +48,7 @@ from gateway.media import CallerAudio
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.reply import ReplyPlayer
-from gateway.store.transcripts import TranscriptStore, TurnRecord
+from gateway.store.transcripts import TranscriptWriter, TurnRecord
 from gateway.visual import ScreenInput, SignInput
 from modalities.speech.endpointing import (
     BargeIn,
@@ -72,7 +72,7 @@ TRANSCRIPT_KEPT = 500  # turns kept in memory for an agent; all turns are in the
 class SessionDeps:
     settings: Settings
     engines: Engines
-    store: TranscriptStore
+    store: TranscriptWriter
     metrics: Metrics
     mask: Callable[[str], str] = field(default=lambda text: text)  # PII masking before storage
 
@@ -209,7 +209,8 @@ class Session:
         reason = "ended"
         try:
             await self.deps.store.session_started(self.session_id, self.request.tenant,
-                                                  self.request.channel, self.language)
+                                                  self.request.channel, self.language,
+                                                  caller=self.request.params.get("caller"))
             await self.emit(SessionStarted(self.session_id, self.request.audio, self.language))
             idle = self.deps.settings.server.idle_timeout_s
             while True:

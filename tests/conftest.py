@@ -20,8 +20,9 @@ SAMPLES = PROJECT / "samples"
 class GatewayThread:
     """Runs gateway.local.local_gateway on a thread so tests talk to it only over sockets."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, preload: bool = True) -> None:
         self.settings = settings
+        self.preload = preload  # False: no speech models (tests that send no audio)
         self.url = ""
         self.http = ""
         self.gateway: Gateway | None = None
@@ -40,7 +41,7 @@ class GatewayThread:
 
         self._stop = asyncio.Event()
         try:
-            async with local_gateway(self.settings) as local:
+            async with local_gateway(self.settings, preload=self.preload) as local:
                 self.url, self.http, self.gateway = local.url, local.http, local.gateway
                 self._ready.set()
                 await self._stop.wait()

@@ -19,6 +19,11 @@ COMMAND_MODULES = (
     "gateway.cli.models",
     "gateway.cli.sign",
     "gateway.cli.phone",
+    "gateway.cli.ocr",
+    "gateway.cli.core_cmds",
+    "gateway.cli.webrtc_bench",
+    "gateway.cli.ops",
+    "gateway.cli.load_bench",
 )
 
 

@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     except GatewayError as exc:
         print(f"gateway: invalid settings: {exc}")
         return 2
+    from gateway.security import install_redaction
+
+    install_redaction(settings.security.secrets())  # no configured secret ever reaches a log line
     try:
         asyncio.run(serve(settings, args.host or settings.server.host, args.port or settings.server.port))
     except GatewayError as exc:
@@ -52,5 +55,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
                  "AudioSocket tcp/%s, Twilio %s, Asterisk %s", local.url, local.http, local.http,
                  local.sip_port, local.audiosocket_port, local.url.replace("/ws", "/phone/twilio"),
                  local.url.replace("/ws", "/phone/asterisk"))
+        log.info("pages: call %s/call, kiosk %s/kiosk, agent console %s/agent",
+                 local.http, local.http, local.http)
         await stop.wait()
         log.info("shutting down")

@@ -16,22 +16,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, channel TEXT NOT NULL, language TEXT NOT NULL,
-    started_at REAL NOT NULL, ended_at REAL, end_reason TEXT);
-CREATE TABLE IF NOT EXISTS turns (
-    session_id TEXT NOT NULL REFERENCES sessions(id), seq INTEGER NOT NULL, turn_id INTEGER NOT NULL,
-    speaker TEXT NOT NULL, modality TEXT NOT NULL, text TEXT NOT NULL, language TEXT NOT NULL,
-    at REAL NOT NULL, timings TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (session_id, seq));
-CREATE TABLE IF NOT EXISTS errors (
-    session_id TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS errors_session ON errors(session_id);
-"""
+from gateway.security.redact import caller_hash
+from gateway.store import migrations
+
+if TYPE_CHECKING:
+    from gateway.security.audit import AuditRecord
+
 
 
 @dataclass(frozen=True)
@@ -46,9 +38,36 @@ class TurnRecord:
     at: float
 
 
+class TranscriptWriter(Protocol):
+    """What sessions write through: this SQLite store, or the journaled PostgreSQL store
+    (gateway.store.buffered). Both use the schema in gateway/store/migrations."""
+
+    async def start(self) -> None: ...
+
+    async def session_started(self, session_id: str, tenant: str, channel: str, language: str, *,
+                              caller: str | None = None) -> None:
+        """`caller` (a phone number) is stored only as a peppered hash, for `gateway ops forget`."""
+
+    async def turn(self, record: TurnRecord) -> None: ...
+
+    async def error(self, session_id: str, code: str, message: str) -> None: ...
+
+    async def session_ended(self, session_id: str, reason: str) -> None: ...
+
+    async def audit(self, record: AuditRecord) -> None: ...
+
+    async def tenant_of(self, session_id: str) -> str | None:
+        """The tenant of a stored session (None: never stored), before an id is reused."""
+
+    async def flush(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class TranscriptStore:
-    def __init__(self, path: str | Path, *, queue_size: int = 1000) -> None:
+    def __init__(self, path: str | Path, *, queue_size: int = 1000, caller_pepper: str = "") -> None:
         self.path = Path(path)
+        self.caller_pepper = caller_pepper
         # Items: a statement, a future to resolve once everything before it is written, or None (stop).
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]] | asyncio.Future[None] | None] = (
             asyncio.Queue(queue_size))
@@ -62,8 +81,7 @@ class TranscriptStore:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        migrations.apply_sqlite(conn)  # the same numbered schema as PostgreSQL
         return conn
 
     async def start(self) -> None:
@@ -83,11 +101,13 @@ class TranscriptStore:
             assert self._conn is not None
             self._conn.execute(sql, params)
 
-    async def session_started(self, session_id: str, tenant: str, channel: str, language: str) -> None:
+    async def session_started(self, session_id: str, tenant: str, channel: str, language: str, *,
+                              caller: str | None = None) -> None:
         self._seq[session_id] = 0
+        hashed = caller_hash(caller, self.caller_pepper) if caller else None
         await self._queue.put((
-            "INSERT OR IGNORE INTO sessions (id, tenant, channel, language, started_at)"
-            " VALUES (?, ?, ?, ?, ?)", (session_id, tenant, channel, language, time.time())))
+            "INSERT OR IGNORE INTO sessions (id, tenant, channel, language, started_at, caller_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (session_id, tenant, channel, language, time.time(), hashed)))
 
     async def turn(self, record: TurnRecord) -> None:
         seq = self._seq.get(record.session_id, 0) + 1
@@ -98,13 +118,28 @@ class TranscriptStore:
              record.language, record.at, json.dumps({k: round(v, 1) for k, v in record.timings.items()}))))
 
     async def error(self, session_id: str, code: str, message: str) -> None:
-        await self._queue.put(("INSERT INTO errors VALUES (?, ?, ?, ?)",
+        await self._queue.put(("INSERT OR IGNORE INTO errors VALUES (?, ?, ?, ?)",
                                (session_id, code, message[:500], time.time())))
 
     async def session_ended(self, session_id: str, reason: str) -> None:
         self._seq.pop(session_id, None)
         await self._queue.put(("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?",
                                (time.time(), reason, session_id)))
+
+    async def audit(self, record: AuditRecord) -> None:
+        await self._queue.put(("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
+                               (record.at, record.subject, record.role, record.tenant, record.action,
+                                record.session_id)))
+
+    async def tenant_of(self, session_id: str) -> str | None:
+        def read() -> str | None:
+            with self._lock:
+                assert self._conn is not None
+                row = self._conn.execute("SELECT tenant FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return None if row is None else str(row[0])
+
+        await self.flush()
+        return await asyncio.to_thread(read)
 
     async def flush(self) -> None:
         """Waits until everything queued so far is on disk."""

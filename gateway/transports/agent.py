@@ -24,16 +24,20 @@ from gateway.errors import GatewayError
 from gateway.events import ErrorEvent, SessionEnded, SessionEvent
 from gateway.inputs import End
 from gateway.protocol.ws_v1 import AgentList, AgentRelease, AgentSay, AgentTake, ServerProtocol, to_json
+from gateway.security import ANONYMOUS, Principal
 from gateway.session import Session
 
 
 class AgentChannel:
-    def __init__(self, ws: ServerConnection, gateway: Gateway, protocol: ServerProtocol, tenant: str) -> None:
+    def __init__(self, ws: ServerConnection, gateway: Gateway, protocol: ServerProtocol, tenant: str,
+                 principal: Principal = ANONYMOUS) -> None:
         self.ws = ws
         self.gateway = gateway
         self.protocol = protocol
-        self.tenant = tenant
-        self.agent_id = f"agent-{uuid.uuid4().hex[:8]}"
+        self.tenant = tenant  # authorised by the caller of this constructor (authorize_start)
+        self.principal = principal
+        # An authenticated agent is named by its credential; development mode gets a random name.
+        self.agent_id = principal.subject if principal.method != "none" else f"agent-{uuid.uuid4().hex[:8]}"
         self.session: Session | None = None
         self._forward: asyncio.Task[None] | None = None
 
@@ -76,7 +80,8 @@ class AgentChannel:
             if session is None:
                 queue.release(ticket.session_id)
                 raise GatewayError("that session has ended", code="agent-session-gone")
-            self.gateway.audit(self.agent_id, "take", session.session_id)
+            await self.gateway.audit(self.principal, "take", session)
+            await self.gateway.audit(self.principal, "read-transcript", session)
             self.session = session
             watcher = session.watch()
             self._forward = asyncio.create_task(self._relay(watcher))
@@ -89,6 +94,7 @@ class AgentChannel:
             if self.session is None:
                 raise GatewayError("take a session first", code="agent-no-session")
             self.session.agent_say(self.agent_id, item.text)
+            await self.gateway.audit(self.principal, "say", self.session)
         elif isinstance(item, AgentRelease):
             await self._drop()
             await self._send_queue()
@@ -109,9 +115,9 @@ class AgentChannel:
             await asyncio.gather(self._forward, return_exceptions=True)
             self._forward = None
         if self.session is not None:
-            self.gateway.agent_queue().release(self.session.session_id)
-            self.gateway.audit(self.agent_id, "release", self.session.session_id)
-            self.session = None
+            session, self.session = self.session, None
+            self.gateway.agent_queue().release(session.session_id)
+            await self.gateway.audit(self.principal, "release", session)
 
     def _ours(self, session_id: str) -> bool:
         session = self.gateway.sessions.get(session_id)

@@ -126,8 +126,10 @@ class AudioSocketServer:
             log.warning("audiosocket call refused before start: %s", getattr(exc, "code", "timeout"))
             return None
         try:
-            session = await self.factory.open(SessionRequest(channel="phone", audio=PCM_8K,
-                                                             params={"call_id": call_id}))
+            peer = writer.get_extra_info("peername")
+            session = await self.factory.open(SessionRequest(
+                channel="phone", audio=PCM_8K, params={"call_id": call_id},
+                source=str(peer[0]) if peer else None))
         except GatewayError as exc:
             log.warning("audiosocket call refused: %s", exc.code)
             writer.write(hangup_frame())

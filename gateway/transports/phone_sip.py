@@ -205,10 +205,11 @@ class SipEndpoint:
         rtp.on_datagram = call.on_rtp
         try:
             session = await self.factory.open(SessionRequest(
-                channel="phone", audio=audio, params=call_params(offer)))
+                channel="phone", audio=audio, params=call_params(offer), source=offer.source[0]))
         except GatewayError as exc:
             log.warning("SIP call refused: %s", exc.code)
-            self._handle(self._uas.reject(offer.call_id, 486 if exc.code == "busy" else 503))
+            status = {"busy": 486, "bridge-source-forbidden": 403}.get(exc.code, 503)
+            self._handle(self._uas.reject(offer.call_id, status))
             self._close_rtp(call)
             return
         if offer.call_id not in self._uas.calls:  # cancelled while the session opened

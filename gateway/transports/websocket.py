@@ -3,6 +3,10 @@
 Thin asyncio shell: frames go through gateway.protocol.ws_v1.ServerProtocol; typed inputs go into
 the session; session events go back out through the same protocol object. A protocol error gets
 an error event and the connection stays open; a vanished client ends its session cleanly.
+
+Who connects is settled before the upgrade (gateway.security: keys, tokens, origins for clients;
+source address, shared secret or Twilio signature for phone bridges); a refused upgrade is an
+HTTP 401/403 whose JSON body names the error code. Each connection has a message/byte rate limit.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import contextlib
 import http
 import json
 import logging
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -35,6 +41,18 @@ from gateway.inputs import (
 )
 from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest
 from gateway.protocol.ws_v1 import ClientMessage, ServerProtocol, Start, WebRtcOffer, to_json
+from gateway.security import (
+    ANONYMOUS,
+    AuthError,
+    ConnectionLimiter,
+    Principal,
+    authenticate,
+    authorize_start,
+    check_bridge,
+    check_twilio,
+    http_status,
+    query_of,
+)
 from gateway.session import Session
 from gateway.transports.agent import AgentChannel
 
@@ -43,6 +61,7 @@ log = logging.getLogger("gateway.ws")
 WS_PATHS = ("/", "/ws", "/v1/ws")
 HttpRoute = Callable[[Request], Awaitable[Response | None]]
 WsRoute = Callable[[ServerConnection], Awaitable[object]]  # another WebSocket protocol on its own path
+TWILIO_PATH = "/phone/twilio"
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
@@ -64,6 +83,8 @@ class WebSocketServer:
         self.routes: dict[str, HttpRoute] = {"/health": self._health, "/metrics": self._metrics,
                                              **(extra_routes or {})}
         self._server: Server | None = None
+        # The principal settled at the upgrade, handed to the connection handler.
+        self._principals: weakref.WeakKeyDictionary[ServerConnection, Principal] = weakref.WeakKeyDictionary()
 
     async def start(self, host: str, port: int) -> int:
         self._server = await serve(
@@ -86,17 +107,36 @@ class WebSocketServer:
         path = request.path.split("?", 1)[0]
         if (path in WS_PATHS or path in self.ws_routes) and \
                 request.headers.get("Upgrade", "").lower() == "websocket":
+            try:
+                self._principals[connection] = self._authenticate(connection, request, path)
+            except AuthError as exc:
+                self.gateway.metrics.errors.labels(exc.code).inc()
+                log.info("upgrade of %s refused: %s", path, exc.code)  # never the credential
+                return json_response(http_status(exc), {"type": "error", "code": exc.code,
+                                                        "message": exc.message})
             return None
         route = self.routes.get(path)
         if route is None:
             return json_response(http.HTTPStatus.NOT_FOUND, {"error": "not-found", "path": path})
         return await route(request)
 
+    def _authenticate(self, connection: ServerConnection, request: Request, path: str) -> Principal:
+        security = self.gateway.settings.security
+        if path not in self.ws_routes:
+            return authenticate(request.headers, query_of(request.path), security, now=time.time())
+        if path == TWILIO_PATH and security.twilio_auth_token:
+            base = security.public_url or f"wss://{request.headers.get('Host', '')}"
+            check_twilio(request.headers.get("X-Twilio-Signature"), base.rstrip("/") + request.path, {},
+                         security.twilio_auth_token)
+        else:  # Asterisk chan_websocket, or Twilio without a token: source address and shared secret
+            peer = connection.remote_address
+            check_bridge(str(peer[0]) if peer else None, query_of(request.path).get("secret"), security)
+        return ANONYMOUS  # a trusted bridge; its calls carry no principal of their own
+
     async def _health(self, request: Request) -> Response:
-        ready = self.gateway.ready
-        status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
-        return json_response(status, {"status": "ok" if ready else "starting",
-                                      "sessions": len(self.gateway.sessions)})
+        health = self.gateway.health()
+        status = http.HTTPStatus.OK if self.gateway.ready else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return json_response(status, health)
 
     async def _metrics(self, request: Request) -> Response:
         return _response(http.HTTPStatus.OK, self.gateway.metrics.render(),
@@ -106,10 +146,13 @@ class WebSocketServer:
 
     async def _connection(self, ws: ServerConnection) -> None:
         assert ws.request is not None
+        principal = self._principals.pop(ws, ANONYMOUS)
         route = self.ws_routes.get(ws.request.path.split("?", 1)[0])
         if route is not None:
             await route(ws)
             return
+        security = self.gateway.settings.security
+        limiter = ConnectionLimiter(security.max_messages_per_s, security.max_bytes_per_s)
         protocol = ServerProtocol(max_binary_bytes=self.gateway.settings.server.max_message_bytes)
         session: Session | None = None
         peers: list[MediaPeer] = []  # a WebRTC peer once the page sends webrtc.offer
@@ -118,17 +161,20 @@ class WebSocketServer:
         try:
             async for message in ws:
                 try:
+                    limiter.check(len(message), time.monotonic())  # over the rate: dropped, reported
                     if isinstance(message, bytes):
                         item: ClientMessage = protocol.receive_bytes(message)
                     else:
                         item = protocol.receive_text(message)
+                    if isinstance(item, Start):
+                        tenant = authorize_start(principal, item.tenant, item.role)
                     if isinstance(item, Start) and item.role == "agent":
-                        await AgentChannel(ws, self.gateway, protocol, item.tenant).run()
+                        await AgentChannel(ws, self.gateway, protocol, tenant, principal).run()
                         return
                     if isinstance(item, Start):
                         session = await self.gateway.open(SessionRequest(
                             channel=item.channel, audio=item.audio, language=item.language,
-                            tenant=item.tenant, session_id=item.session_id))
+                            tenant=tenant, session_id=item.session_id))
                         sender = asyncio.create_task(self._send_events(ws, protocol, session, peers))
                         continue
                     if session is None:  # the protocol object refuses everything else before start
@@ -147,8 +193,10 @@ class WebSocketServer:
                         await self.gateway.store.error(session.session_id, exc.code, exc.message)
                     else:
                         await ws.send(json.dumps(to_json(ErrorEvent(exc.code, exc.message))))
-                        if exc.code == "busy":
-                            await ws.close(1013, "busy")
+                        if exc.code in ("busy", "tenant-busy"):
+                            await ws.close(1013, exc.code)
+                        elif exc.code in ("tenant-forbidden", "role-forbidden"):
+                            await ws.close(1008, exc.code)
         except ConnectionClosed:
             pass
         finally:
