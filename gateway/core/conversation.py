@@ -40,7 +40,7 @@ _FOLLOW_UP = re.compile(
 )
 # Words that name no topic of their own ("how long does it take after that?").
 _GENERIC = frozenset(tokenize("take after before long much cost price fee time get need"))
-_GENERIC_ZH = frozenset("那 那么 那要 还有 呢 它 这个 那个 要 需要".split())
+_GENERIC_ZH = frozenset(("那", "那么", "那要", "还有", "呢", "它", "这个", "那个", "要", "需要"))
 
 
 def _self_contained(text: str) -> bool:

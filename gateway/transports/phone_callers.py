@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from gateway.protocol.audiosocket import AsAudio, AsHangup, AudioSocketParser, encode_frame
 from gateway.protocol.rtp import RtpSender, TelephoneEvent, parse_packet
@@ -39,6 +40,14 @@ class Heard:
         if self.first_reply_at is None:
             self.first_reply_at = asyncio.get_running_loop().time()
         self.audio += pcm16
+
+
+async def _send(ws: ClientConnection, data: str | bytes, heard: Heard) -> None:
+    """The far end may hang up between two frames: the caller notes it and stops, never crashes."""
+    try:
+        await ws.send(data)
+    except ConnectionClosed:
+        heard.hung_up = True
 
 
 class TwilioCaller:
@@ -76,13 +85,14 @@ class TwilioCaller:
     async def send(self, pcm: np.ndarray) -> None:
         assert self._ws is not None
         self._ts += 20
-        await self._ws.send(json.dumps({"event": "media", "streamSid": self.sid, "media": {
+        await _send(self._ws, json.dumps({"event": "media", "streamSid": self.sid, "media": {
             "track": "inbound", "timestamp": str(self._ts),
-            "payload": base64.b64encode(from_pcm16(pcm, "mulaw")).decode()}}))
+            "payload": base64.b64encode(from_pcm16(pcm, "mulaw")).decode()}}), self.heard)
 
     async def dtmf(self, digit: str) -> None:
         assert self._ws is not None
-        await self._ws.send(json.dumps({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}}))
+        await _send(self._ws, json.dumps({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}}),
+                    self.heard)
 
     async def hangup(self) -> None:
         if self._ws is not None:
@@ -117,11 +127,11 @@ class ChanWebsocketCaller:
 
     async def send(self, pcm: np.ndarray) -> None:
         assert self._ws is not None
-        await self._ws.send(from_pcm16(pcm, "mulaw"))
+        await _send(self._ws, from_pcm16(pcm, "mulaw"), self.heard)
 
     async def dtmf(self, digit: str) -> None:
         assert self._ws is not None
-        await self._ws.send(f"DTMF_END digit:{digit}")
+        await _send(self._ws, f"DTMF_END digit:{digit}", self.heard)
 
     async def hangup(self) -> None:
         if self._ws is not None:
