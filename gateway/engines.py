@@ -3,6 +3,9 @@
 Engines are shared by all sessions. Blocking engine calls go through `run()`, which limits how
 many run at once per engine (CTranslate2 and ONNX already use every core for one call; queuing
 here keeps a burst of calls from thrashing). `aclose()` closes every engine that was loaded.
+
+An engine that fails a call is dropped and loaded afresh on its next use (the in-process form of
+restarting a crashed worker); the failure reaches the session as `asr-failed` / `tts-failed`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 
 from gateway.config import Settings
-from gateway.errors import ConfigError
+from gateway.errors import BackendError, ConfigError, GatewayError
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
 
 if TYPE_CHECKING:
@@ -121,8 +124,35 @@ class Engines:
         engine = await asyncio.to_thread(self.transcriber, model)
         if engine.info.languages == ("en",):  # an English-only model: nothing to detect
             language = "en"
-        return await self.run(f"asr:{model}", lambda: engine.transcribe(
-            audio, language=language, prompt=prompt))
+        key = f"asr:{model}"
+        try:
+            return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt))
+        except GatewayError:
+            raise
+        except Exception as exc:
+            self._drop(key, engine)
+            raise BackendError(f"speech recognition failed ({type(exc).__name__}); it is being reloaded",
+                               code="asr-failed") from exc
+
+    async def synthesize(self, text: str, language: str) -> tuple[list[np.ndarray], int]:
+        """Audio chunks of `text` and their sample rate."""
+        synth = await asyncio.to_thread(self.synthesizer, language)
+        key = f"tts:{synth.info.name}"
+        try:
+            chunks = await self.run(key, lambda: list(synth.synthesize(text, language=language)))
+        except GatewayError:
+            raise
+        except Exception as exc:
+            self._drop("tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak", synth)
+            raise BackendError(f"speech synthesis failed ({type(exc).__name__}); it is being reloaded",
+                               code="tts-failed") from exc
+        return chunks, synth.info.sample_rate
+
+    def _drop(self, key: str, engine: object) -> None:
+        """Forgets a failed engine (only if it is still the loaded one); calls in flight keep it."""
+        with self._lock:
+            if self._loaded.get(key) is engine:
+                del self._loaded[key]
 
     def close(self) -> None:
         with self._lock:

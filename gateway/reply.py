@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gateway.core.api import CoreEvent, Handoff, ReplyClause, TextTurn
+from gateway.errors import BackendError
 from gateway.events import AudioClear, CoreOutput, ReplyAudio, ReplyAudioEnd, TurnTiming
 from gateway.media import ReplyEncoder
 from modalities.voice.clauses import speakable_pieces
@@ -118,6 +119,7 @@ class ReplyPlayer:
         timings: dict[str, float] = {"asr": asr_ms}
         first_audio: float | None = None
         seq = 0
+        voice_failed = False
         async for event in events:
             timings.setdefault("core_first", (time.perf_counter() - started) * 1000)
             await session.emit(CoreOutput(turn_id, event))
@@ -129,8 +131,15 @@ class ReplyPlayer:
             spoken.append(event.text)
             language = event.language or language
             for piece in speakable_pieces(event.text):
+                if voice_failed:
+                    break  # the reply goes on as text (captions); the next turn tries the voice again
                 tts_started = time.perf_counter()
-                pcm, rate = await self._synthesize(piece, language)
+                try:
+                    pcm, rate = await self._synthesize(piece, language)
+                except BackendError as exc:
+                    voice_failed = True
+                    await session.report(exc)
+                    continue
                 timings.setdefault("tts_first", (time.perf_counter() - tts_started) * 1000)
                 for frame in encoder.encode(pcm, rate):
                     if first_audio is None:
@@ -156,9 +165,6 @@ class ReplyPlayer:
         await session.emit(TurnTiming(turn_id, timings, latency if speech_end_wall is not None else None))
 
     async def _synthesize(self, text: str, language: str) -> tuple[Int16Audio, int]:
-        engines = self.session.deps.engines
-        synth = await asyncio.to_thread(engines.synthesizer, language)
-        chunks = await engines.run(f"tts:{synth.info.name}",
-                                   lambda: list(synth.synthesize(text, language=language)))
+        chunks, rate = await self.session.deps.engines.synthesize(text, language)
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-        return pcm, synth.info.sample_rate
+        return pcm, rate

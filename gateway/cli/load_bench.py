@@ -1,7 +1,9 @@
 """`gateway bench load`: N concurrent callers on loopback against a gateway in this process.
 
 Each virtual caller is one session that rotates voice (samples/audio streamed in real time),
-screenshots (samples/screens) and typed text, and listens to each reply as a caller would
+screenshots (samples/screens), signing (30 fps camera frames of a real hand photo from
+../shared/realdata/hands between empty frames; skipped with a message when that is absent) and
+typed text, and listens to each reply as a caller would
 (streaming silence for the reply's length, capped) before its next turn. Printed: per-stage
 p50/p95 from `turn.timing`, reply latency per modality, lost turns (a sent turn without its
 transcript.final and turn.timing), resident memory after warm-up and at the end. `--find-max`
@@ -27,11 +29,13 @@ import numpy as np
 from gateway.cli.groups import CommandGroups
 from gateway.client import GatewayClient
 from gateway.config import Settings, load_settings
-from gateway.evaluation import percentile
+from gateway.evaluation import percentile, realdata_dir
 from modalities.audio.files import read_audio
 
 PROJECT = Path(__file__).resolve().parents[2]
-MODALITIES = ("voice", "screen", "text")
+MODALITIES = ("voice", "screen", "sign", "text")
+SIGN_PHOTOS = ("four", "call")  # ASL 4 and Y in realdata/hands/mediapipe_model_maker_raw_data
+FRAME_S = 1 / 30
 TEXTS = ("How long do I have to return an item?", "When will my order arrive?",
          "Can I change my delivery address?")
 VOICE_FILES = ("en_question_returns.wav", "en_question_shipping.wav")
@@ -46,7 +50,8 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--sessions", type=int, default=4, help=f"concurrent sessions (1..{MAX_SESSIONS})")
     p.add_argument("--seconds", type=float, default=60.0, help="duration of the load (default 60)")
     p.add_argument("--minutes", type=float, help="duration in minutes (at most 10); overrides --seconds")
-    p.add_argument("--mix", default="voice,screen,text", help="modalities each caller rotates")
+    p.add_argument("--mix", default="voice,screen,sign,text",
+                   help=f"modalities each caller rotates, of {MODALITIES}")
     p.add_argument("--turn-timeout", type=float, default=30.0, help="seconds before a turn counts as lost")
     p.add_argument("--same-screens", action="store_true",
                    help="re-send identical screenshots (screen share: OCR reuse caches hit)")
@@ -80,6 +85,7 @@ class Material:
     voice: list[tuple[np.ndarray, int]]
     screens: list[bytes]
     fresh_screens: bool  # make every screenshot differ (defeats the OCR reuse caches)
+    signs: list[list[bytes]]  # camera frames per signed turn: a hand held ~0.8 s, then rest
 
 
 def _perturbed(png: bytes, index: int) -> bytes:
@@ -105,7 +111,28 @@ def material(fresh_screens: bool) -> Material:
     audio = [read_audio(PROJECT / "samples" / "audio" / name, max_bytes=5_000_000, max_seconds=30)
              for name in VOICE_FILES]
     screens = [(PROJECT / "samples" / "screens" / name).read_bytes() for name in SCREEN_FILES]
-    return Material(audio, screens, fresh_screens)
+    return Material(audio, screens, fresh_screens, sign_scripts())
+
+
+def sign_scripts() -> list[list[bytes]]:
+    """Signed turns made from real hand photos (never stored in the project): [] when absent."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    root = realdata_dir()
+    photos = root / "hands" / "mediapipe_model_maker_raw_data" if root is not None else None
+    if photos is None or not photos.is_dir():
+        return []
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (40, 40, 40)).save(out, "JPEG")
+    blank = base64.b64encode(out.getvalue())
+    scripts = []
+    for name in SIGN_PHOTOS:
+        hand = base64.b64encode(sorted((photos / name).glob("*.jpg"))[0].read_bytes())
+        scripts.append([blank] * 6 + [hand] * 24 + [blank] * 45)
+    return scripts
 
 
 async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Material, phase: Phase | None,
@@ -117,6 +144,16 @@ async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Mate
     if modality == "voice":
         audio, rate = stuff.voice[index % len(stuff.voice)]
         await client.stream(audio, rate, realtime=True, trailing_silence_s=1.0)
+    elif modality == "sign":
+        frames = stuff.signs[index % len(stuff.signs)]
+        last_hand = max(i for i, f in enumerate(frames) if f != frames[0])
+        t0 = time.perf_counter()
+        for i, frame in enumerate(frames):  # paced like a camera: 30 frames per second
+            await asyncio.sleep(max(0.0, t0 + i * FRAME_S - time.perf_counter()))
+            await client.send_json({"type": "video.frame", "t_ms": round(i * FRAME_S * 1000),
+                                    "data": frame.decode()})
+            if i == last_hand:
+                sent_at = time.perf_counter()  # signing ends: latency counts from here
     elif modality == "screen":
         image = stuff.screens[index % len(stuff.screens)]
         if stuff.fresh_screens:
@@ -142,7 +179,7 @@ async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Mate
             phase.stages[f"{modality}.{stage}"].append(ms)
         if timing.get("reply_latency_ms") is not None:
             phase.latency[modality].append(timing["reply_latency_ms"])
-        elif tid in client.result.first_audio_at:  # typed and screenshot turns: send -> first audio
+        elif tid in client.result.first_audio_at:  # typed, screenshot, signed: sent -> first audio
             phase.latency[modality].append((client.result.first_audio_at[tid] - sent_at) * 1000)
     reply_s = (len(client.result.reply_audio) - audio_before) / (2 * client.audio.sample_rate)
     listen = min(reply_s, MAX_LISTEN_S)
@@ -202,7 +239,7 @@ def report(phase: Phase) -> None:
     for modality in MODALITIES:
         values = phase.latency[modality]
         if values:
-            what = "speech end" if modality == "voice" else "sent"
+            what = {"voice": "speech end", "sign": "signing end"}.get(modality, "sent")
             print(f"reply latency {modality:<7} ({what} -> first reply audio): "
                   f"p50 {percentile(values, 50):.0f} ms  p95 {percentile(values, 95):.0f} ms  "
                   f"n={len(values)}")
@@ -216,6 +253,9 @@ async def bench(settings: Settings, args: argparse.Namespace, mix: tuple[str, ..
     from gateway.local import local_gateway
 
     stuff = await asyncio.to_thread(material, not args.same_screens)
+    if "sign" in mix and not stuff.signs:
+        print("sign left out of the mix: ../shared/realdata/hands is absent (no real hand photos)")
+        mix = tuple(m for m in mix if m != "sign")
     steps = [n for n in (1, 2, 4, 6, 8, 10, 12, 16, 20, 25, 30, 40, 50, 75, 100) if n <= args.max_n]
     counts = steps if args.find_max else [args.sessions]
     settings = dataclasses.replace(
@@ -225,8 +265,9 @@ async def bench(settings: Settings, args: argparse.Namespace, mix: tuple[str, ..
         print("warm-up: every sample once (loads ASR, OCR, TTS, fills caches; not counted)")
         async with GatewayClient(local.url, language="en") as client:
             for modality in mix:
-                for i in range(len(stuff.voice) if modality == "voice" else
-                               len(stuff.screens) if modality == "screen" else len(TEXTS)):
+                count = {"voice": len(stuff.voice), "screen": len(stuff.screens),
+                         "sign": len(stuff.signs)}.get(modality, len(TEXTS))
+                for i in range(count):
                     await one_turn(client, modality, i, stuff, None, args.turn_timeout)
         best = 0
         for n in counts:
