@@ -54,6 +54,7 @@ from modalities.speech.endpointing import (
     BargeIn,
     EndpointConfig,
     PauseStarted,
+    SpeechResumed,
     SpeechStarted,
     TurnEnded,
     sounds_complete,
@@ -315,6 +316,8 @@ class Session:
                     continue
                 self._pause_end_ms = event.segment_end_ms
                 self._pause_task = asyncio.create_task(self._transcribe_pause(self._tx, event.segment_end_ms))
+            elif isinstance(event, SpeechResumed) and self._tx is not None and self._pause_end_ms >= 0:
+                self._tx.resumed(self._pause_end_ms, event.at_ms)
             elif isinstance(event, TurnEnded) and self._tx is not None:
                 tx, self._tx = self._tx, None
                 pending = tx.finish(event.speech_end_ms, loop_time=time.perf_counter)

@@ -1,8 +1,10 @@
 """Transcribes a turn while the caller is still speaking, one segment per pause.
 
 At each pause the audio since the last committed point is transcribed. Pieces of at least
-`commit_s` are committed (their text is final; the next piece is prompted with it); shorter ones
-stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
+`commit_s` become candidates, committed (their text final, the next piece prompted with it) at
+the next pass unless the caller went on within `min_gap_ms` of that pause: a gap that short is
+inside a word ("as-k" in jfk.wav), and a piece cut there ends in a mangled half word. Shorter
+pieces stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
 the speech after the last pause can still need transcribing, so the caller rarely waits for ASR.
 """
 
@@ -30,7 +32,8 @@ class TurnText:
 
 class TurnTranscriber:
     def __init__(self, asr: AsrCall, audio: AudioSource, *, language: str | None, start_ms: int,
-                 commit_s: float = 3.0, tail_pad_ms: int = 120, pre_roll_ms: int = 200) -> None:
+                 commit_s: float = 3.0, tail_pad_ms: int = 120, pre_roll_ms: int = 200,
+                 min_gap_ms: int = 200) -> None:
         self._asr = asr
         self._audio = audio
         self.language = language  # None: detect on the first segment, then keep it for the turn
@@ -42,11 +45,19 @@ class TurnTranscriber:
         self._latest_request = -1
         self._spec_until = -1
         self._spec_text = ""
+        self._candidate = False  # the speculative piece is long enough to commit at the next pass
+        self._min_gap_ms = min_gap_ms
+        self._short_gaps: set[int] = set()  # pause ends after which speech resumed too soon
         self._lock = asyncio.Lock()
 
     @property
     def text(self) -> str:
         return _join([*self._committed, self._spec_text], self.language)
+
+    def resumed(self, pause_end_ms: int, at_ms: int) -> None:
+        """Speech went on at `at_ms` after the pause that began at `pause_end_ms` (media time)."""
+        if at_ms - pause_end_ms < self._min_gap_ms:
+            self._short_gaps.add(pause_end_ms)
 
     def transcribe_until(self, end_ms: int) -> Awaitable[str]:
         """Transcript of the turn up to end_ms (speech end), reusing what is already known.
@@ -63,6 +74,12 @@ class TurnTranscriber:
             if (self._spec_until >= end_ms or end_ms <= self._committed_until
                     or end_ms < self._latest_request):
                 return self.text
+            if self._candidate:  # resolved now: every resume before this pause is known
+                if self._spec_until not in self._short_gaps:
+                    self._committed.append(self._spec_text)
+                    self._committed_until = self._spec_until
+                self._candidate = False
+                self._spec_until, self._spec_text = -1, ""
             start = self._committed_until
             audio = turn_audio[(start - self._origin_ms) * 16:]
             if len(audio) < 1600:  # under 0.1 s: nothing to transcribe
@@ -72,13 +89,8 @@ class TurnTranscriber:
             if self.language is None and result.text.strip():
                 self.language = result.language
             piece = result.text.strip()
-            if end_ms - start >= self._commit_ms:
-                if piece:
-                    self._committed.append(piece)
-                self._committed_until = end_ms
-                self._spec_until, self._spec_text = -1, ""
-            else:
-                self._spec_until, self._spec_text = end_ms, piece
+            self._spec_until, self._spec_text = end_ms, piece
+            self._candidate = end_ms - start >= self._commit_ms
             return self.text
 
     def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> Awaitable[TurnText]:
