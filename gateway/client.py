@@ -61,6 +61,7 @@ class GatewayClient:
         self.audio = audio or AudioFormat("pcm16", 16000)
         self.start_fields = {"language": language, "channel": channel, **start}
         self.result = CallResult()
+        self.video_ms = 0  # media time of the next video frame: it must keep rising within a session
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()

@@ -111,6 +111,21 @@ class Engines:
         vad = self.new_vad()
         vad.probability(np.zeros(vad.window_samples, dtype=np.float32))
         vad.close()
+        self._warm_sign()
+
+    def _warm_sign(self) -> None:
+        """The first hand tracker of a process costs ~0.7 s (mediapipe's own start-up), enough for
+        a kiosk user's first sign to pass unseen; later ones take ~30 ms."""
+        from gateway.errors import ModelUnavailable
+
+        try:
+            pipeline = self.sign_pipeline()
+        except ModelUnavailable:  # sign language is optional: its weights package may be absent
+            return
+        try:
+            pipeline.warm()
+        finally:
+            pipeline.close()
 
     # ---------------------------------------------------------------- calling (async)
 

@@ -150,10 +150,11 @@ async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Mate
         t0 = time.perf_counter()
         for i, frame in enumerate(frames):  # paced like a camera: 30 frames per second
             await asyncio.sleep(max(0.0, t0 + i * FRAME_S - time.perf_counter()))
-            await client.send_json({"type": "video.frame", "t_ms": round(i * FRAME_S * 1000),
-                                    "data": frame.decode()})
+            await client.send_json({"type": "video.frame", "t_ms": client.video_ms, "data": frame.decode()})
+            client.video_ms += round(FRAME_S * 1000)
             if i == last_hand:
                 sent_at = time.perf_counter()  # signing ends: latency counts from here
+        await _answer_readback(client, finals_before, timeout_s)
     elif modality == "screen":
         image = stuff.screens[index % len(stuff.screens)]
         if stuff.fresh_screens:
@@ -194,6 +195,17 @@ async def one_turn(client: GatewayClient, modality: str, index: int, stuff: Mate
     client.result.events.clear()
     client.result.reply_audio.clear()
     client.result.first_audio_at.clear()
+
+
+async def _answer_readback(client: GatewayClient, finals_before: int, timeout_s: float) -> None:
+    """A low-confidence signed turn is read back ("Did you sign Y?") before it becomes a turn:
+    the kiosk user taps YES, as a person at the kiosk would."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline and len(client.result.of("transcript.final")) <= finals_before:
+        if any(c.get("kind") == "sign-readback" for c in client.result.of("caption")):
+            await client.send_json({"type": "sign.confirm", "yes": True})
+            return
+        await asyncio.sleep(0.05)
 
 
 async def caller(url: str, n: int, mix: tuple[str, ...], stuff: Material, phase: Phase, deadline: float,

@@ -108,6 +108,12 @@ class SignPipeline:
             prediction = self._classifier.classify(hands)
         return self.decoder.push(media_time_ms, prediction)
 
+    def warm(self) -> None:
+        """Makes the tracker and runs it once on an empty frame (blocking; nothing is decoded)."""
+        if self._tracker is None:
+            self._tracker = self._factory()
+        self._tracker.track(np.zeros((64, 64, 3), dtype=np.uint8), 0)
+
     def confirm(self, yes: bool, media_time_ms: int | None = None) -> list[SignEvent]:
         return self.decoder.confirm(yes, media_time_ms)
 
