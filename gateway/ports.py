@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.events import AudioFormat, SessionEvent
+from gateway.inputs import (
+    AudioIn,
+    BargeInRequest,
+    DtmfIn,
+    ImageIn,
+    Played,
+    SignConfirm,
+    TextIn,
+    VideoFrameIn,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,27 @@ class SessionPort(Protocol):
 
     async def close(self, reason: str = "hangup") -> None:
         """Ends the session; what was said is stored; idempotent."""
+
+
+def dispatch(session: SessionPort, item: object) -> None:
+    """A parsed caller input into its session (every transport that carries protocol v1 inputs:
+    the WebSocket, the WebRTC data channel). Anything else is not a caller input and is ignored."""
+    if isinstance(item, AudioIn):
+        session.push_audio(item.payload)
+    elif isinstance(item, TextIn):
+        session.push_text(item.text)
+    elif isinstance(item, DtmfIn):
+        session.push_dtmf(item.digit)
+    elif isinstance(item, ImageIn):
+        session.push_image(item.data)
+    elif isinstance(item, VideoFrameIn):
+        session.push_video_frame(item.data, item.media_time_ms)
+    elif isinstance(item, SignConfirm):
+        session.confirm_sign(item.yes)
+    elif isinstance(item, BargeInRequest):
+        session.barge_in()
+    elif isinstance(item, Played):
+        session.mark_played(item.turn_id)
 
 
 class SessionFactory(Protocol):

@@ -143,7 +143,7 @@ async def _bench_model(settings: Settings, model: str, args: argparse.Namespace,
     figures = Figures(percentile(latencies, 50), percentile(latencies, 95), pause_replies)
     if latencies and not args.fast:
         print(f"reply latency ms ({model}): p50 {figures.p50:.0f}  p95 {figures.p95:.0f}  n={len(latencies)}")
-    print(f"replies started during mid-sentence pauses (jfk, librispeech): {pause_replies}")
+    print(f"replies started during mid-sentence pauses (single-utterance files): {pause_replies}")
     return figures
 
 

@@ -19,8 +19,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import AudioClear, ErrorEvent, ReplyAudio, ReplyAudioEnd, SessionEvent
-from gateway.inputs import BargeInRequest, DtmfIn, ImageIn, Played, SignConfirm, TextIn
-from gateway.ports import SessionPort
+from gateway.ports import SessionPort, dispatch
 from gateway.protocol.ws_v1 import ServerProtocol, to_json
 from gateway.transports.webrtc import WebRtcSettings, ice_hosts
 from gateway.transports.webrtc_media import (
@@ -276,20 +275,7 @@ class WebRtcPeer:
                 raise GatewayError("no screen is being shared", code="webrtc-no-screen")
             self._screen_wanted = True
             return
-        item = self._protocol.receive_text(message)
-        s = self.session
-        if isinstance(item, TextIn):
-            s.push_text(item.text)
-        elif isinstance(item, ImageIn):
-            s.push_image(item.data)
-        elif isinstance(item, SignConfirm):
-            s.confirm_sign(item.yes)
-        elif isinstance(item, BargeInRequest):
-            s.barge_in()
-        elif isinstance(item, DtmfIn):
-            s.push_dtmf(item.digit)
-        elif isinstance(item, Played):
-            s.mark_played(item.turn_id)
+        dispatch(self.session, self._protocol.receive_text(message))
 
     def _send(self, message: dict[str, Any]) -> None:
         channel = self.channel

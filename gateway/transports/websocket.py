@@ -28,18 +28,8 @@ from websockets.http11 import Request, Response
 from gateway.app import Gateway
 from gateway.errors import GatewayError
 from gateway.events import ErrorEvent, SessionEvent
-from gateway.inputs import (
-    AudioIn,
-    BargeInRequest,
-    DtmfIn,
-    End,
-    ImageIn,
-    Played,
-    SignConfirm,
-    TextIn,
-    VideoFrameIn,
-)
-from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest
+from gateway.inputs import End
+from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest, dispatch
 from gateway.protocol.ws_v1 import ClientMessage, ServerProtocol, Start, WebRtcOffer, to_json
 from gateway.security import (
     ANONYMOUS,
@@ -185,7 +175,7 @@ class WebSocketServer:
                     if isinstance(item, End):
                         reason = item.reason
                         break
-                    _dispatch(session, item)
+                    dispatch(session, item)
                 except GatewayError as exc:
                     self.gateway.metrics.errors.labels(exc.code).inc()
                     if session is not None:
@@ -237,22 +227,3 @@ class WebSocketServer:
         except ConnectionClosed:
             pass
 
-
-def _dispatch(session: Session, item: ClientMessage) -> None:
-    """Caller inputs into the session (agent messages never reach a caller connection)."""
-    if isinstance(item, AudioIn):
-        session.push_audio(item.payload)
-    elif isinstance(item, TextIn):
-        session.push_text(item.text)
-    elif isinstance(item, DtmfIn):
-        session.push_dtmf(item.digit)
-    elif isinstance(item, ImageIn):
-        session.push_image(item.data)
-    elif isinstance(item, VideoFrameIn):
-        session.push_video_frame(item.data, item.media_time_ms)
-    elif isinstance(item, SignConfirm):
-        session.confirm_sign(item.yes)
-    elif isinstance(item, BargeInRequest):
-        session.barge_in()
-    elif isinstance(item, Played):
-        session.mark_played(item.turn_id)
