@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from gateway.errors import GatewayError
 from gateway.events import AudioFormat
 from gateway.media import CallerAudio, ReplyEncoder
 from modalities.audio.pcm import float32_to_int16
@@ -72,7 +74,15 @@ class GatewayClient:
         await self.send_json({"type": "session.start", "v": 1, **self.start_fields,
                               "audio": {"encoding": self.audio.encoding,
                                         "sample_rate": self.audio.sample_rate}})
-        started = await self.wait_for("session.started", timeout=30)
+        try:
+            started = await self.wait_for("session.started", timeout=30)
+        except TimeoutError:
+            await self.end()
+            refusal = next(iter(self.result.errors), None)  # e.g. `busy` while models load
+            if refusal is None:
+                raise
+            code = refusal.get("code", "internal-error")
+            raise GatewayError(refusal.get("message", ""), code=code) from None
         self.result.session_id = started["session_id"]
         return self
 
@@ -95,17 +105,19 @@ class GatewayClient:
     async def _read(self) -> None:
         assert self._ws is not None
         turn = 0
-        async for message in self._ws:
-            if isinstance(message, bytes):
-                self.result.first_audio_at.setdefault(turn, time.perf_counter())
-                self.result.reply_audio.extend(message)
-            else:
-                event = json.loads(message)
-                event["_t"] = time.perf_counter()
-                if "turn_id" in event:
-                    turn = event["turn_id"]
-                self.result.events.append(event)
-            self._changed.set()
+        with contextlib.suppress(ConnectionClosed):  # the gateway's close ends the reading
+            async for message in self._ws:
+                if isinstance(message, bytes):
+                    self.result.first_audio_at.setdefault(turn, time.perf_counter())
+                    self.result.reply_audio.extend(message)
+                else:
+                    event = json.loads(message)
+                    event["_t"] = time.perf_counter()
+                    if "turn_id" in event:
+                        turn = event["turn_id"]
+                    self.result.events.append(event)
+                self._changed.set()
+        self._changed.set()
 
     async def send_json(self, message: dict[str, Any]) -> None:
         assert self._ws is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from websockets.exceptions import ConnectionClosed
 
 from gateway.cli.groups import CommandGroups
 from gateway.client import DEFAULT_URL, GatewayClient, decode_reply, summary_lines
@@ -47,6 +48,13 @@ def run(args: argparse.Namespace) -> int:
         code = asyncio.run(_call(args, audio, rate, fmt))
     except OSError as exc:
         print(f"cannot reach the gateway at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    except GatewayError as exc:  # e.g. `busy` while the gateway is still loading its models
+        print(f"the gateway refused the call: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    except ConnectionClosed as exc:
+        reason = exc.rcvd.reason if exc.rcvd is not None else "no close frame"
+        print(f"the gateway closed the call: {reason}", file=sys.stderr)
         return 1
     return code
 
