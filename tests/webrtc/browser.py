@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ import soundfile
 from modalities.audio.files import read_audio
 
 CHROMIUM = Path("/usr/bin/chromium")
-EVIDENCE = Path(__file__).resolve().parents[2] / "docs" / "evidence"
+# Screenshots the browser tests take, for people to look at (docs/evidence holds a copy kept in git).
+EVIDENCE = Path(os.environ.get("GATEWAY_EVIDENCE_DIR")
+                or Path(__file__).resolve().parents[2] / "var" / "evidence")
 
 
 def need_chromium() -> None:
