@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
 from gateway.errors import GatewayError
+from gateway.evaluation import realdata_dir
 from modalities.screen.settings import ENGINES, ScreenSettings
 
 
@@ -96,8 +97,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         stock = RapidOcrStock()
     base = "rapidocr-default"
     try:
-        folder = (args.realdata or ev.realdata_dir()) / "ocr"
-        if folder.is_dir():
+        root = args.realdata or realdata_dir()
+        folder = root / "ocr" if root is not None else None
+        if folder is not None and folder.is_dir():
             print(f"realdata OCR ({folder}): CER per image, ours ({settings.engine}) vs {base}")
             ours_all, base_all = [], []
             for name, (reference, mode) in ev.REALDATA_OCR.items():
@@ -118,7 +120,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(f"  mean CER: ours {statistics.fmean(ours_all):.3f}"
                   + (f", {base} {statistics.fmean(base_all):.3f}" if base_all else ""))
         else:
-            print(f"realdata not found at {folder}: skipped (set GATEWAY_REALDATA)")
+            print(f"realdata not found ({folder or '../shared/realdata absent'}): skipped "
+                  "(set GATEWAY_REALDATA)")
 
         print("samples/screens: CER (order-independent) and field precision/recall")
         totals = {"ours": [0, 0], "base": [0, 0]}

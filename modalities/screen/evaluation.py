@@ -9,13 +9,13 @@ its box, and OCR text outside every item counts as insertions.
 from __future__ import annotations
 
 import json
-import os
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.evaluation import edit_distance
 from models.base import OcrLine
 
 MAX_META_BYTES = 1_000_000
@@ -43,13 +43,6 @@ REALDATA_OCR: dict[str, tuple[str, str]] = {
 }
 
 
-def realdata_dir() -> Path:
-    env = os.environ.get("GATEWAY_REALDATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
-
-
 def samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "samples" / "screens"
 
@@ -57,16 +50,6 @@ def samples_dir() -> Path:
 def norm(text: str) -> str:
     out = unicodedata.normalize("NFKC", text).casefold()
     return "".join(c for c in out if not c.isspace() and not unicodedata.category(c).startswith("P"))
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def cer(reference: str, hypothesis: str) -> float:

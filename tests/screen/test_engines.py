@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.errors import ConfigError, ModelUnavailable
+from gateway.evaluation import realdata_dir
 from modalities.screen import evaluation as ev
 from modalities.screen.engines import SharedEngine, create_engine
 from modalities.screen.intake import decode_image
@@ -71,7 +71,8 @@ def test_pp_ocr_v5_engine_reads_a_sample() -> None:
 @pytest.mark.parametrize("name", ["text_rec.jpg", "en_rec.jpg", "img_exif_orientation.jpg",
                                   "black_font_color_transparent.png", "issue_170.png"])
 def test_realdata_images(name: str, shared: SharedEngine) -> None:
-    folder = Path(os.environ.get("GATEWAY_REALDATA", ev.realdata_dir())) / "ocr"
+    root = realdata_dir()
+    folder = root / "ocr" if root is not None else Path("../shared/realdata/ocr")
     if not (folder / name).is_file():
         pytest.skip(f"realdata not found at {folder} (set GATEWAY_REALDATA)")
     reference, mode = ev.REALDATA_OCR[name]
