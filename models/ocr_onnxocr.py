@@ -7,19 +7,14 @@ TypeError on images without text and always runs its angle classifier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-import numpy.typing as npt
-
 from gateway.errors import ModelUnavailable
-from models.base import OcrInfo, OcrLine
-from models.ppocr_onnx import Box, PpOcrOnnx, PpOcrTuning
+from models.base import OcrInfo
+from models.ppocr_onnx import PpOcrEngine, PpOcrOnnx, PpOcrTuning
 
 MAX_DICT_BYTES = 1_000_000
 
 
-class PpOcrV5Engine:
+class PpOcrV5Engine(PpOcrEngine):
     info = OcrInfo(name="ppocr-v5", languages=("zh", "en"))
 
     def __init__(self, tuning: PpOcrTuning | None = None, min_confidence: float = 0.5) -> None:
@@ -30,18 +25,5 @@ class PpOcrV5Engine:
         if dictionary.stat().st_size > MAX_DICT_BYTES:
             raise ModelUnavailable(f"{dictionary} is larger than {MAX_DICT_BYTES} bytes")
         characters = dictionary.read_text(encoding="utf-8").splitlines()
-        self._pipeline = PpOcrOnnx(folder / "det" / "det.onnx", folder / "rec" / "rec.onnx",
-                                   characters, tuning or PpOcrTuning())
-        self.min_confidence = min_confidence
-
-    def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
-        return self._pipeline.read(image, self.min_confidence)
-
-    def detect(self, image: npt.NDArray[np.uint8], full_size: tuple[int, int] | None = None) -> list[Box]:
-        return self._pipeline.detect(image, full_size)
-
-    def recognize(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[tuple[str, float]]:
-        return self._pipeline.recognize(crops)
-
-    def close(self) -> None:
-        self._pipeline.close()
+        super().__init__(PpOcrOnnx(folder / "det" / "det.onnx", folder / "rec" / "rec.onnx",
+                                   characters, tuning or PpOcrTuning()), min_confidence)

@@ -8,22 +8,19 @@ models.weights (manifest models/manifests/ocr.json); nothing is downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 
 from gateway.errors import ModelUnavailable
 from models.base import OcrInfo, OcrLine
-from models.ppocr_onnx import Box, PpOcrOnnx, PpOcrTuning
+from models.ppocr_onnx import PpOcrEngine, PpOcrOnnx, PpOcrTuning
 
 DET_FILE = "ch_PP-OCRv4_det_infer.onnx"
 REC_FILE = "ch_PP-OCRv4_rec_infer.onnx"
 
 
-class PpOcrV4Engine:
-    """Blocking; thread-safe (one inference at a time). Also exposes detect/recognize so a
-    screen reader can reuse unchanged regions of repeated screenshots."""
+class PpOcrV4Engine(PpOcrEngine):
+    """Thread-safe (one inference at a time)."""
 
     info = OcrInfo(name="ppocr-v4", languages=("zh", "en"))
 
@@ -32,20 +29,8 @@ class PpOcrV4Engine:
 
         folder = resolve("ppocr-v4")
         # The v4 recogniser carries its dictionary in the ONNX metadata.
-        self._pipeline = PpOcrOnnx(folder / DET_FILE, folder / REC_FILE, None, tuning or PpOcrTuning())
-        self.min_confidence = min_confidence
-
-    def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
-        return self._pipeline.read(image, self.min_confidence)
-
-    def detect(self, image: npt.NDArray[np.uint8], full_size: tuple[int, int] | None = None) -> list[Box]:
-        return self._pipeline.detect(image, full_size)
-
-    def recognize(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[tuple[str, float]]:
-        return self._pipeline.recognize(crops)
-
-    def close(self) -> None:
-        self._pipeline.close()
+        super().__init__(PpOcrOnnx(folder / DET_FILE, folder / REC_FILE, None, tuning or PpOcrTuning()),
+                         min_confidence)
 
 
 class RapidOcrStock:

@@ -236,3 +236,24 @@ def _order_clockwise(pts: npt.NDArray[np.float32]) -> Box:
     tl, bl = left[np.argsort(left[:, 1])]
     tr, br = right[np.argsort(right[:, 1])]
     return np.array([tl, tr, br, bl], np.float32)
+
+
+class PpOcrEngine:
+    """An OcrEngine on one PpOcrOnnx pipeline (the v4 and v5 adapters only choose the weights).
+    Blocking; also exposes detect/recognize so a screen reader can reuse unchanged regions."""
+
+    def __init__(self, pipeline: PpOcrOnnx, min_confidence: float) -> None:
+        self._pipeline = pipeline
+        self.min_confidence = min_confidence
+
+    def read(self, image: Image) -> list[OcrLine]:
+        return self._pipeline.read(image, self.min_confidence)
+
+    def detect(self, image: Image, full_size: tuple[int, int] | None = None) -> list[Box]:
+        return self._pipeline.detect(image, full_size)
+
+    def recognize(self, crops: Sequence[Image]) -> list[tuple[str, float]]:
+        return self._pipeline.recognize(crops)
+
+    def close(self) -> None:
+        self._pipeline.close()
