@@ -106,6 +106,26 @@ class Subscription:
             return None
 
 
+
+class Subscribers:
+    """A node's event consumers; both backends deliver the events addressed to it here."""
+
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+
+    def subscribe(self, maxsize: int = 256) -> Subscription:
+        sub = Subscription(maxsize)
+        self._subscriptions.append(sub)
+        return sub
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    def deliver(self, event: ClusterEvent) -> None:
+        for sub in self._subscriptions:
+            sub.offer(event)
+
 class Cluster(Protocol):
     node_id: str
 

@@ -15,7 +15,7 @@ from gateway.cluster.base import (
     ClusterEvent,
     QueuedTicket,
     SessionLocation,
-    Subscription,
+    Subscribers,
     check_package,
 )
 from gateway.errors import LimitExceeded
@@ -31,11 +31,11 @@ class LocalHub:
     nodes: dict[str, LocalCluster] = field(default_factory=dict)
 
 
-class LocalCluster:
+class LocalCluster(Subscribers):
     def __init__(self, node_id: str, hub: LocalHub | None = None) -> None:
+        super().__init__()
         self.node_id = node_id
         self.hub = hub or LocalHub()
-        self._subscriptions: list[Subscription] = []
 
     @property
     def available(self) -> bool:
@@ -118,14 +118,5 @@ class LocalCluster:
     async def publish(self, event: ClusterEvent) -> None:
         for node in list(self.hub.nodes.values()):
             if event.target in ("*", node.node_id):
-                for sub in node._subscriptions:
-                    sub.offer(event)
+                node.deliver(event)
 
-    def subscribe(self, maxsize: int = 256) -> Subscription:
-        sub = Subscription(maxsize)
-        self._subscriptions.append(sub)
-        return sub
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        if subscription in self._subscriptions:
-            self._subscriptions.remove(subscription)

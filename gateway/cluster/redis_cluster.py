@@ -25,7 +25,7 @@ from gateway.cluster.base import (
     ClusterUnavailable,
     QueuedTicket,
     SessionLocation,
-    Subscription,
+    Subscribers,
     check_package,
     decode_event,
     encode_json,
@@ -84,13 +84,14 @@ def _location(raw: str | bytes) -> SessionLocation:
     return SessionLocation(**json.loads(raw))
 
 
-class RedisCluster:
+class RedisCluster(Subscribers):
     def __init__(self, node_id: str, url: str, *, prefix: str = "gw", heartbeat_s: float = 2.0,
                  ttl_s: float = 10.0, queue_max: int = 64, timeout_s: float = 1.0) -> None:
         import redis.asyncio as redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
+        super().__init__()
         self.node_id = node_id
         self.prefix = prefix
         self.heartbeat_s = heartbeat_s
@@ -102,7 +103,6 @@ class RedisCluster:
                                            retry=Retry(NoBackoff(), 1), decode_responses=True,
                                            health_check_interval=0)
         self._local: dict[str, SessionLocation] = {}
-        self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._available = True
         self._enqueue = self._redis.register_script(_ENQUEUE)
@@ -295,14 +295,6 @@ class RedisCluster:
     async def publish(self, event: ClusterEvent) -> None:
         await self._call(lambda: self._redis.publish(self._k("events"), encode_json(event)))
 
-    def subscribe(self, maxsize: int = 256) -> Subscription:
-        sub = Subscription(maxsize)
-        self._subscriptions.append(sub)
-        return sub
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        if subscription in self._subscriptions:
-            self._subscriptions.remove(subscription)
 
     async def _listen_loop(self) -> None:
         from redis.exceptions import RedisError
@@ -332,5 +324,4 @@ class RedisCluster:
             log.warning("cluster: dropped a malformed event")
             return
         if event.target in ("*", self.node_id):
-            for sub in self._subscriptions:
-                sub.offer(event)
+            self.deliver(event)
