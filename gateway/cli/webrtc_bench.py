@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import fractions
 import os
 import time
 from collections.abc import AsyncIterator
@@ -37,6 +36,7 @@ from gateway.evaluation import percentile
 from gateway.events import AudioFormat, SessionEvent
 from gateway.ports import SessionRequest
 from gateway.transports.webrtc import WebRtcPeers, WebRtcSettings, ice_hosts
+from gateway.transports.webrtc_media import PacedAudioTrack
 from modalities.audio.files import read_audio
 from modalities.audio.resample import resample
 
@@ -55,43 +55,26 @@ def load_speech(path: Path) -> npt.NDArray[np.int16]:
     return np.clip(audio48 * 32767, -32768, 32767).astype(np.int16)
 
 
-class SpeechTrack(MediaStreamTrack):
+class SpeechTrack(PacedAudioTrack):
     """A microphone: speaks queued utterances in real time, silence otherwise."""
 
-    kind = "audio"
-
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(RATE)
         self._pcm = np.zeros(0, np.int16)
         self._pos = 0
-        self._start: float | None = None
-        self._pts = 0
         self.speech_end_at: float | None = None  # perf_counter when the last speech frame went out
 
     def say(self, pcm: npt.NDArray[np.int16]) -> None:
         self._pcm, self._pos, self.speech_end_at = pcm, 0, None
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+    def next_pcm(self) -> bytes:
         chunk = self._pcm[self._pos:self._pos + FRAME]
         if len(chunk) and self._pos + FRAME >= len(self._pcm):
             self.speech_end_at = time.perf_counter()
         self._pos += len(chunk)
         data = np.zeros(FRAME, np.int16)
         data[:len(chunk)] = chunk
-        frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, RATE)
-        return frame
+        return data.astype("<i2").tobytes()
 
 
 @dataclass

@@ -131,19 +131,22 @@ def encode_png(frame: av.VideoFrame) -> bytes:
 # ---------------------------------------------------------------------- the outbound track
 
 
-class ReplyTrack(MediaStreamTrack):
-    """Reply audio as 20 ms frames in real time (aiortc's Opus encoder resamples to 48 kHz)."""
+class PacedAudioTrack(MediaStreamTrack):
+    """Mono 16-bit audio handed out as 20 ms frames at real-time pace; subclasses say what is in
+    each frame (`next_pcm`)."""
 
     kind = "audio"
 
-    def __init__(self, buffer: ReplyBuffer, rate: int, on_played: Callable[[int], None]) -> None:
+    def __init__(self, rate: int) -> None:
         super().__init__()
-        self.buffer = buffer
         self.rate = rate
         self.samples = rate * FRAME_MS // 1000
-        self._on_played = on_played
         self._start: float | None = None
         self._pts = 0
+
+    def next_pcm(self) -> bytes:
+        """The next frame: exactly `samples` little-endian 16-bit samples."""
+        raise NotImplementedError
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -155,12 +158,24 @@ class ReplyTrack(MediaStreamTrack):
             wait = self._start + self._pts / self.rate - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        data, _, ended = self.buffer.pull()
-        for turn_id in ended:  # the page has (within its jitter buffer) played that turn
-            self._on_played(turn_id)
         frame = av.AudioFrame(format="s16", layout="mono", samples=self.samples)
-        frame.planes[0].update(data)
+        frame.planes[0].update(self.next_pcm())
         frame.sample_rate = self.rate
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, self.rate)
         return frame
+
+
+class ReplyTrack(PacedAudioTrack):
+    """Reply audio in real time (aiortc's Opus encoder resamples to 48 kHz)."""
+
+    def __init__(self, buffer: ReplyBuffer, rate: int, on_played: Callable[[int], None]) -> None:
+        super().__init__(rate)
+        self.buffer = buffer
+        self._on_played = on_played
+
+    def next_pcm(self) -> bytes:
+        data, _, ended = self.buffer.pull()
+        for turn_id in ended:  # the page has (within its jitter buffer) played that turn
+            self._on_played(turn_id)
+        return data
