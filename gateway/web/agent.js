@@ -1,5 +1,5 @@
 // The /agent page: a person takes waiting calls over (agent.* messages, docs/protocol.md).
-import { el, gatewayUrl } from "/static/app.js";
+import { el, gatewayUrl, setState, showProblem as problem } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 let ws = null;
@@ -8,16 +8,6 @@ let replyTurn = -1;
 
 function send(message) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
-}
-
-function setState(text) {
-  $("state").textContent = text;
-  document.body.dataset.state = text;
-}
-
-function problem(text) {
-  $("problem").textContent = text;
-  $("problem").hidden = !text;
 }
 
 function line(who, text, cls) {

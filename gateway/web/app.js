@@ -3,6 +3,19 @@
 // only (Chromium and Firefox). Events from the gateway are re-dispatched as DOM events named by
 // their `type` ("transcript.final", "reply.text", "caption", "error", ...).
 
+// Every page has a #state line (connection state, also on <body data-state> for tests and CSS)
+// and a #problem box that is hidden while empty.
+export function setState(text, label = "") {
+  document.getElementById("state").textContent = label + text;
+  document.body.dataset.state = text;
+}
+
+export function showProblem(text) {
+  const box = document.getElementById("problem");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
 export function gatewayUrl() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   return scheme + location.host + "/ws";

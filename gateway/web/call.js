@@ -1,19 +1,10 @@
 // The /call page: a browser video call with live captions, transcript, screen share and upload.
-import { Call, el, joinClauses, problemText } from "/static/app.js";
+import { Call, el, joinClauses, problemText, setState as showState, showProblem as problem } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
+const setState = (text) => showState(text, "Connection: ");
 let call = null;
 let replies = {}; // turn_id -> {text, node}
-
-function setState(text) {
-  $("state").textContent = "Connection: " + text;
-  document.body.dataset.state = text;
-}
-
-function problem(text) {
-  $("problem").textContent = text;
-  $("problem").hidden = !text;
-}
 
 function enable(on) {
   for (const id of ["mute", "share", "read", "upload", "hangup", "typed", "send"]) $(id).disabled = !on;

@@ -1,6 +1,6 @@
 // The /kiosk page: sign, speak or type; captions of everything; YES/NO read-back; call a person;
 // an idle reset wipes the conversation from the screen. ?idle=SECONDS (default 90), ?lang=en.
-import { Call, joinClauses, problemText } from "/static/app.js";
+import { Call, joinClauses, problemText, setState, showProblem as problem } from "/static/app.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -11,16 +11,6 @@ let call = null;
 let idleTimer = null;
 let reply = { turn: -1, text: "" };
 let signsDone = false; // the last signed turn is finished: the next letter starts a fresh line
-
-function setState(text) {
-  $("state").textContent = text;
-  document.body.dataset.state = text;
-}
-
-function problem(text) {
-  $("problem").textContent = text;
-  $("problem").hidden = !text;
-}
 
 function announce(text) {
   $("live").textContent = text;
