@@ -62,8 +62,12 @@ class Engines:
             return configured
         return "tiny.en" if language == "en" else "base"
 
+    @staticmethod
+    def _tts_key(language: str) -> str:
+        return "tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak"
+
     def synthesizer(self, language: str) -> Synthesizer:
-        if language in PIPER_LANGUAGES or not language:
+        if self._tts_key(language) == "tts:piper":
             from models.tts_piper import PiperSynthesizer
 
             return self._get("tts:piper", lambda: PiperSynthesizer(
@@ -158,7 +162,7 @@ class Engines:
         except GatewayError:
             raise
         except Exception as exc:
-            self._drop("tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak", synth)
+            self._drop(self._tts_key(language), synth)
             raise BackendError(f"speech synthesis failed ({type(exc).__name__}); it is being reloaded",
                                code="tts-failed") from exc
         return chunks, synth.info.sample_rate

@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import dataclasses
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -149,8 +148,7 @@ def run_eval(args: argparse.Namespace) -> int:
         except GatewayError as exc:
             print(f"{backend:<10} unavailable: [{exc.code}] {exc}")
             continue
-        with tempfile.TemporaryDirectory():
-            score = asyncio.run(run_dialogs(core, dialogs, model))
+        score = asyncio.run(run_dialogs(core, dialogs, model))
         asyncio.run(core.aclose())
         handoffs = f"{score.handoffs_correct}/{score.handoffs_expected}"
         stepups = f"{score.stepups_correct}/{score.stepups_expected}"
