@@ -33,6 +33,7 @@ def register(groups: CommandGroups) -> None:
     p = kb.add_parser("search", help="show what retrieval finds for a question")
     p.add_argument("query")
     p.add_argument("--language", default="", help="en, zh; empty = guess")
+    p.add_argument("--tenant", default="", help="what this tenant's sessions search (core.tenant_kb_root)")
     p.set_defaults(func=run_search)
 
     p = groups.eval.add_parser("dialogs", help="scripted multi-turn dialogues per backend")
@@ -53,6 +54,7 @@ def register(groups: CommandGroups) -> None:
     )
     p = report.add_parser("feedback", help="answers to 'did this solve your problem?'")
     p.add_argument("--records", help="core records SQLite (default: settings core.records_path)")
+    p.add_argument("--tenant", help="this tenant's feedback only (default: every tenant)")
     p.set_defaults(func=run_feedback)
 
 
@@ -114,7 +116,7 @@ def run_search(args: argparse.Namespace) -> int:
     from gateway.core.build import build_core
 
     core = build_core(dataclasses.replace(_settings(args), records_path=":memory:"))
-    for hit in core.services.index.search(args.query, args.language, 5):
+    for hit in core.services_for(args.tenant).index.search(args.query, args.language, 5):
         print(f"{hit.score:.3f} (lexical {hit.lexical:.2f}, semantic {hit.semantic:.2f}) {hit.passage.id}")
         print(f"      {hit.passage.text[:120]}")
     asyncio.run(core.aclose())
@@ -212,7 +214,7 @@ def run_feedback(args: argparse.Namespace) -> int:
         print(f"no core records at {path}", file=sys.stderr)
         return 1
     records = CoreRecords(path)
-    summary = records.summary()
+    summary = records.summary(args.tenant)
     records.close()
     print(
         f"{summary.answered} answers rated, {summary.helpful} helpful "

@@ -3,15 +3,23 @@
 build_core() is blocking (it parses, embeds and indexes documents that changed since the last
 start, about 1.5 s for the bundled knowledge base, mostly loading the embedding model, and loads
 the embedded LLM when chosen); call it at start-up or from a thread.
+
+Tenancy: besides the shared knowledge base (core.kb_path), each folder under core.tenant_kb_root
+is one tenant's own, with its own index. Every tenant gets its own CoreServices holding only its
+index, and a conversation is handed that object at open: nothing it holds leads to another index.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gateway.core.agents import AgentQueue
 from gateway.core.api import Conversation
 from gateway.core.conversation import CoreConversation
+from gateway.core.kb.index import KnowledgeIndex
 from gateway.core.kb.ingest import ingest, load_index
 from gateway.core.kb.store import KnowledgeStore
 from gateway.core.phrasing import LlmPhraser
@@ -21,16 +29,30 @@ from gateway.core.services import CoreServices
 from gateway.core.settings import CoreSettings
 from models.base import Embedder, LanguageModel
 
+log = logging.getLogger("gateway.core")
+
 
 class Core:
     """The ConversationCore: one per process, shared by every session."""
 
-    def __init__(self, services: CoreServices, store: KnowledgeStore, embedder: Embedder | None,
-                 model: LanguageModel | None) -> None:
-        self.services = services
+    def __init__(self, services: CoreServices, stores: Sequence[KnowledgeStore], embedder: Embedder | None,
+                 model: LanguageModel | None, *, tenants: Mapping[str, CoreServices] | None = None,
+                 fallback: CoreServices | None = None) -> None:
+        self.services = services  # with the shared knowledge base (CLI search, evaluation)
         self.model = model
-        self._store = store
+        self._tenants = dict(tenants or {})  # tenant -> services with that tenant's own index
+        self._fallback = services if fallback is None else fallback  # tenants without their own
+        self._stores = tuple(stores)
         self._embedder = embedder
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """Tenants with a knowledge base of their own."""
+        return tuple(sorted(self._tenants))
+
+    def services_for(self, tenant: str) -> CoreServices:
+        # An exact-name lookup in what was built at start: a session's tenant never becomes a path.
+        return self._tenants.get(tenant, self._fallback)
 
     @property
     def agents(self) -> AgentQueue:
@@ -42,11 +64,12 @@ class Core:
 
     def open_conversation(self, *, session_id: str, channel: str, language: str, tenant: str
                           ) -> CoreConversation:
-        return CoreConversation(self.services, session_id=session_id, channel=channel,
+        return CoreConversation(self.services_for(tenant), session_id=session_id, channel=channel,
                                 language=language, tenant=tenant)
 
     async def aclose(self) -> None:
-        self._store.close()
+        for store in self._stores:
+            store.close()
         self.services.records.close()
         for engine in (self._embedder, self.model):
             if engine is not None:
@@ -81,14 +104,35 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
                verifier: Verifier | None = None) -> Core:
     """model/verifier override the ones settings would make (tests, evaluation, custom back ends)."""
     settings.validate()
-    embedder = make_embedder(settings)
-    store = KnowledgeStore(settings.db_path)
-    ingest(Path(settings.kb_folder()), store, embedder)
+    embedder = make_embedder(settings)  # loaded once, shared by every tenant's index
+    stores: list[KnowledgeStore] = []
+    try:
+        shared = _build_index(settings.kb_folder(), settings.db_path, embedder, stores)
+        own = {tenant: _build_index(folder, settings.tenant_db_path(tenant), embedder, stores)
+               for tenant, folder in settings.tenant_kb_folders().items()}
+    except BaseException:
+        for store in stores:  # a bad document in one tenant's folder fails the start cleanly
+            store.close()
+        raise
+    for tenant, index in own.items():
+        log.info("knowledge base of tenant %s: %d passages", tenant, len(index.passages))
     model = model if model is not None else make_model(settings)
     phraser = None if model is None else LlmPhraser(
         model, first_token_s=settings.llm_first_token_s, timeout_s=settings.llm_timeout_s,
         max_tokens=settings.llm_max_tokens)
-    services = CoreServices(settings=settings, index=load_index(store, embedder),
+    services = CoreServices(settings=settings, index=shared,
                             records=CoreRecords(settings.records_path),
                             agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser)
-    return Core(services, store, embedder, model)
+    # Records, agent queue, verifier and phraser stay shared (keyed by session); only the index differs.
+    tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
+    fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
+        services, index=KnowledgeIndex(()))
+    return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
+
+
+def _build_index(folder: Path, db_path: str, embedder: Embedder | None,
+                 stores: list[KnowledgeStore]) -> KnowledgeIndex:
+    store = KnowledgeStore(db_path)
+    stores.append(store)  # before ingest, so a failing ingest still has it closed
+    ingest(folder, store, embedder)
+    return load_index(store, embedder)

@@ -86,7 +86,8 @@ class CoreConversation:
         return StateUpdate(self.state.intent, self.state.visible_slots())
 
     async def _record(self, kind: str, detail: dict[str, object]) -> None:
-        await asyncio.to_thread(self.services.records.record, self.session_id, self.turns, kind, detail)
+        await asyncio.to_thread(self.services.records.record, self.session_id, self.turns, kind, detail,
+                                tenant=self.tenant)
 
     def _handoff(self, reason: str, urgent: bool) -> Handoff:
         self.handed_off = True
@@ -116,7 +117,8 @@ class CoreConversation:
     def _observe(self, text: str, language: str) -> float:
         """Worker thread: store the turn and score its sentiment in one hop off the loop."""
         if self._turn_record is not None:
-            self.services.records.record(self.session_id, self.turns, "turn", self._turn_record)
+            self.services.records.record(self.session_id, self.turns, "turn", self._turn_record,
+                                         tenant=self.tenant)
             self._turn_record = None
         return self.services.sentiment.score(text, language)
 
@@ -224,7 +226,8 @@ class CoreConversation:
         question, sources = self._feedback_for
         self._feedback_for = None
         await asyncio.to_thread(
-            self.services.records.feedback, self.session_id, self.turns, question, sources, answered, language
+            self.services.records.feedback, self.session_id, self.turns, question, sources, answered,
+            language, tenant=self.tenant,
         )
         yield self._say("feedback-thanks" if answered else "feedback-sorry", language)
 

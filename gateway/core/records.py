@@ -1,7 +1,9 @@
 """What the core persists: feedback answers and a per-turn event log, all PII-masked.
 
 Blocking sqlite3 (callers use a thread). The raw text of a turn never reaches this module:
-the conversation hands it masked text only, and `record` re-checks before writing.
+the conversation hands it masked text only, and `record` re-checks before writing. Rows are keyed
+by session and carry the session's tenant (passage ids of different tenants' knowledge bases may
+be the same, so feedback is summarised per tenant).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from gateway.core.policies.pii import mask
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     session_id TEXT NOT NULL, turn INTEGER NOT NULL, question TEXT NOT NULL, sources TEXT NOT NULL,
-    helpful INTEGER NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);
+    helpful INTEGER NOT NULL, language TEXT NOT NULL, at REAL NOT NULL, tenant TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS core_events (
     session_id TEXT NOT NULL, turn INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
-    at REAL NOT NULL);
+    at REAL NOT NULL, tenant TEXT NOT NULL DEFAULT '');
 """
 
 
@@ -44,27 +46,41 @@ class CoreRecords:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            for table in ("feedback", "core_events"):  # files written before rows had a tenant
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if "tenant" not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN tenant TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def feedback(self, session_id: str, turn: int, question: str, sources: tuple[str, ...],
-                 helpful: bool, language: str) -> None:
+                 helpful: bool, language: str, *, tenant: str = "") -> None:
         with self._lock, self._db:
-            self._db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (session_id, turn, mask(question).text[:500], json.dumps(list(sources)),
-                              int(helpful), language, time.time()))
+            self._db.execute(
+                "INSERT INTO feedback (session_id, turn, question, sources, helpful, language, at, tenant)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, turn, mask(question).text[:500], json.dumps(list(sources)), int(helpful),
+                 language, time.time(), tenant))
 
-    def record(self, session_id: str, turn: int, kind: str, detail: dict[str, object]) -> None:
+    def record(self, session_id: str, turn: int, kind: str, detail: dict[str, object], *,
+               tenant: str = "") -> None:
         text = mask(json.dumps(detail, ensure_ascii=False)).text  # defence in depth
         with self._lock, self._db:
-            self._db.execute("INSERT INTO core_events VALUES (?, ?, ?, ?, ?)",
-                             (session_id, turn, kind, text[:4000], time.time()))
+            self._db.execute(
+                "INSERT INTO core_events (session_id, turn, kind, detail, at, tenant)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, turn, kind, text[:4000], time.time(), tenant))
 
-    def summary(self) -> FeedbackSummary:
+    def summary(self, tenant: str | None = None) -> FeedbackSummary:
+        """Feedback of one tenant, or of every tenant when None."""
+        query = "SELECT sources, helpful FROM feedback"
+        params: tuple[str, ...] = ()
+        if tenant is not None:
+            query, params = query + " WHERE tenant = ?", (tenant,)
         with self._lock:
-            rows = self._db.execute("SELECT sources, helpful FROM feedback").fetchall()
+            rows = self._db.execute(query, params).fetchall()
         by_source: dict[str, tuple[int, int]] = {}
         for sources, helpful in rows:
             for s in json.loads(sources):

@@ -6,14 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import ConfigError
+from gateway.security.settings import TENANT_NAME
 
 BACKENDS = ("grounded", "llama", "openai")
+TENANT_KB_FALLBACKS = ("shared", "none")
 
 
 @dataclass(frozen=True)
 class CoreSettings:
     kb_path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
     db_path: str = "var/kb.sqlite3"  # the knowledge index (SQLite); ":memory:" keeps it in RAM only
+    # Tenancy: each tenant's folder is indexed at start into kb.<tenant>.sqlite3 beside db_path, and
+    # its sessions search that index only.
+    tenant_kb_root: str = ""  # one subfolder per tenant, its own knowledge base; "" = all use kb_path
+    tenant_kb_fallback: str = "shared"  # a tenant without one: "shared" (kb_path) or "none" (no knowledge)
     records_path: str = "var/core.sqlite3"  # feedback and the masked per-turn event log
     backend: str = "grounded"  # "grounded" (no LLM) | "llama" (embedded) | "openai" (HTTP)
     embeddings: bool = True  # hybrid retrieval: BM25 + multilingual sentence embeddings
@@ -55,12 +61,41 @@ class CoreSettings:
             _check(bool(self.openai_model), "core.openai_model must not be empty")
         if self.kb_path:
             _check(Path(self.kb_path).exists(), f"core.kb_path {self.kb_path!r} does not exist")
+        _check(self.tenant_kb_fallback in TENANT_KB_FALLBACKS, f"core.tenant_kb_fallback must be one of "
+               f"{TENANT_KB_FALLBACKS}, got {self.tenant_kb_fallback!r}")
+        _check(self.tenant_kb_fallback == "shared" or bool(self.tenant_kb_root),
+               "core.tenant_kb_fallback = 'none' needs core.tenant_kb_root (else no tenant has knowledge)")
+        self.tenant_kb_folders()  # checks the root and every tenant folder name
         return self
 
     def kb_folder(self) -> Path:
         if self.kb_path:
             return Path(self.kb_path)
         return Path(__file__).resolve().parents[2] / "samples" / "kb"
+
+    def tenant_kb_folders(self) -> dict[str, Path]:
+        """Tenant -> its own knowledge folder: the subfolders of tenant_kb_root (hidden ones and
+        plain files, such as a README, are skipped)."""
+        if not self.tenant_kb_root:
+            return {}
+        root = Path(self.tenant_kb_root)
+        _check(root.is_dir(), f"core.tenant_kb_root {self.tenant_kb_root!r} is not a folder")
+        folders: dict[str, Path] = {}
+        for entry in sorted(root.iterdir()):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            _check(TENANT_NAME.fullmatch(entry.name) is not None,
+                   f"core.tenant_kb_root: folder {entry.name[:80]!r} is not a tenant name "
+                   "(letters, digits, '_', '.', '-'; at most 64)")
+            folders[entry.name] = entry
+        return folders
+
+    def tenant_db_path(self, tenant: str) -> str:
+        """The index file of one tenant's knowledge: var/kb.sqlite3 -> var/kb.<tenant>.sqlite3."""
+        if self.db_path == ":memory:":
+            return ":memory:"
+        path = Path(self.db_path)
+        return str(path.with_name(f"{path.stem}.{tenant}{path.suffix}"))
 
 
 def _check(ok: bool, message: str) -> None:

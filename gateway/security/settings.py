@@ -15,7 +15,8 @@ from gateway.errors import ConfigError
 ROLES = ("caller", "agent", "admin")
 MODES = ("off", "required")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# What a tenant may be called (API keys here, per-tenant knowledge folders in core.tenant_kb_root).
+TENANT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash output
 
 
@@ -50,7 +51,8 @@ class SecuritySettings:
     caller_pepper: str = field(default="", repr=False)  # keys the caller-number hash in the store
     max_messages_per_s: float = 200.0  # per connection (20 ms audio is 50/s, 10 ms frames 100/s)
     max_bytes_per_s: int = 4_000_000  # per connection, averaged over a 4 s burst (screenshots)
-    max_sessions_per_tenant: int = 0  # live sessions per tenant on this node; 0 = no cap
+    max_sessions_per_tenant: int = 0  # live sessions per tenant, all nodes together; 0 = no cap
+    metrics_public: bool = False  # mode "required": /metrics without an admin credential (private scrape)
 
     def validate(self) -> None:
         _check(self.mode in MODES, f"security.mode must be one of {MODES}")
@@ -83,7 +85,7 @@ class SecuritySettings:
             digest, tenant, role = parts[0].lower(), parts[1], parts[2]
             _check(_HEX64.match(digest) is not None, f"security.api_keys[{i}]: not a sha256 hex digest "
                    "(store the hash from `gateway ops new-key`, never the key)")
-            _check(tenant == "*" or _TENANT.match(tenant) is not None,
+            _check(tenant == "*" or TENANT_NAME.match(tenant) is not None,
                    f"security.api_keys[{i}]: bad tenant")
             _check(role in ROLES, f"security.api_keys[{i}]: role must be one of {ROLES}")
             _check(tenant != "*" or role == "admin", f"security.api_keys[{i}]: only admins span tenants")
