@@ -15,6 +15,8 @@ import typing
 import uuid
 
 from gateway.cluster import ClusterUnavailable, SessionLocation, open_cluster
+from gateway.cluster.desk import AgentDesk
+from gateway.cluster.handoff import CallerRelay
 from gateway.config import Settings
 from gateway.core.agents import AgentQueue
 from gateway.core.api import ConversationCore
@@ -51,8 +53,10 @@ class Gateway:
         self.cluster = open_cluster(settings.cluster)
         self.core = core
         self.sessions: dict[str, Session] = {}
+        self.desk: AgentDesk | None = None  # the agent queue across nodes (when the core has one)
         self._ready = False
         self._background: set[asyncio.Task[object]] = set()
+        self._relay: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -65,6 +69,12 @@ class Gateway:
             from gateway.core.build import build_core
 
             self.core = await asyncio.to_thread(build_core, self.settings.core)
+        agents = getattr(self.core, "agents", None)
+        if isinstance(agents, AgentQueue):
+            self.desk = AgentDesk(self.cluster, agents, self.sessions, self._in_background)
+            # Serves agents on other nodes who take this node's callers.
+            relay = CallerRelay(self.cluster, self.sessions, self.desk.set_owner)
+            self._relay = asyncio.create_task(relay.run(), name="caller-relay")
         if preload:
             # English sessions use tiny.en, "auto" and other languages the multilingual model.
             await asyncio.to_thread(self.engines.preload, ("en", "auto"))
@@ -93,8 +103,13 @@ class Gateway:
                 raise AuthError("that session belongs to another tenant", code="tenant-forbidden")
         if session_id in self.sessions:  # checked after the await above: no await until it is taken
             raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
-        self.tenant_slots.acquire(request.tenant)
+        location = SessionLocation(session_id, self.cluster.node_id, request.tenant, request.channel,
+                                   time.time())
+        self.tenant_slots.acquire(request.tenant)  # this node's count: synchronous, never racy
         try:
+            registered = await self._admit(location)  # the tenant's count on all nodes
+            if session_id in self.sessions:  # again: another open of this id may have run meanwhile
+                raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
             conversation = self.core.open(session_id=session_id, channel=request.channel,
                                           language=request.language, tenant=request.tenant)
         except BaseException:
@@ -103,8 +118,8 @@ class Gateway:
         deps = SessionDeps(self.settings, self.engines, self.store, self.metrics, mask=self._mask)
         session = Session(session_id, request, conversation, deps)
         self.sessions[session_id] = session
-        self._in_background(self.cluster.register(SessionLocation(
-            session_id, self.cluster.node_id, request.tenant, request.channel, time.time())))
+        if not registered:
+            self._in_background(self.cluster.register(location))
         self.metrics.sessions_active.labels(request.channel).inc()
         self.metrics.sessions_total.labels(request.channel).inc()
         session.start()
@@ -112,15 +127,30 @@ class Gateway:
         session._runner.add_done_callback(lambda _: self._forget(session))
         return session
 
-    def agent_queue(self) -> AgentQueue:
-        agents = getattr(self.core, "agents", None)
-        if not isinstance(agents, AgentQueue):
-            raise GatewayError("this gateway's core has no agent queue", code="agent-unavailable")
-        return agents
+    async def _admit(self, location: SessionLocation) -> bool:
+        """Applies security.max_sessions_per_tenant across the nodes sharing the cluster; True when
+        that also registered the session. With Redis away the cap holds per node only."""
+        cap = self.settings.security.max_sessions_per_tenant
+        if not cap:
+            return False
+        try:
+            admitted = await self.cluster.admit(location, cap)
+        except ClusterUnavailable as exc:
+            log.info("tenant cap checked on this node only: %s", exc.message)
+            return False
+        if not admitted:
+            raise LimitExceeded(f"tenant {location.tenant[:64]!r} has all {cap} session slots in use "
+                                "across the gateway nodes", code="tenant-busy")
+        return True
 
-    async def audit(self, principal: Principal, action: str, session: Session) -> None:
+    def agent_desk(self) -> AgentDesk:
+        if self.desk is None:
+            raise GatewayError("this gateway's core has no agent queue", code="agent-unavailable")
+        return self.desk
+
+    async def audit(self, principal: Principal, action: str, session_id: str, tenant: str) -> None:
         """Who looked at or took over which caller's conversation, and when (log and store)."""
-        await self.audit_log.record(principal, action, session.session_id, session.request.tenant)
+        await self.audit_log.record(principal, action, session_id, tenant)
 
     def health(self) -> dict[str, object]:
         backlog = getattr(self.store, "backlog", 0)
@@ -144,11 +174,16 @@ class Gateway:
             self.metrics.sessions_active.labels(session.request.channel).dec()
             self.tenant_slots.release(session.request.tenant)
             self._in_background(self.cluster.unregister(session.session_id))
+            if self.desk is not None:
+                self._in_background(self.desk.cancel(session.request.tenant, session.session_id))
 
     async def aclose(self) -> None:
         self._ready = False
         await asyncio.gather(*(s.close("gateway-shutdown") for s in list(self.sessions.values())),
                              return_exceptions=True)
+        if self._relay is not None:
+            self._relay.cancel()
+            await asyncio.gather(self._relay, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.cluster.aclose()

@@ -36,6 +36,7 @@ class ServerSettings:
     max_message_bytes: int = 1_048_576  # one WebSocket message (a 20 ms frame is under 2 KB)
     max_sessions: int = 50  # concurrent sessions; beyond that new ones get `busy`
     idle_timeout_s: float = 300.0  # a session with no input this long is closed
+    preload: bool = True  # load the speech models at start (false: on first use; text-only nodes)
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "server.port must be 1..65535")

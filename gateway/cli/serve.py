@@ -50,7 +50,8 @@ async def serve(settings: Settings, host: str, port: int) -> None:
             loop.add_signal_handler(sig, stop.set)
     log = logging.getLogger("gateway")
     log.info("starting on %s:%d: loading models and the knowledge base", host, port)
-    async with local_gateway(settings, host=host, port=port, phone=True) as local:
+    async with local_gateway(settings, host=host, port=port, phone=True,
+                             preload=settings.server.preload) as local:
         log.info("ready: %s (health %s/health, metrics %s/metrics); phone: SIP udp/%s, "
                  "AudioSocket tcp/%s, Twilio %s, Asterisk %s", local.url, local.http, local.http,
                  local.sip_port, local.audiosocket_port, local.url.replace("/ws", "/phone/twilio"),

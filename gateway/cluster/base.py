@@ -141,6 +141,10 @@ class Cluster(Protocol):
         """Records a live session of this node; False when the shared registry could not be
         written now (the heartbeat retries). Never raises for an unavailable backend."""
 
+    async def admit(self, location: SessionLocation, cap: int) -> bool:
+        """Registers the session only if its tenant has fewer than `cap` live sessions on all
+        nodes (atomically); False at the cap. Raises ClusterUnavailable when it cannot tell."""
+
     async def unregister(self, session_id: str) -> bool: ...
 
     async def locate(self, session_id: str) -> SessionLocation | None: ...

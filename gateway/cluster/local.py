@@ -53,6 +53,13 @@ class LocalCluster(Subscribers):
         self.hub.sessions[location.session_id] = location
         return True
 
+    async def admit(self, location: SessionLocation, cap: int) -> bool:
+        live = sum(1 for s in self.hub.sessions.values()
+                   if s.tenant == location.tenant and s.session_id != location.session_id)
+        if live >= cap:
+            return False
+        return await self.register(location)
+
     async def unregister(self, session_id: str) -> bool:
         self.hub.sessions.pop(session_id, None)
         return True

@@ -75,6 +75,22 @@ while true do
 end
 """
 
+# Counts the tenant's live sessions (pruning ids whose session key expired with a dead node) and
+# registers the new one only below the cap, in one step: two nodes never both take the last slot.
+_ADMIT = """
+local live = 0
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if sid ~= ARGV[4] then
+    if redis.call('EXISTS', ARGV[1] .. ':session:' .. sid) == 1 then live = live + 1
+    else redis.call('SREM', KEYS[1], sid) end
+  end
+end
+if live >= tonumber(ARGV[5]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('SADD', KEYS[1], ARGV[4])
+return 1
+"""
+
 
 def _ticket(raw: str | bytes) -> QueuedTicket:
     return QueuedTicket(**json.loads(raw))
@@ -107,6 +123,7 @@ class RedisCluster(Subscribers):
         self._available = True
         self._enqueue = self._redis.register_script(_ENQUEUE)
         self._claim = self._redis.register_script(_CLAIM)
+        self._admit = self._redis.register_script(_ADMIT)
 
     @property
     def available(self) -> bool:
@@ -193,6 +210,15 @@ class RedisCluster(Subscribers):
             return True
         except ClusterUnavailable:
             return False
+
+    async def admit(self, location: SessionLocation, cap: int) -> bool:
+        keys = [self._k("tenant", location.tenant, "sessions"), self._k("session", location.session_id)]
+        args: list[str | int] = [self.prefix, encode_json(location), max(1, round(self.ttl_s)),
+                                 location.session_id, cap]
+        admitted = int(await self._call(lambda: self._admit(keys=keys, args=args))) == 1
+        if admitted:
+            self._local[location.session_id] = location  # the heartbeat keeps it alive
+        return admitted
 
     async def unregister(self, session_id: str) -> bool:
         loc = self._local.pop(session_id, None)

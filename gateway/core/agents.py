@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ class AgentQueue:
         self._normal: deque[Ticket] = deque()
         self._owners: dict[str, str] = {}  # session_id -> agent_id
         self._changed = asyncio.Condition()
+        # Told of each new ticket (the gateway's AgentDesk publishes it to every node's agents).
+        self.on_enqueue: Callable[[Ticket], None] | None = None
 
     def __len__(self) -> int:
         return len(self._urgent) + len(self._normal)
@@ -48,6 +50,8 @@ class AgentQueue:
             ticket = Ticket(ticket.session_id, ticket.reason, ticket.urgent, ticket.package, time.monotonic())
         (self._urgent if ticket.urgent else self._normal).append(ticket)
         self._notify()
+        if self.on_enqueue is not None:
+            self.on_enqueue(ticket)
         return self.position(ticket.session_id)
 
     def waiting(self) -> list[Ticket]:
@@ -77,6 +81,12 @@ class AgentQueue:
                     self._owners[session_id] = agent_id
                     return ticket
         return None
+
+    def assign(self, session_id: str, agent_id: str) -> None:
+        """agent_id now owns the session, whether or not its ticket is still here (the take may
+        come from another node's agent through the shared queue)."""
+        self.claim_session(agent_id, session_id)
+        self._owners[session_id] = agent_id
 
     async def next(self, agent_id: str, wait_s: float | None = None) -> Ticket | None:
         async with self._changed:

@@ -4,6 +4,9 @@ An agent connection lists the queue, takes a session (urgent first), receives it
 package and the transcript so far, then every event of that session live (`agent.event`), and
 speaks to the caller with `agent.say` (voiced in the session's language and stored as the
 agent's turn). While a person owns the session the bot stays silent; `agent.release` gives it back.
+
+The queue is the cluster's (gateway.cluster.desk): the caller may be connected to another node,
+in which case the session is held through cluster events (`RemoteAgent`) instead of directly.
 """
 
 from __future__ import annotations
@@ -13,19 +16,77 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from gateway.app import Gateway
+from gateway.cluster.desk import AgentDesk
+from gateway.cluster.handoff import RemoteAgent
 from gateway.errors import GatewayError
-from gateway.events import ErrorEvent, SessionEnded, SessionEvent
+from gateway.events import ErrorEvent, SessionEnded
 from gateway.inputs import End
 from gateway.protocol.ws_v1 import AgentList, AgentRelease, AgentSay, AgentTake, ServerProtocol, to_json
 from gateway.security import ANONYMOUS, Principal
 from gateway.session import Session
+
+
+class HeldCall(Protocol):
+    """A session a person holds, wherever its caller is connected."""
+
+    session_id: str
+    tenant: str
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The session's events in their v1 wire form, until it ends."""
+        ...
+
+    async def say(self, text: str) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+class LocalCall:
+    """The caller is on this node."""
+
+    def __init__(self, session: Session, desk: AgentDesk, agent_id: str) -> None:
+        self.session, self.desk, self.agent_id = session, desk, agent_id
+        self.session_id, self.tenant = session.session_id, session.request.tenant
+        self._watcher = session.watch()
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            event = await self._watcher.get()
+            with contextlib.suppress(TypeError):  # events with no wire form (none reach agents today)
+                yield to_json(event)
+            if isinstance(event, SessionEnded):
+                return
+
+    async def say(self, text: str) -> None:
+        self.session.agent_say(self.agent_id, text)
+
+    async def release(self) -> None:
+        self.session.unwatch(self._watcher)
+        await self.desk.release(self.session_id)
+
+
+class RemoteCall:
+    """The caller is on another node; its CallerRelay forwards events and the agent's words."""
+
+    def __init__(self, remote: RemoteAgent, session_id: str, tenant: str) -> None:
+        self.remote, self.session_id, self.tenant = remote, session_id, tenant
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        return self.remote.events()
+
+    async def say(self, text: str) -> None:
+        await self.remote.say(text)
+
+    async def release(self) -> None:
+        await self.remote.release()
 
 
 class AgentChannel:
@@ -38,16 +99,17 @@ class AgentChannel:
         self.principal = principal
         # An authenticated agent is named by its credential; development mode gets a random name.
         self.agent_id = principal.subject if principal.method != "none" else f"agent-{uuid.uuid4().hex[:8]}"
-        self.session: Session | None = None
+        self.call: HeldCall | None = None
         self._forward: asyncio.Task[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message, ensure_ascii=False))
 
     async def run(self) -> None:
-        await self.send({"type": "agent.ready", "agent_id": self.agent_id})
-        await self._send_queue()
+        await self.send({"type": "agent.ready", "agent_id": self.agent_id,
+                         "node": self.gateway.cluster.node_id})
         try:
+            await self._send_queue()
             async for message in self.ws:
                 try:
                     if isinstance(message, bytes):
@@ -64,68 +126,71 @@ class AgentChannel:
             await self._drop()
 
     async def _handle(self, item: object) -> None:
-        queue = self.gateway.agent_queue()
         if isinstance(item, AgentList):
             await self._send_queue()
         elif isinstance(item, AgentTake):
-            if self.session is not None:
+            if self.call is not None:
                 raise GatewayError("release the current session first", code="agent-busy")
-            # Only this agent's tenant's sessions are visible or claimable.
-            wanted = item.session_id or next(
-                (t.session_id for t in queue.waiting() if self._ours(t.session_id)), None)
-            ticket = queue.claim_session(self.agent_id, wanted) if wanted and self._ours(wanted) else None
-            if ticket is None:
-                raise GatewayError("no such session is waiting for a person", code="agent-nothing-waiting")
-            session = self.gateway.sessions.get(ticket.session_id)
-            if session is None:
-                queue.release(ticket.session_id)
-                raise GatewayError("that session has ended", code="agent-session-gone")
-            await self.gateway.audit(self.principal, "take", session)
-            await self.gateway.audit(self.principal, "read-transcript", session)
-            self.session = session
-            watcher = session.watch()
-            self._forward = asyncio.create_task(self._relay(watcher))
-            await self.send({"type": "agent.session", "session_id": session.session_id,
-                             "reason": ticket.reason, "urgent": ticket.urgent,
-                             "package": dict(ticket.package),
-                             "channel": session.request.channel, "language": session.language,
-                             "transcript": [asdict(r) for r in session.transcript]})
+            await self._take(item.session_id)
         elif isinstance(item, AgentSay):
-            if self.session is None:
+            if self.call is None:
                 raise GatewayError("take a session first", code="agent-no-session")
-            self.session.agent_say(self.agent_id, item.text)
-            await self.gateway.audit(self.principal, "say", self.session)
+            await self.call.say(item.text)
+            await self.gateway.audit(self.principal, "say", self.call.session_id, self.call.tenant)
         elif isinstance(item, AgentRelease):
             await self._drop()
             await self._send_queue()
 
-    async def _relay(self, watcher: asyncio.Queue[SessionEvent]) -> None:
-        while True:
-            event = await watcher.get()
-            with contextlib.suppress(TypeError):
-                await self.send({"type": "agent.event", "event": to_json(event)})
-            if isinstance(event, SessionEnded):
-                self.session = None
-                await self._send_queue()
-                return
+    async def _take(self, wanted: str | None) -> None:
+        desk = self.gateway.agent_desk()
+        # Only this agent's tenant's tickets are visible or claimable (the queue is per tenant).
+        ticket = await desk.claim(self.tenant, self.agent_id, wanted)
+        if ticket is None:
+            raise GatewayError("no such session is waiting for a person", code="agent-nothing-waiting")
+        sid = ticket.session_id
+        call: HeldCall
+        if ticket.node == desk.node_id:
+            session = self.gateway.sessions.get(sid)
+            if session is None:
+                await desk.release(sid)
+                raise GatewayError("that session has ended", code="agent-session-gone")
+            call = LocalCall(session, desk, self.agent_id)
+            language, channel = session.language, session.request.channel
+            transcript = [asdict(r) for r in session.transcript]
+        else:
+            remote = RemoteAgent(self.gateway.cluster, self.agent_id, self.tenant)
+            held = await remote.take(ticket.node, sid)  # GatewayError agent-session-gone if refused
+            call = RemoteCall(remote, sid, self.tenant)
+            language, channel, transcript = held["language"], held["channel"], held["transcript"]
+        await self.gateway.audit(self.principal, "take", sid, ticket.tenant)
+        await self.gateway.audit(self.principal, "read-transcript", sid, ticket.tenant)
+        self.call = call
+        self._forward = asyncio.create_task(self._relay(call))
+        await self.send({"type": "agent.session", "session_id": sid, "node": ticket.node,
+                         "reason": ticket.reason, "urgent": ticket.urgent, "package": dict(ticket.package),
+                         "channel": channel, "language": language, "transcript": transcript})
+
+    async def _relay(self, call: HeldCall) -> None:
+        async for wire in call.events():
+            await self.send({"type": "agent.event", "event": wire})
+        # The caller hung up: nothing to release.
+        if self.call is call:
+            self.call = None
+            await self._send_queue()
 
     async def _drop(self) -> None:
         if self._forward is not None:
             self._forward.cancel()
             await asyncio.gather(self._forward, return_exceptions=True)
             self._forward = None
-        if self.session is not None:
-            session, self.session = self.session, None
-            self.gateway.agent_queue().release(session.session_id)
-            await self.gateway.audit(self.principal, "release", session)
-
-    def _ours(self, session_id: str) -> bool:
-        session = self.gateway.sessions.get(session_id)
-        return session is not None and session.request.tenant == self.tenant
+        if self.call is not None:
+            call, self.call = self.call, None
+            await call.release()
+            await self.gateway.audit(self.principal, "release", call.session_id, call.tenant)
 
     async def _send_queue(self) -> None:
-        now = time.monotonic()
+        now = time.time()
         waiting = [{"session_id": t.session_id, "reason": t.reason, "urgent": t.urgent,
-                    "waited_s": round(now - t.queued_at, 1)}
-                   for t in self.gateway.agent_queue().waiting() if self._ours(t.session_id)]
+                    "waited_s": round(now - t.queued_at, 1), "node": t.node}
+                   for t in await self.gateway.agent_desk().waiting(self.tenant)]
         await self.send({"type": "agent.queue", "waiting": waiting})

@@ -129,6 +129,16 @@ class WebSocketServer:
         return json_response(status, health)
 
     async def _metrics(self, request: Request) -> Response:
+        security = self.gateway.settings.security
+        if security.mode == "required" and not security.metrics_public:
+            try:  # operational data: an admin credential (a scraper's API key) or nothing
+                principal = authenticate(request.headers, query_of(request.path), security, now=time.time())
+                if principal.role != "admin":
+                    raise AuthError("/metrics needs an admin credential", code="role-forbidden")
+            except AuthError as exc:
+                self.gateway.metrics.errors.labels(exc.code).inc()
+                return json_response(http_status(exc), {"type": "error", "code": exc.code,
+                                                        "message": exc.message})
         return _response(http.HTTPStatus.OK, self.gateway.metrics.render(),
                          "text/plain; version=0.0.4; charset=utf-8")
 

@@ -68,6 +68,27 @@ async def test_nodes_see_each_others_sessions(nodes: Pair) -> None:
     assert [s.session_id for s in await b.sessions("acme")] == ["s2"]
 
 
+async def test_tenant_cap_counts_sessions_on_every_node(nodes: Pair) -> None:
+    a, b = nodes
+    assert await a.admit(loc("s1", "node-a"), cap=2)
+    assert await b.admit(loc("s2", "node-b"), cap=2)
+    assert not await a.admit(loc("s3", "node-a"), cap=2)  # acme's 2 slots are in use, one per node
+    assert await b.locate("s3") is None  # refused means not registered
+    assert await a.admit(loc("s4", "node-a", tenant="other"), cap=2)  # another tenant's own count
+    assert await a.admit(loc("s1", "node-a"), cap=2)  # the same session again is not a new one
+    await b.unregister("s2")
+    assert await a.admit(loc("s3", "node-a"), cap=2)
+    assert [s.session_id for s in await b.sessions("acme")] == ["s1", "s3"]
+
+
+async def test_concurrent_admits_never_exceed_the_cap(nodes: Pair) -> None:
+    a, b = nodes
+    results = await asyncio.gather(*(node.admit(loc(f"s{i}{node.node_id}", node.node_id), cap=3)
+                                     for i in range(10) for node in (a, b)))
+    assert sum(results) == 3
+    assert len(await a.sessions("acme")) == 3
+
+
 async def test_ticket_queued_on_a_is_taken_on_b(nodes: Pair) -> None:
     a, b = nodes
     assert await a.enqueue(ticket("s1")) == 1
@@ -140,6 +161,7 @@ async def test_dead_node_sessions_expire(redis_server: RedisServer) -> None:
     assert await b.locate("s1") is None
     assert await b.sessions("acme") == []
     assert await b.nodes() == ["node-b"]
+    assert await b.admit(loc("s2", "node-b"), cap=1)  # the dead node's session holds no slot
     await b.aclose()
 
 

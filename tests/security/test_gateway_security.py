@@ -10,6 +10,8 @@ import dataclasses
 import json
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -176,3 +178,25 @@ async def test_agent_take_over_is_audited(secured: GatewayThread) -> None:
                              " ORDER BY at", (started["session_id"],)).fetchall()
     ann = ("agent-ann", "agent", "acme")
     assert actions == [(*ann, "take"), (*ann, "read-transcript"), (*ann, "release")]
+
+
+def test_metrics_need_an_admin_credential(secured: GatewayThread) -> None:
+    metrics = secured.url.replace("ws://", "http://").replace("/ws", "/metrics")
+
+    def get(headers: dict[str, str]) -> tuple[int, bytes]:
+        request = urllib.request.Request(metrics, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    status, body = get({})
+    assert (status, json.loads(body)["code"]) == (401, "auth-missing")
+    status, body = get({"Authorization": f"Bearer {token(role='agent')}"})
+    assert (status, json.loads(body)["code"]) == (403, "role-forbidden")
+    status, body = get({"Authorization": f"Bearer {token(role='admin', subject='prometheus')}"})
+    assert status == 200 and b"gateway_sessions_active" in body
+    health = metrics.replace("/metrics", "/health")
+    with urllib.request.urlopen(health, timeout=10) as response:  # probes need no credential
+        assert response.status == 200
