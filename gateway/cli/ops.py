@@ -2,6 +2,8 @@
 
   forget --caller NUMBER_OR_SESSION   delete a caller's sessions (by phone number or session id)
   retention --days N                  delete sessions that ended more than N days ago
+
+Both also delete the matching rows of the core's records (core.records_path, or --records).
   migrate                             apply the store's SQL migrations
   new-key --tenant T --role R         make an API key; prints the key once and its config line
   token --tenant T --role R           issue a short-lived HS256 token (secret from the environment)
@@ -19,9 +21,11 @@ import re
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
+from gateway.core.records import CoreRecords
 from gateway.security.redact import caller_hash
 from gateway.security.settings import ROLES
 from gateway.security.tokens import hash_api_key, issue_jwt, new_api_key
@@ -38,6 +42,7 @@ def register(groups: CommandGroups) -> None:
         p.add_argument("--store", help="SQLite file (default: settings store.path)")
         p.add_argument("--dsn", default=os.environ.get("GATEWAY_DURABLE__DSN"),
                        help="PostgreSQL URL (default: env GATEWAY_DURABLE__DSN); overrides --store")
+        p.add_argument("--records", help="the core's records (default: settings core.records_path)")
 
     p = sub.add_parser("forget", help="delete every stored session of a caller")
     p.add_argument("--caller", required=True, help="the caller's phone number, or a session id")
@@ -82,7 +87,7 @@ def _sqlite_path(args: argparse.Namespace) -> Path:
 
 
 def sqlite_delete_sessions(path: Path, *, session_id: str | None = None, caller: str | None = None,
-                           older_than_days: float | None = None, now: float | None = None) -> int:
+                           older_than_days: float | None = None, now: float | None = None) -> list[str]:
     """The SQLite twin of PostgresStore.delete_sessions (`caller` is the caller hash)."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     try:
@@ -101,17 +106,17 @@ def sqlite_delete_sessions(path: Path, *, session_id: str | None = None, caller:
         for table, column in (("turns", "session_id"), ("errors", "session_id"), ("sessions", "id")):
             conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
         conn.execute("COMMIT")
-        return len(ids)
+        return ids
     finally:
         conn.close()
 
 
 def _delete(args: argparse.Namespace, *, session_id: str | None = None, hashed: str | None = None,
-            older_than_days: float | None = None) -> int:
+            older_than_days: float | None = None) -> list[str]:
     if args.dsn:
         from gateway.store.postgres import PostgresStore
 
-        async def run() -> int:
+        async def run() -> list[str]:
             store = PostgresStore(args.dsn)
             try:
                 return await store.delete_sessions(session_id=session_id, caller_hash=hashed,
@@ -126,15 +131,39 @@ def _delete(args: argparse.Namespace, *, session_id: str | None = None, hashed: 
     return sqlite_delete_sessions(path, session_id=session_id, caller=hashed, older_than_days=older_than_days)
 
 
+def _core_records(args: argparse.Namespace) -> CoreRecords | None:
+    """The core's feedback and masked event log (core.records_path), when there is one."""
+    if args.records:
+        path = args.records
+    else:
+        from gateway.config import load_settings
+
+        path = load_settings(args.config).core.records_path
+    return CoreRecords(path) if path != ":memory:" and Path(path).exists() else None
+
+
+def _tidy_core_records(args: argparse.Namespace, work: Callable[[CoreRecords], int]) -> int:
+    records = _core_records(args)
+    if records is None:
+        return 0
+    try:
+        return work(records)
+    finally:
+        records.close()
+
+
 def run_forget(args: argparse.Namespace) -> int:
     target = args.caller.strip()
     if _PHONE.match(target) and sum(c.isdigit() for c in target) >= 5:
-        deleted = _delete(args, hashed=caller_hash(target, args.pepper))
+        ids = _delete(args, hashed=caller_hash(target, args.pepper))
         what = "caller"
     else:
-        deleted = _delete(args, session_id=target)
+        ids = _delete(args, session_id=target)
         what = "session"
-    print(f"deleted {deleted} session(s) of that {what}")  # never echo the number back
+    # The core's records of those sessions hold masked text, but they are the caller's all the same.
+    forget = ids if what == "caller" else [target]  # a session already gone from the store
+    rows = _tidy_core_records(args, lambda records: records.forget(forget))
+    print(f"deleted {len(ids)} session(s) of that {what} and {rows} core record(s)")  # never the number
     return 0
 
 
@@ -147,7 +176,9 @@ def run_retention(args: argparse.Namespace) -> int:
     if args.days <= 0:
         print("--days (or durable.retention_days) must be positive", file=sys.stderr)
         return 2
-    print(f"deleted {_delete(args, older_than_days=args.days)} session(s) older than {args.days:g} days")
+    ids = _delete(args, older_than_days=args.days)
+    rows = _tidy_core_records(args, lambda records: records.expire(args.days))
+    print(f"deleted {len(ids)} session(s) and {rows} core record(s) older than {args.days:g} days")
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,25 @@ class CoreRecords:
                 "INSERT INTO core_events (session_id, turn, kind, detail, at, tenant)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, turn, kind, text[:4000], time.time(), tenant))
+
+    def forget(self, session_ids: Sequence[str]) -> int:
+        """Deletes every row of these sessions (a caller's erasure request); returns the count."""
+        return self._delete("session_id = ?", [(sid,) for sid in session_ids])
+
+    def expire(self, older_than_days: float, *, now: float | None = None) -> int:
+        """Deletes rows written before the retention cutoff; returns the count."""
+        cutoff = (time.time() if now is None else now) - older_than_days * 86400
+        return self._delete("at < ?", [(cutoff,)])
+
+    def _delete(self, where: str, params: list[tuple[object, ...]]) -> int:
+        deleted = 0
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete = ON")  # zeroed, not left in free pages
+            with self._db:
+                for table in ("feedback", "core_events"):
+                    for row in params:
+                        deleted += self._db.execute(f"DELETE FROM {table} WHERE {where}", row).rowcount
+        return deleted
 
     def summary(self, tenant: str | None = None) -> FeedbackSummary:
         """Feedback of one tenant, or of every tenant when None."""

@@ -151,9 +151,9 @@ class PostgresStore:
         return result
 
     async def delete_sessions(self, *, session_id: str | None = None, caller_hash: str | None = None,
-                              older_than_days: float | None = None, now: float | None = None) -> int:
+                              older_than_days: float | None = None, now: float | None = None) -> list[str]:
         """Deletes whole sessions (turns and errors first) by id, by caller, or by age (ended, or
-        started, before the cutoff); returns how many sessions went."""
+        started, before the cutoff); returns the ids of the sessions that went."""
         if (session_id, caller_hash, older_than_days).count(None) != 2:
             raise ValueError("give exactly one of session_id, caller_hash, older_than_days")
         params: tuple[Any, ...]
@@ -165,7 +165,7 @@ class PostgresStore:
         else:
             where, params = "caller_hash = %s", (caller_hash,)
 
-        async def work(conn: Any) -> int:
+        async def work(conn: Any) -> list[str]:
             async with conn.transaction(), conn.cursor() as cur:
                 await cur.execute(f"SELECT id FROM sessions WHERE {where}", params)
                 ids = [r[0] for r in await cur.fetchall()]
@@ -173,10 +173,10 @@ class PostgresStore:
                     for table in ("turns", "errors"):
                         await cur.execute(f"DELETE FROM {table} WHERE session_id = ANY(%s)", (ids,))
                     await cur.execute("DELETE FROM sessions WHERE id = ANY(%s)", (ids,))
-                return len(ids)
+                return ids
 
-        count: int = await self._run(work)
-        return count
+        deleted: list[str] = await self._run(work)
+        return deleted
 
 
 def _first_line(exc: BaseException) -> str:

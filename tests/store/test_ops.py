@@ -9,6 +9,7 @@ import pytest
 
 from gateway.cli import ops
 from gateway.cli.groups import CommandGroups
+from gateway.core.records import CoreRecords
 from gateway.security import SecuritySettings, authenticate, verify_jwt
 from gateway.store import migrations
 from gateway.store.buffered import BufferedStore
@@ -40,13 +41,34 @@ async def sqlite_with(path: Path, sessions: list[str]) -> None:
     await store.aclose()
 
 
+def core_records_with(path: Path, sessions: list[str], at: float | None = None) -> None:
+    records = CoreRecords(str(path))
+    for s in sessions:
+        records.record(s, 1, "turn", {"text": f"where is my order ({s})"}, tenant="t")
+        records.feedback(s, 1, "where is my order", ("orders#1",), True, "en", tenant="t")
+    if at is not None:
+        records._db.execute("UPDATE core_events SET at = ?", (at,))
+        records._db.execute("UPDATE feedback SET at = ?", (at,))
+        records._db.commit()
+    records.close()
+
+
+def core_rows(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(r[0] for table in ("feedback", "core_events")
+                      for r in db.execute(f"SELECT session_id FROM {table}"))
+
+
 async def test_forget_session_in_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "t.sqlite3"
+    path, records = tmp_path / "t.sqlite3", tmp_path / "core.sqlite3"
     await sqlite_with(path, ["s-one", "s-two"])
-    assert run(["ops", "forget", "--caller", "s-one", "--store", str(path), "--dsn", ""]) == 0
-    assert "deleted 1 session(s)" in capsys.readouterr().out
+    core_records_with(records, ["s-one", "s-two"])
+    assert run(["ops", "forget", "--caller", "s-one", "--store", str(path), "--dsn", "",
+                "--records", str(records)]) == 0
+    assert "deleted 1 session(s) of that session and 2 core record(s)" in capsys.readouterr().out
     assert read_transcript(path, "s-one") is None
     assert read_transcript(path, "s-two") is not None
+    assert core_rows(records) == ["s-two", "s-two"]  # its feedback and its event, nothing of s-one
     data = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
                                 if path.with_name(path.name + "-wal").exists() else b"")
     assert b"s-two" in data
@@ -55,8 +77,8 @@ async def test_forget_session_in_sqlite(tmp_path: Path, capsys: pytest.CaptureFi
 async def test_retention_in_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "t.sqlite3"
     await sqlite_with(path, ["old"])
-    assert ops.sqlite_delete_sessions(path, older_than_days=1) == 0  # started just now
-    assert ops.sqlite_delete_sessions(path, older_than_days=1, now=10**11) == 1
+    assert ops.sqlite_delete_sessions(path, older_than_days=1) == []  # started just now
+    assert ops.sqlite_delete_sessions(path, older_than_days=1, now=10**11) == ["old"]
     assert read_transcript(path, "old") is None
 
 
@@ -70,10 +92,13 @@ async def test_forget_caller_in_postgres(postgres: PostgresServer, tmp_path: Pat
     await store.flush()
     await store.aclose()
     # The command runs its own event loop, as from a shell.
-    argv = ["ops", "forget", "--caller", "+442079460018", "--dsn", postgres.dsn]
+    records = tmp_path / "core.sqlite3"
+    core_records_with(records, ["call-1", "call-2"])
+    argv = ["ops", "forget", "--caller", "+442079460018", "--dsn", postgres.dsn, "--records", str(records)]
     assert await asyncio.to_thread(run, argv) == 0
     out = capsys.readouterr().out
-    assert "deleted 1 session(s) of that caller" in out and "7946" not in out
+    assert "deleted 1 session(s) of that caller and 2 core record(s)" in out and "7946" not in out
+    assert core_rows(records) == ["call-2", "call-2"]
     reader = PostgresStore(postgres.dsn)
     assert await reader.read_transcript("call-1") is None
     assert await reader.read_transcript("call-2") is not None
@@ -103,11 +128,14 @@ def test_token_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
 
 
 async def test_retention_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "t.sqlite3"
+    path, records = tmp_path / "t.sqlite3", tmp_path / "core.sqlite3"
     await sqlite_with(path, ["recent"])
-    argv = ["ops", "retention", "--days", "1", "--store", str(path), "--dsn", ""]
+    core_records_with(records, ["long-ago"], at=1000.0)
+    core_records_with(records, ["recent"])
+    argv = ["ops", "retention", "--days", "1", "--store", str(path), "--dsn", "", "--records", str(records)]
     assert await asyncio.to_thread(run, argv) == 0
-    assert "deleted 0 session(s) older than 1 days" in capsys.readouterr().out
+    assert "deleted 0 session(s) and 2 core record(s) older than 1 days" in capsys.readouterr().out
+    assert core_rows(records) == ["recent", "recent"]
     assert read_transcript(path, "recent") is not None
     assert await asyncio.to_thread(run, ["ops", "retention", "--days", "0", "--store", str(path)]) == 2
 

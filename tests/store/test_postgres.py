@@ -60,13 +60,13 @@ async def test_delete_by_session_caller_and_age(postgres: PostgresServer) -> Non
                        SessionStartRec(mine, "t", "phone", "en", 5_000_000.0, hashed),
                        TurnRec(mine, 1, 1, "caller", "voice", "my number is", "en", 5_000_001.0, {}),
                        SessionStartRec(keep, "t", "phone", "en", 5_000_000.0)])
-    assert await store.delete_sessions(older_than_days=30, now=5_000_000.0 + 86400) >= 1
+    assert old in await store.delete_sessions(older_than_days=30, now=5_000_000.0 + 86400)
     assert await store.read_transcript(old) is None
     assert await store.read_transcript(mine) is not None
-    assert await store.delete_sessions(caller_hash=hashed) == 1
+    assert await store.delete_sessions(caller_hash=hashed) == [mine]
     assert await store.read_transcript(mine) is None
     assert await store.read_transcript(keep) is not None
-    assert await store.delete_sessions(session_id=keep) == 1
+    assert await store.delete_sessions(session_id=keep) == [keep]
     with pytest.raises(ValueError):
         await store.delete_sessions()
     await store.aclose()
