@@ -13,7 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from gateway.core.api import TextTurn
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ProtocolError
 from gateway.events import Caption
 from modalities.sign.events import (
     LetterRecognised,
@@ -88,8 +88,13 @@ class SignInput:
             self._slot = None
             try:
                 pipeline = await self._ensure()
+                resets = pipeline.clock_resets
                 events = await asyncio.to_thread(pipeline.process_frame, data, t_ms)
                 await self._deliver(events)
+                if pipeline.clock_resets != resets:  # handled, but the integrator should know
+                    await self.session.report(ProtocolError(
+                        f"video.frame t_ms went back to {t_ms}: frames continue on a new timeline",
+                        code="video-clock-reset"))
             except GatewayError as exc:
                 await self.session.report(exc)
 

@@ -57,6 +57,12 @@ def decode_jpeg(data: bytes, settings: SignSettings) -> npt.NDArray[np.uint8]:
         raise MediaError(f"video frame cannot be decoded: {exc}", code="video-frame-corrupt") from exc
 
 
+# Media time this far behind the last sampled frame is not jitter: the client restarted its clock
+# (a camera switch, a reconnect). The pipeline continues on a new timeline instead of dropping
+# every frame until the new clock catches up with the old one.
+CLOCK_RESET_MS = 1000
+
+
 class SignPipeline:
     def __init__(
         self,
@@ -72,6 +78,9 @@ class SignPipeline:
         self._classifier = classifier
         self._period_ms = 1000.0 / settings.sample_fps
         self._next_due: float | None = None
+        self._last_t: int | None = None  # media time (on the pipeline's own timeline) last sampled
+        self._offset = 0  # added to the client's media time after clock resets
+        self.clock_resets = 0
         self.dropped_frames = 0
         self.processed_frames = 0
         self.frames_with_hands = 0
@@ -82,7 +91,11 @@ class SignPipeline:
                 f"video frame of {len(jpeg_bytes)} bytes exceeds {self.settings.max_frame_bytes}",
                 code="video-frame-too-large",
             )
-        t = int(media_time_ms)
+        t = int(media_time_ms) + self._offset
+        if self._last_t is not None and t < self._last_t - CLOCK_RESET_MS:
+            shift = self._last_t + round(self._period_ms) - t
+            self._offset, t, self._next_due = self._offset + shift, t + shift, None
+            self.clock_resets += 1
         # A frame up to a tenth of a period early still fills its slot (rounded timestamps).
         if self._next_due is not None and t < self._next_due - self._period_ms / 10:
             self.dropped_frames += 1
@@ -93,6 +106,7 @@ class SignPipeline:
             if self._next_due is None
             else max(self._next_due + self._period_ms, t + self._period_ms / 2)
         )
+        self._last_t = t
         image = decode_jpeg(jpeg_bytes, self.settings)
         return self.process_image(image, t)
 

@@ -30,9 +30,11 @@ class PoseTracker:
         self.poses = poses
         self.closed = False
         self.calls = 0
+        self.times: list[int] = []
 
     def track(self, image: npt.NDArray[np.uint8], timestamp_ms: int) -> list[Hand]:
         self.calls += 1
+        self.times.append(timestamp_ms)
         key = round(float(image[..., 0].mean()) / 20.0)
         return [Hand(p.astype(np.float32), "Right", 0.9) for p in self.poses.get(key, [])]
 
@@ -114,3 +116,24 @@ def test_close_without_frames_and_whole_sign() -> None:
         events += pipeline.process_frame(jpeg((20, 0, 0)), i * 70)
     events += pipeline.flush(1000)
     assert [e.word for e in events if isinstance(e, WordRecognised)] == ["A"]
+
+
+def test_a_client_clock_restart_continues_on_a_new_timeline() -> None:
+    """A client that restarts video.frame t_ms from 0 mid-session (camera switch, reconnect) is not
+    mistaken for a flood: its frames are sampled again at once, on a timeline that keeps running
+    forward for the decoder, and the reset is counted (the session reports `video-clock-reset`)."""
+    tracker = PoseTracker({})
+    pipeline = SignPipeline(SignSettings(sample_fps=10), lambda: tracker, FixedClassifier())
+    frame = jpeg((0, 0, 0))
+    for t in range(0, 5000, 100):
+        pipeline.process_frame(frame, t)
+    assert (tracker.calls, pipeline.clock_resets) == (50, 0)
+    times = []
+    for t in range(0, 1000, 100):  # the client's clock starts again at 0
+        pipeline.process_frame(frame, t)
+        times.append(tracker.times[-1])
+    assert tracker.calls == 60 and pipeline.dropped_frames == 0
+    assert pipeline.clock_resets == 1
+    assert times == list(range(5000, 6000, 100))  # media time never runs backwards downstream
+    pipeline.process_frame(frame, 950)  # small jitter is still jitter, not a reset
+    assert pipeline.clock_resets == 1 and pipeline.dropped_frames == 1
