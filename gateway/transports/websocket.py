@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from gateway.app import Gateway
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, LimitExceeded
 from gateway.events import ErrorEvent, SessionEvent
 from gateway.inputs import End
 from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest, dispatch
@@ -60,6 +60,11 @@ def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Respon
     return Response(status.value, status.phrase, headers, body)
 
 
+def hard_ceiling(max_message_bytes: int) -> int:
+    """What the WebSocket layer itself accepts: twice the soft cap, at most 8 MiB beyond it."""
+    return max_message_bytes + min(max_message_bytes, 8 * 1024 * 1024)
+
+
 def json_response(status: http.HTTPStatus, payload: object) -> Response:
     return _response(status, json.dumps(payload).encode(), "application/json")
 
@@ -79,7 +84,9 @@ class WebSocketServer:
     async def start(self, host: str, port: int) -> int:
         self._server = await serve(
             self._connection, host, port,
-            max_size=self.gateway.settings.server.max_message_bytes,
+            # A message over server.max_message_bytes is refused with an error event and the
+            # session goes on; only one far beyond it (the hard ceiling) closes the connection (1009).
+            max_size=hard_ceiling(self.gateway.settings.server.max_message_bytes),
             process_request=self._process_request,
             ping_interval=20, ping_timeout=20, close_timeout=5,
         )
@@ -153,7 +160,8 @@ class WebSocketServer:
             return
         security = self.gateway.settings.security
         limiter = ConnectionLimiter(security.max_messages_per_s, security.max_bytes_per_s)
-        protocol = ServerProtocol(max_binary_bytes=self.gateway.settings.server.max_message_bytes)
+        max_bytes = self.gateway.settings.server.max_message_bytes
+        protocol = ServerProtocol(max_binary_bytes=max_bytes)
         session: Session | None = None
         peers: list[MediaPeer] = []  # a WebRTC peer once the page sends webrtc.offer
         sender: asyncio.Task[None] | None = None
@@ -161,6 +169,10 @@ class WebSocketServer:
         try:
             async for message in ws:
                 try:
+                    if len(message) > max_bytes:
+                        raise LimitExceeded(f"message of {len(message)} bytes is over the {max_bytes}-byte "
+                                            "limit (server.max_message_bytes); dropped",
+                                            code="message-too-large")
                     limiter.check(len(message), time.monotonic())  # over the rate: dropped, reported
                     if isinstance(message, bytes):
                         item: ClientMessage = protocol.receive_bytes(message)

@@ -67,6 +67,27 @@ async def test_errors_inside_a_session_keep_it_alive_and_its_transcript(live_gat
     assert {e["code"] for e in stored["errors"]} >= {"protocol-unknown-type", "audio-bad-frame-size"}
 
 
+async def test_a_message_over_the_size_cap_is_refused_and_the_session_goes_on(live_gateway):
+    cap = live_gateway.settings.server.max_message_bytes
+    ws = await connect(live_gateway.url, max_size=None)
+    await ws.send(json.dumps({"type": "session.start", "language": "en"}))
+    session_id = (await next_json(ws, "session.started"))["session_id"]
+    await ws.send(bytes(cap + 2))  # an oversized audio frame
+    error = await next_json(ws, "error")
+    assert error["code"] == "message-too-large" and str(cap) in error["message"]
+    await ws.send(json.dumps({"type": "image", "data": "A" * (cap + 100)}))  # an oversized screenshot
+    assert (await next_json(ws, "error"))["code"] == "message-too-large"
+    await ws.send(json.dumps({"type": "text", "text": "What are your shipping options?"}))
+    await next_json(ws, "turn.timing", wait=60)  # still answered
+    await ws.send(json.dumps({"type": "session.end"}))
+    await next_json(ws, "session.ended")
+    await ws.close()
+    live_gateway.call(live_gateway.gateway.store.flush())
+    stored = read_transcript(live_gateway.settings.store.path, session_id)
+    assert [t["speaker"] for t in stored["turns"]] == ["caller", "bot"]
+    assert [e["code"] for e in stored["errors"]] == ["message-too-large", "message-too-large"]
+
+
 async def test_a_50_mb_frame_closes_cleanly_and_keeps_the_transcript(live_gateway):
     ws = await connect(live_gateway.url, max_size=None)
     await ws.send(json.dumps({"type": "session.start", "language": "en"}))
