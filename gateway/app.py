@@ -28,6 +28,7 @@ from gateway.ports import SessionRequest
 from gateway.security import AuditLog, AuthError, Principal, TenantSessions, check_source
 from gateway.session import Session, SessionDeps
 from gateway.store.transcripts import TranscriptStore, TranscriptWriter
+from gateway.tracing import Tracing
 
 log = logging.getLogger("gateway")
 
@@ -46,6 +47,7 @@ class Gateway:
                  engines: Engines | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.tracing = Tracing(settings.tracing)
         self.engines = engines or Engines(settings)
         self.store = open_store(settings)
         self.audit_log = AuditLog(self.store.audit)
@@ -115,7 +117,8 @@ class Gateway:
         except BaseException:
             self.tenant_slots.release(request.tenant)
             raise
-        deps = SessionDeps(self.settings, self.engines, self.store, self.metrics, mask=self._mask)
+        deps = SessionDeps(self.settings, self.engines, self.store, self.metrics, mask=self._mask,
+                           tracing=self.tracing)
         session = Session(session_id, request, conversation, deps)
         self.sessions[session_id] = session
         if not registered:
@@ -191,3 +194,4 @@ class Gateway:
             await self.core.aclose()
         await self.store.aclose()
         await asyncio.to_thread(self.engines.close)
+        await self.tracing.aclose()  # flushes queued spans (off the loop, bounded by the export timeout)

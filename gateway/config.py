@@ -22,6 +22,7 @@ from gateway.errors import ConfigError
 from gateway.security.settings import SecuritySettings
 from gateway.store.buffered import DurableStoreSettings
 from gateway.telephony import PhoneSettings
+from gateway.tracing_settings import TracingSettings
 from gateway.transports.webrtc import WebRtcSettings
 from modalities.screen.settings import ScreenSettings
 from modalities.sign.settings import SignSettings
@@ -110,6 +111,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     durable: DurableStoreSettings = field(default_factory=DurableStoreSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

@@ -66,6 +66,10 @@ class Engines:
     def _tts_key(language: str) -> str:
         return "tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak"
 
+    def tts_backend(self, language: str) -> str:
+        """"piper" or "espeak": the synthesizer that voices `language` (named in traces)."""
+        return self._tts_key(language).removeprefix("tts:")
+
     def synthesizer(self, language: str) -> Synthesizer:
         if self._tts_key(language) == "tts:piper":
             from models.tts_piper import PiperSynthesizer

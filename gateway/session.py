@@ -49,6 +49,7 @@ from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.reply import ReplyPlayer
 from gateway.store.transcripts import TranscriptWriter, TurnRecord
+from gateway.tracing import Tracing, TurnTrace
 from gateway.visual import ScreenInput, SignInput
 from modalities.speech.endpointing import (
     BargeIn,
@@ -76,6 +77,7 @@ class SessionDeps:
     store: TranscriptWriter
     metrics: Metrics
     mask: Callable[[str], str] = field(default=lambda text: text)  # PII masking before storage
+    tracing: Tracing = field(default_factory=Tracing)  # per-turn spans; the default records nothing
 
 
 class Session:
@@ -95,6 +97,7 @@ class Session:
         self._listener: SpeechListener | None = None
         self._caller_audio: CallerAudio | None = None
         self._tx: TurnTranscriber | None = None
+        self._tx_trace: TurnTrace | None = None  # the speech turn being heard (from its first word)
         self._pause_task: asyncio.Task[str] | None = None
         self._pause_end_ms = -1
         self._turn_tasks: set[asyncio.Task[None]] = set()
@@ -263,9 +266,14 @@ class Session:
             await self.player.say(self._next_turn(), item.text, language, speaker="agent")
 
     async def _on_image(self, data: bytes) -> None:
-        turn = await self.screen.read(data)
+        trace = self.trace_turn("screen")  # from arrival: reading the screenshot is part of the turn
+        try:
+            turn = await self.screen.read(data, trace)
+        except BaseException as exc:
+            trace.end(exc)
+            raise
         self._next_turn()
-        await self.start_turn(turn)
+        await self.start_turn(turn, trace=trace)
 
     def _next_turn(self) -> int:
         self._turn_id += 1
@@ -320,21 +328,31 @@ class Session:
                 self._tx.resumed(self._pause_end_ms, event.at_ms)
             elif isinstance(event, TurnEnded) and self._tx is not None:
                 tx, self._tx = self._tx, None
+                trace, self._tx_trace = self._tx_trace or self.trace_turn("speech"), None
+                trace.event("speech.end")
                 pending = tx.finish(event.speech_end_ms, loop_time=time.perf_counter)
-                self._spawn(self._finish_speech_turn(pending, self._turn_id, event))
+                self._spawn(self._finish_speech_turn(pending, self._turn_id, event, trace))
 
     def _start_speech_turn(self, listener: SpeechListener, start_ms: int) -> None:
         language = None if self.language == "auto" else self.language
         model = self.deps.engines.asr_model_for(self.language)
+        trace = self.trace_turn("speech")  # from the first word: ASR runs in the caller's pauses
 
         async def asr(audio, language, prompt):
             started = time.perf_counter()
-            result = await self.deps.engines.transcribe(model, audio, language, prompt)
+            with trace.stage("asr", {"gateway.backend": model, "asr.audio_ms": len(audio) // 16}) as span:
+                result = await self.deps.engines.transcribe(model, audio, language, prompt)
+                span.set_attribute("turn.language", result.language or "")
             self.deps.metrics.stage.labels("asr").observe(time.perf_counter() - started)
             return result
 
-        self._next_turn()
-        self._tx = TurnTranscriber(asr, listener.audio, language=language, start_ms=start_ms)
+        turn_id = self._next_turn()
+        trace.set({"turn.id": turn_id})
+        if self._tx_trace is not None:  # defensive: a turn that never ended must not stay open
+            self._tx_trace.set({"turn.abandoned": True})
+            self._tx_trace.end()
+        self._tx, self._tx_trace = TurnTranscriber(asr, listener.audio, language=language,
+                                                   start_ms=start_ms), trace
 
     async def _transcribe_pause(self, tx: TurnTranscriber, end_ms: int) -> str:
         try:
@@ -350,15 +368,21 @@ class Session:
         return text
 
     async def _finish_speech_turn(self, pending: Awaitable[TurnText], turn_id: int,
-                                  ended: TurnEnded) -> None:
+                                  ended: TurnEnded, trace: TurnTrace) -> None:
         speech_end_wall = self._arrival_of(ended.speech_end_ms)
-        result = await pending
+        try:
+            result = await pending
+        except BaseException as exc:
+            trace.end(exc)
+            raise
         if not result.text:  # a cough or a click: no turn, nothing to answer
             self.deps.metrics.empty_turns.inc()
+            trace.set({"turn.empty": True})
+            trace.end()
             return
         language = result.language or self._text_language(result.text)
         await self.start_turn(TextTurn(result.text, language, "speech"), turn_id=turn_id,
-                              speech_end_wall=speech_end_wall, asr_ms=result.asr_ms)
+                              speech_end_wall=speech_end_wall, asr_ms=result.asr_ms, trace=trace)
 
     def _arrival_of(self, media_ms: int) -> float:
         for at_ms, wall in self._arrivals:
@@ -369,12 +393,25 @@ class Session:
     # ------------------------------------------------------------------ turns
 
     async def start_turn(self, turn: TextTurn, *, turn_id: int | None = None,
-                         speech_end_wall: float | None = None, asr_ms: float = 0.0) -> None:
-        """A caller turn is final: record it and have the core answer it (cancels a running reply)."""
+                         speech_end_wall: float | None = None, asr_ms: float = 0.0,
+                         trace: TurnTrace | None = None) -> None:
+        """A caller turn is final: record it and have the core answer it (cancels a running reply).
+
+        `trace` is the turn's span if it began earlier (speech, screenshot); the reply ends it."""
         turn_id = self._turn_id if turn_id is None else turn_id
-        await self.emit(TranscriptFinal(turn_id, turn.text, turn.language, turn.modality))
-        await self.record("caller", turn_id, turn.modality, turn.text, turn.language, {"asr": asr_ms})
-        await self.player.start(turn_id, turn, speech_end_wall=speech_end_wall, asr_ms=asr_ms)
+        trace = trace or self.trace_turn(turn.modality)
+        trace.set({"turn.id": turn_id, "turn.language": turn.language})
+        try:
+            await self.emit(TranscriptFinal(turn_id, turn.text, turn.language, turn.modality))
+            await self.record("caller", turn_id, turn.modality, turn.text, turn.language, {"asr": asr_ms})
+        except BaseException as exc:
+            trace.end(exc)
+            raise
+        await self.player.start(turn_id, turn, speech_end_wall=speech_end_wall, asr_ms=asr_ms, trace=trace)
+
+    def trace_turn(self, modality: str) -> TurnTrace:
+        return self.deps.tracing.turn(self.session_id, channel=self.request.channel,
+                                      tenant=self.request.tenant, modality=modality)
 
     async def record(self, speaker: str, turn_id: int, modality: Modality | str, text: str,
                      language: str, timings: dict[str, float]) -> None:
@@ -406,6 +443,9 @@ class Session:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        if self._tx_trace is not None:  # the caller hung up mid-sentence: no reply will end it
+            self._tx_trace.set({"turn.abandoned": True})
+            self._tx_trace.end()
         await self.player.aclose()
         await self.sign.aclose()
         self.screen.close()

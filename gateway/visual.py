@@ -25,6 +25,7 @@ from modalities.sign.events import (
 
 if TYPE_CHECKING:
     from gateway.session import Session
+    from gateway.tracing import TurnTrace
     from modalities.screen.reader import ScreenReader
     from modalities.sign.pipeline import SignPipeline
 
@@ -34,13 +35,20 @@ class ScreenInput:
         self.session = session
         self._reader: ScreenReader | None = None
 
-    async def read(self, data: bytes) -> TextTurn:
+    async def read(self, data: bytes, trace: TurnTrace) -> TextTurn:
         engines = self.session.deps.engines
-        if self._reader is None:
-            self._reader = await asyncio.to_thread(engines.screen_reader)
-        reader = self._reader
-        result = await engines.run("screen", reader.read, data)
-        timings = result.timings_ms
+        settings = self.session.deps.settings.screen
+        with trace.stage("screen", {"gateway.backend": settings.engine, "screen.bytes": len(data)}) as span:
+            if self._reader is None:
+                self._reader = await asyncio.to_thread(engines.screen_reader)
+            reader = self._reader
+            result = await engines.run("screen", reader.read, data)
+            timings = result.timings_ms
+            # The reader's own steps (decode, detect, recognize, layout, ...) as durations: counts and
+            # times only, never the text read.
+            span.set_attributes({f"screen.{step}_ms": round(ms, 1) for step, ms in timings.items()})
+            span.set_attributes({"screen.kind": result.kind, "screen.lines": len(result.lines),
+                                 "screen.reused_lines": result.reused_lines})
         total = timings.get("total", sum(timings.values()))
         self.session.deps.metrics.stage.labels("screen").observe(total / 1000)
         language = self.session.language if self.session.language != "auto" else "en"
