@@ -29,6 +29,7 @@ from gateway.security import issue_jwt
 from gateway.store.postgres import PostgresStore
 from tests.cluster.conftest import RedisServer, free_port
 from tests.store.pg_server import PostgresServer
+from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -147,20 +148,6 @@ def token(tenant: str, role: str, subject: str) -> str:
 
 async def open_as(url: str, tenant: str, role: str, subject: str) -> ClientConnection:
     return await connect(url, additional_headers={"Authorization": f"Bearer {token(tenant, role, subject)}"})
-
-
-async def next_of(ws: ClientConnection, kind: str, wait: float = 60, where=lambda m: True,
-                  seen: list[dict] | None = None) -> dict:
-    async with asyncio.timeout(wait):
-        while True:
-            raw = await ws.recv()
-            if isinstance(raw, bytes):
-                continue  # reply audio
-            message = json.loads(raw)
-            if seen is not None:
-                seen.append(message)
-            if message["type"] == kind and where(message):
-                return message
 
 
 async def queue_until(agent: ClientConnection, session_id: str) -> dict:

@@ -13,18 +13,9 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.client import GatewayClient
 from gateway.store.transcripts import read_transcript
+from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-async def next_json(ws, kind: str, wait: float = 30):
-    async with asyncio.timeout(wait):
-        while True:
-            message = await ws.recv()
-            if isinstance(message, str):
-                event = json.loads(message)
-                if event["type"] == kind:
-                    return event
 
 
 def healthy(live_gateway) -> bool:
@@ -35,15 +26,15 @@ def healthy(live_gateway) -> bool:
 async def test_errors_before_session_start(live_gateway):
     async with connect(live_gateway.url) as ws:
         await ws.send(bytes(640))
-        assert (await next_json(ws, "error"))["code"] == "protocol-not-started"
+        assert (await next_of(ws, "error"))["code"] == "protocol-not-started"
         await ws.send("this is not json")
-        assert (await next_json(ws, "error"))["code"] == "protocol-bad-json"
+        assert (await next_of(ws, "error"))["code"] == "protocol-bad-json"
         await ws.send(json.dumps({"type": "session.start", "audio": {"encoding": "pcm16",
                                                                        "sample_rate": 22050}}))
-        assert (await next_json(ws, "error"))["code"] == "audio-unsupported-format"
+        assert (await next_of(ws, "error"))["code"] == "audio-unsupported-format"
         # the same connection can still start a valid session
         await ws.send(json.dumps({"type": "session.start", "language": "en"}))
-        assert (await next_json(ws, "session.started"))["session_id"]
+        assert (await next_of(ws, "session.started"))["session_id"]
 
 
 async def test_errors_inside_a_session_keep_it_alive_and_its_transcript(live_gateway):
@@ -71,16 +62,16 @@ async def test_a_message_over_the_size_cap_is_refused_and_the_session_goes_on(li
     cap = live_gateway.settings.server.max_message_bytes
     ws = await connect(live_gateway.url, max_size=None)
     await ws.send(json.dumps({"type": "session.start", "language": "en"}))
-    session_id = (await next_json(ws, "session.started"))["session_id"]
+    session_id = (await next_of(ws, "session.started"))["session_id"]
     await ws.send(bytes(cap + 2))  # an oversized audio frame
-    error = await next_json(ws, "error")
+    error = await next_of(ws, "error")
     assert error["code"] == "message-too-large" and str(cap) in error["message"]
     await ws.send(json.dumps({"type": "image", "data": "A" * (cap + 100)}))  # an oversized screenshot
-    assert (await next_json(ws, "error"))["code"] == "message-too-large"
+    assert (await next_of(ws, "error"))["code"] == "message-too-large"
     await ws.send(json.dumps({"type": "text", "text": "What are your shipping options?"}))
-    await next_json(ws, "turn.timing", wait=60)  # still answered
+    await next_of(ws, "turn.timing", wait=60)  # still answered
     await ws.send(json.dumps({"type": "session.end"}))
-    await next_json(ws, "session.ended")
+    await next_of(ws, "session.ended")
     await ws.close()
     live_gateway.call(live_gateway.gateway.store.flush())
     stored = read_transcript(live_gateway.settings.store.path, session_id)
@@ -91,9 +82,9 @@ async def test_a_message_over_the_size_cap_is_refused_and_the_session_goes_on(li
 async def test_a_50_mb_frame_closes_cleanly_and_keeps_the_transcript(live_gateway):
     ws = await connect(live_gateway.url, max_size=None)
     await ws.send(json.dumps({"type": "session.start", "language": "en"}))
-    session_id = (await next_json(ws, "session.started"))["session_id"]
+    session_id = (await next_of(ws, "session.started"))["session_id"]
     await ws.send(json.dumps({"type": "text", "text": "What are your shipping options?"}))
-    await next_json(ws, "turn.timing", wait=60)
+    await next_of(ws, "turn.timing", wait=60)
     with pytest.raises(ConnectionClosed) as closed:
         await ws.send(bytes(50 * 1024 * 1024))
         await ws.recv()
@@ -110,9 +101,9 @@ async def test_a_50_mb_frame_closes_cleanly_and_keeps_the_transcript(live_gatewa
 async def test_a_client_that_vanishes_mid_turn(live_gateway):
     ws = await connect(live_gateway.url)
     await ws.send(json.dumps({"type": "session.start", "language": "en"}))
-    session_id = (await next_json(ws, "session.started"))["session_id"]
+    session_id = (await next_of(ws, "session.started"))["session_id"]
     await ws.send(json.dumps({"type": "text", "text": "How long do I have to return an item?"}))
-    await next_json(ws, "transcript.final")
+    await next_of(ws, "transcript.final")
     ws.transport.abort()  # no close handshake: the peer is simply gone
     await asyncio.sleep(1.0)
     assert healthy(live_gateway)

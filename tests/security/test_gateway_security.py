@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.security import issue_jwt
 from tests.conftest import GatewayThread, make_settings
+from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e]
 
@@ -53,17 +54,6 @@ async def refused(url: str, **kw: object) -> tuple[int, str]:
             pass
     response = err.value.response
     return response.status_code, json.loads(response.body)["code"]
-
-
-async def next_of(ws: ClientConnection, kind: str, wait: float = 20) -> dict:
-    async with asyncio.timeout(wait):
-        while True:
-            raw = await ws.recv()
-            if isinstance(raw, bytes):
-                continue  # reply audio
-            message = json.loads(raw)
-            if message["type"] == kind:
-                return message
 
 
 async def start(ws: ClientConnection, **fields: object) -> dict:
