@@ -219,7 +219,8 @@ class Session:
             idle = self.deps.settings.server.idle_timeout_s
             while True:
                 try:
-                    item = await asyncio.wait_for(self._inbox.get(), timeout=idle)
+                    async with asyncio.timeout(idle):  # not wait_for: it may swallow a cancel (3.11)
+                        item = await self._inbox.get()
                 except TimeoutError:
                     reason = "idle-timeout"
                     break

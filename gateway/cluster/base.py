@@ -100,8 +100,11 @@ class Subscription:
         self._queue.put_nowait(event)
 
     async def get(self, timeout_s: float | None = None) -> ClusterEvent | None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that lands
+        # as an event arrives, and the consumer's task (an agent's relay) then never stops.
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await self._queue.get()
         except TimeoutError:
             return None
 

@@ -137,7 +137,9 @@ class LlmPhraser:
                 limit = self.first_token_s if pieces == 0 else self.timeout_s
                 budget = limit - (time.monotonic() - start)
                 try:
-                    item = await asyncio.wait_for(anext(stream), timeout=max(budget, 0.001))
+                    # Not wait_for: on 3.11 it may swallow a barge-in's cancel as a token arrives.
+                    async with asyncio.timeout(max(budget, 0.001)):
+                        item = await anext(stream)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:

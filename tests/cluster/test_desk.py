@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+import pytest
+
 from gateway.cluster import ClusterUnavailable, LocalCluster, LocalHub, QueuedTicket
 from gateway.cluster.desk import AgentDesk
 from gateway.core.agents import AgentQueue, Ticket
@@ -123,3 +125,19 @@ async def test_a_ticket_published_late_is_offered_once() -> None:
     assert taken is not None and a.queue.owner("s1") == "anna"
     await a.settled()
     assert await b.desk.waiting("acme") == []
+
+
+async def test_a_cancel_that_lands_as_an_event_arrives_still_cancels() -> None:
+    """An agent's relay waits in Subscription.get; releasing the call cancels it. On Python 3.11
+    asyncio.wait_for returns the event instead when both happen in one loop step, and the relay
+    would never stop (a release then hung): the subscription must not swallow the cancel."""
+    from gateway.cluster import ClusterEvent
+    from gateway.cluster.base import Subscription
+
+    sub = Subscription()
+    waiting = asyncio.create_task(sub.get(timeout_s=5))
+    await asyncio.sleep(0.01)
+    sub.offer(ClusterEvent("session.event", "s1", "node-a"))
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
