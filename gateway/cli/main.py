@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "gateway.cli.webrtc_bench",
     "gateway.cli.ops",
     "gateway.cli.load_bench",
+    "gateway.cli.handoff_bench",
 )
 
 

@@ -12,127 +12,50 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.cli.processes import GatewayProcess, cluster_node_config, free_port
 from gateway.security import issue_jwt
 from gateway.store.postgres import PostgresStore
-from tests.cluster.conftest import RedisServer, free_port
+from tests.cluster.conftest import RedisServer
 from tests.store.pg_server import PostgresServer
 from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SECRET = "n" * 40
-ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Node:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-def node_config(tmp: Path, name: str, port: int, redis: RedisServer, postgres: PostgresServer) -> Path:
-    home = tmp / name
-    home.mkdir()
-    path = home / "gateway.toml"
-    path.write_text(f"""
-[server]
-port = {port}
-preload = false  # text turns and the agent's voice only: models load on first use
-
-[store]
-path = "{home / 'transcripts.sqlite3'}"
-
-[core]
-db_path = "{home / 'kb.sqlite3'}"
-records_path = "{home / 'core.sqlite3'}"
-
+def start_node(tmp: Path, name: str, redis: RedisServer, postgres: PostgresServer) -> GatewayProcess:
+    config = cluster_node_config(tmp / name, name, redis.url, f"""
 [durable]
 backend = "postgres"
 dsn = "{postgres.dsn}"
-journal_path = "{home / 'journal.jsonl'}"
-
-[cluster]
-backend = "redis"
-redis_url = "{redis.url}"
-node_id = "{name}"
-heartbeat_s = 0.5
-ttl_s = 2.0
-
-[phone]
-sip_port = 0
-audiosocket_port = 0
+journal_path = "{tmp / name / 'journal.jsonl'}"
 
 [security]
 mode = "required"
 jwt_secret = "{SECRET}"
 max_sessions_per_tenant = 1  # counted across both nodes
-""", encoding="utf-8")
-    return path
-
-
-def start_node(tmp: Path, name: str, redis: RedisServer, postgres: PostgresServer) -> Node:
-    port = free_port()
-    config = node_config(tmp, name, port, redis, postgres)
-    log = tmp / f"{name}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "--config", str(config), "serve"],
-                            cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    return Node(name, port, proc, log)
-
-
-def wait_ready(node: Node, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if node.proc.poll() is not None:
-            raise AssertionError(f"{node.name} exited: {node.log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{node.port}/health", timeout=2) as response:
-                if json.loads(response.read())["status"] == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{node.name} not ready: {node.log.read_text()[-3000:]}")
+""")
+    return GatewayProcess(name, config, free_port(), tmp / f"{name}.log")
 
 
 @pytest.fixture
-def two_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node, PostgresServer]]:
+def two_nodes(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess, PostgresServer]]:
     postgres, redis = PostgresServer(), RedisServer()
     postgres.start()
     redis.start()
-    nodes: list[Node] = []
+    nodes: list[GatewayProcess] = []
     try:
         nodes = [start_node(tmp_path, name, redis, postgres) for name in ("node-a", "node-b")]
         for node in nodes:
-            wait_ready(node)
+            node.wait_ready()
         yield nodes[0], nodes[1], postgres
     finally:
         for node in nodes:

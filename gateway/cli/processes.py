@@ -1,0 +1,142 @@
+"""Real servers in child processes on loopback, for benchmarks and tests: a `gateway serve` node
+and a throwaway `redis-server` (Debian `redis-server`; no persistence)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+class MissingProgram(RuntimeError):
+    """A system program a benchmark or test needs is not installed (the message names it)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+class RedisProcess:
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise MissingProgram("redis-server not installed: apt-get install redis-server")
+        self.binary = binary
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="gw-redis-"))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        # No persistence: a restart comes back empty, the worst case the nodes must repair.
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--daemonize", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not _wait_port(self.port, 10):
+            raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def destroy(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class GatewayProcess:
+    """`gateway --config CONFIG serve` as a child process; its output goes to `log`."""
+
+    def __init__(self, name: str, config: Path, port: int, log: Path) -> None:
+        self.name, self.port, self.log = name, port, log
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with log.open("wb") as out:
+            command = [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "serve",
+                       "--port", str(port)]
+            self.proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
+                    if json.loads(response.read())["status"] == "ok":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} not ready: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def cluster_node_config(home: Path, node_id: str, redis_url: str, extra_toml: str = "", *,
+                        key_prefix: str = "gw") -> Path:
+    """A settings file for one node of a loopback cluster: its own store, knowledge index and
+    records under `home`, the shared Redis, no fixed phone ports, speech models loaded on first
+    use. `extra_toml` adds sections (e.g. [durable], [security])."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "gateway.toml"
+    path.write_text(f"""
+[server]
+preload = false
+
+[store]
+path = "{home / 'transcripts.sqlite3'}"
+
+[core]
+db_path = "{home / 'kb.sqlite3'}"
+records_path = "{home / 'core.sqlite3'}"
+
+[cluster]
+backend = "redis"
+redis_url = "{redis_url}"
+node_id = "{node_id}"
+key_prefix = "{key_prefix}"
+heartbeat_s = 0.5
+ttl_s = 2.0
+
+[phone]
+sip_port = 0
+audiosocket_port = 0
+{extra_toml}
+""", encoding="utf-8")
+    return path
