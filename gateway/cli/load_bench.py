@@ -1,4 +1,5 @@
-"""`gateway bench load`: N concurrent callers on loopback against a gateway in this process.
+"""`gateway bench load`: N concurrent callers on loopback against a gateway in this process (or,
+with --separate-gateway, in a `gateway serve` child process).
 
 Each virtual caller is one session that rotates voice (samples/audio streamed in real time),
 screenshots (samples/screens), signing (30 fps camera frames of a real hand photo from
@@ -9,8 +10,9 @@ p50/p95 from `turn.timing`, reply latency per modality, lost turns (a sent turn 
 transcript.final and turn.timing), resident memory after warm-up and at the end. `--find-max`
 steps N up and reports the largest N whose voice reply latency p50 stays within the target.
 
-The callers share this process (and its 2 cores) with the gateway: the figures include the
-clients' own cost, so they understate what a dedicated gateway host would do.
+By default the callers share this process (and its 2 cores) with the gateway: the figures include
+the clients' own cost, so they understate what a dedicated gateway host would do. With
+--separate-gateway they share only the cores (the gateway's RSS is then the child's).
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gateway.cli.groups import CommandGroups
+from gateway.cli.processes import GatewayProcess, free_port, rss_bytes
 from gateway.client import GatewayClient
 from gateway.config import Settings, load_settings
 from gateway.evaluation import percentile, realdata_dir
@@ -59,6 +62,8 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--max-n", type=int, default=40, help="--find-max: largest N to try")
     p.add_argument("--target-ms", type=float, default=TARGET_P50_MS,
                    help=f"--find-max: voice reply latency p50 target (default {TARGET_P50_MS:.0f} ms)")
+    p.add_argument("--separate-gateway", action="store_true",
+                   help="run the gateway as a `gateway serve` child process (callers stay in this one)")
     p.set_defaults(func=run)
 
 
@@ -100,11 +105,6 @@ def _perturbed(png: bytes, index: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(np.clip(rgb + shift, 0, 255).astype(np.uint8)).save(out, format="PNG", compress_level=1)
     return out.getvalue()
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def material(fresh_screens: bool) -> Material:
@@ -221,7 +221,7 @@ async def caller(url: str, n: int, mix: tuple[str, ...], stuff: Material, phase:
 
 
 async def load_phase(url: str, sessions: int, seconds: float, mix: tuple[str, ...], stuff: Material,
-                     timeout_s: float) -> Phase:
+                     timeout_s: float, rss_bytes: Callable[[], int]) -> Phase:
     phase = Phase(sessions)
     phase.rss_start = rss_bytes()
     started = time.perf_counter()
@@ -273,28 +273,47 @@ async def bench(settings: Settings, args: argparse.Namespace, mix: tuple[str, ..
     settings = dataclasses.replace(
         settings, server=dataclasses.replace(settings.server, max_sessions=max(counts) + 5),
         store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench-load.sqlite3")))
+    if args.separate_gateway:
+        # The gateway in its own process (its own interpreter and GIL); the callers stay here.
+        log = PROJECT / "var" / "bench-load-gateway.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {"GATEWAY_SERVER__MAX_SESSIONS": str(settings.server.max_sessions),
+               "GATEWAY_STORE__PATH": settings.store.path}
+        server = GatewayProcess("gateway", args.config, free_port(), log, env)
+        try:
+            await asyncio.to_thread(server.wait_ready)
+            print(f"gateway in its own process (pid {server.proc.pid}); its log: {log}")
+            return await drive(server.url, server.rss_bytes, stuff, args, mix, counts, seconds)
+        finally:
+            await asyncio.to_thread(server.stop)
     async with local_gateway(settings) as local:
-        print("warm-up: every sample once (loads ASR, OCR, TTS, fills caches; not counted)")
-        async with GatewayClient(local.url, language="en") as client:
-            for modality in mix:
-                count = {"voice": len(stuff.voice), "screen": len(stuff.screens),
-                         "sign": len(stuff.signs)}.get(modality, len(TEXTS))
-                for i in range(count):
-                    await one_turn(client, modality, i, stuff, None, args.turn_timeout)
-        best = 0
-        for n in counts:
-            phase = await load_phase(local.url, n, seconds, mix, stuff, args.turn_timeout)
-            report(phase)
-            within = sum(phase.lost.values()) == 0 and (
-                "voice" not in mix or phase.voice_p50 <= args.target_ms)
-            if not args.find_max:
-                return 0 if sum(phase.lost.values()) == 0 else 1
-            if not within:
-                print(f"N={n}: voice reply p50 {phase.voice_p50:.0f} ms or lost turns: over target")
-                break
-            best = n
-        print(f"\nlargest N with voice reply latency p50 <= {args.target_ms:.0f} ms "
-              f"and no lost turns: {best}")
+        return await drive(local.url, rss_bytes, stuff, args, mix, counts, seconds)
+
+
+async def drive(url: str, rss: Callable[[], int], stuff: Material, args: argparse.Namespace,
+                mix: tuple[str, ...], counts: list[int], seconds: float) -> int:
+    """Warm-up, then one load phase per N in counts; prints each and the largest N in target."""
+    print("warm-up: every sample once (loads ASR, OCR, TTS, fills caches; not counted)")
+    async with GatewayClient(url, language="en") as client:
+        for modality in mix:
+            count = {"voice": len(stuff.voice), "screen": len(stuff.screens),
+                     "sign": len(stuff.signs)}.get(modality, len(TEXTS))
+            for i in range(count):
+                await one_turn(client, modality, i, stuff, None, args.turn_timeout)
+    best = 0
+    for n in counts:
+        phase = await load_phase(url, n, seconds, mix, stuff, args.turn_timeout, rss)
+        report(phase)
+        within = sum(phase.lost.values()) == 0 and (
+            "voice" not in mix or phase.voice_p50 <= args.target_ms)
+        if not args.find_max:
+            return 0 if sum(phase.lost.values()) == 0 else 1
+        if not within:
+            print(f"N={n}: voice reply p50 {phase.voice_p50:.0f} ms or lost turns: over target")
+            break
+        best = n
+    print(f"\nlargest N with voice reply latency p50 <= {args.target_ms:.0f} ms "
+          f"and no lost turns: {best}")
     return 0
 
 

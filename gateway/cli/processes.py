@@ -18,6 +18,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident memory of a process (this one by default), from /proc."""
+    with open(f"/proc/{pid or 'self'}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 class MissingProgram(RuntimeError):
     """A system program a benchmark or test needs is not installed (the message names it)."""
 
@@ -72,17 +78,23 @@ class RedisProcess:
 class GatewayProcess:
     """`gateway --config CONFIG serve` as a child process; its output goes to `log`."""
 
-    def __init__(self, name: str, config: Path, port: int, log: Path) -> None:
+    def __init__(self, name: str, config: Path | str | None, port: int, log: Path,
+                 env: dict[str, str] | None = None) -> None:
+        """`env`: extra GATEWAY_<SECTION>__<SETTING> overrides on top of the config file."""
         self.name, self.port, self.log = name, port, log
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with log.open("wb") as out:
-            command = [sys.executable, "-m", "gateway.cli.main", "--config", str(config), "serve",
-                       "--port", str(port)]
-            self.proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            command = [sys.executable, "-m", "gateway.cli.main",
+                       *(["--config", str(config)] if config else []), "serve", "--port", str(port)]
+            self.proc = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=out,
+                                         stderr=subprocess.STDOUT)
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
+
+    def rss_bytes(self) -> int:
+        return rss_bytes(self.proc.pid)
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
