@@ -26,11 +26,13 @@ from gateway.errors import GatewayError, LimitExceeded
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.security import AuditLog, AuthError, Principal, TenantSessions, check_source
+from gateway.security.tenants import TenantSettings
 from gateway.session import Session, SessionDeps
 from gateway.store.transcripts import TranscriptStore, TranscriptWriter
 from gateway.tracing import Tracing
 
 log = logging.getLogger("gateway")
+DEFAULT_TENANT = TenantSettings()  # a tenant without a table in tenants.file
 
 
 def open_store(settings: Settings) -> TranscriptWriter:
@@ -52,6 +54,7 @@ class Gateway:
         self.store = open_store(settings)
         self.audit_log = AuditLog(self.store.audit)
         self.tenant_slots = TenantSessions(settings.security.max_sessions_per_tenant)
+        self.tenants = settings.tenants.load()  # per-tenant caps, language, channels
         self.cluster = open_cluster(settings.cluster)
         self.core = core
         self.sessions: dict[str, Session] = {}
@@ -95,8 +98,13 @@ class Gateway:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"all {self.settings.server.max_sessions} session slots are in use",
                                 code="busy")
-        if request.language == "auto" and self.settings.speech.language != "auto":
-            request = dataclasses.replace(request, language=self.settings.speech.language)
+        tenant = self.tenants.get(request.tenant, DEFAULT_TENANT)
+        if tenant.channels and request.channel not in tenant.channels:
+            raise AuthError(f"this tenant's sessions may use {list(tenant.channels)}, "
+                            f"not {request.channel!r}", code="channel-forbidden")
+        if request.language == "auto" and (tenant.language or self.settings.speech.language != "auto"):
+            request = dataclasses.replace(request, language=tenant.language or self.settings.speech.language)
+        cap = tenant.max_sessions or self.settings.security.max_sessions_per_tenant
         session_id = request.session_id or uuid.uuid4().hex
         if request.session_id is not None and session_id not in self.sessions:
             # Resuming a stored conversation: never into another tenant's.
@@ -107,9 +115,9 @@ class Gateway:
             raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
         location = SessionLocation(session_id, self.cluster.node_id, request.tenant, request.channel,
                                    time.time())
-        self.tenant_slots.acquire(request.tenant)  # this node's count: synchronous, never racy
+        self.tenant_slots.acquire(request.tenant, cap)  # this node's count: synchronous, never racy
         try:
-            registered = await self._admit(location)  # the tenant's count on all nodes
+            registered = await self._admit(location, cap)  # the tenant's count on all nodes
             if session_id in self.sessions:  # again: another open of this id may have run meanwhile
                 raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
             conversation = self.core.open(session_id=session_id, channel=request.channel,
@@ -130,10 +138,9 @@ class Gateway:
         session._runner.add_done_callback(lambda _: self._forget(session))
         return session
 
-    async def _admit(self, location: SessionLocation) -> bool:
-        """Applies security.max_sessions_per_tenant across the nodes sharing the cluster; True when
-        that also registered the session. With Redis away the cap holds per node only."""
-        cap = self.settings.security.max_sessions_per_tenant
+    async def _admit(self, location: SessionLocation, cap: int) -> bool:
+        """Applies the tenant's session cap across the nodes sharing the cluster; True when that
+        also registered the session. With Redis away the cap holds per node only."""
         if not cap:
             return False
         try:

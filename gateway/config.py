@@ -20,6 +20,7 @@ from gateway.cluster.base import ClusterSettings
 from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
 from gateway.security.settings import SecuritySettings
+from gateway.security.tenants import TenantsSettings
 from gateway.store.buffered import DurableStoreSettings
 from gateway.telephony import PhoneSettings
 from gateway.tracing_settings import TracingSettings
@@ -112,6 +113,7 @@ class Settings:
     durable: DurableStoreSettings = field(default_factory=DurableStoreSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    tenants: TenantsSettings = field(default_factory=TenantsSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

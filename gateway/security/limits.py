@@ -52,10 +52,12 @@ class TenantSessions:
     limit: int  # 0 = no per-tenant cap
     live: dict[str, int] = field(default_factory=dict)
 
-    def acquire(self, tenant: str) -> None:
+    def acquire(self, tenant: str, limit: int | None = None) -> None:
+        """`limit`: this tenant's own cap (tenants.file) instead of the default one."""
+        limit = self.limit if limit is None else limit
         count = self.live.get(tenant, 0)
-        if self.limit and count >= self.limit:
-            raise LimitExceeded(f"tenant {tenant[:64]!r} has all {self.limit} session slots in use",
+        if limit and count >= limit:
+            raise LimitExceeded(f"tenant {tenant[:64]!r} has all {limit} session slots in use",
                                 code="tenant-busy")
         self.live[tenant] = count + 1
 

@@ -207,7 +207,7 @@ class WebSocketServer:
                         await ws.send(json.dumps(to_json(ErrorEvent(exc.code, exc.message))))
                         if exc.code in ("busy", "tenant-busy"):
                             await ws.close(1013, exc.code)
-                        elif exc.code in ("tenant-forbidden", "role-forbidden"):
+                        elif exc.code in ("tenant-forbidden", "role-forbidden", "channel-forbidden"):
                             await ws.close(1008, exc.code)
         except ConnectionClosed:
             pass
