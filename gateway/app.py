@@ -62,6 +62,7 @@ class Gateway:
         self._ready = False
         self._background: set[asyncio.Task[object]] = set()
         self._relay: asyncio.Task[None] | None = None
+        self._watch_queues()
 
     @property
     def ready(self) -> bool:
@@ -152,6 +153,17 @@ class Gateway:
             raise LimitExceeded(f"tenant {location.tenant[:64]!r} has all {cap} session slots in use "
                                 "across the gateway nodes", code="tenant-busy")
         return True
+
+    def _watch_queues(self) -> None:
+        depth = self.metrics.queue_depth
+
+        def sessions(index: int) -> float:
+            return float(sum(s.queue_depths[index] for s in list(self.sessions.values())))
+
+        depth.labels("session-inbox").set_function(lambda: sessions(0))
+        depth.labels("session-outbox").set_function(lambda: sessions(1))
+        depth.labels("store-backlog").set_function(lambda: float(getattr(self.store, "backlog", 0)))
+        depth.labels("agent-queue").set_function(lambda: float(len(self.desk.queue) if self.desk else 0))
 
     def agent_desk(self) -> AgentDesk:
         if self.desk is None:

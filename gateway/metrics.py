@@ -29,6 +29,10 @@ class Metrics:
                                       "Camera frames dropped: a newer frame replaced them", registry=r)
         self.empty_turns = Counter("gateway_empty_turns_total",
                                    "Speech turns in which ASR found no words", registry=r)
+        # Sampled when /metrics is read (Gateway wires each queue to a function).
+        self.queue_depth = Gauge("gateway_queue_depth", "Items waiting, by queue (session-inbox, "
+                                 "session-outbox: all live sessions; store-backlog; agent-queue)",
+                                 ["queue"], registry=r)
         self.dropped_events = Counter("gateway_dropped_events_total",
                                       "Events dropped: consumer stalled", registry=r)
 

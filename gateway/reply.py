@@ -177,6 +177,10 @@ class ReplyPlayer:
         text = " ".join(spoken) if language not in ("zh", "yue", "ja") else "".join(spoken)
         latency = None if first_audio is None else (first_audio - reference) * 1000
         trace.set({"reply.clauses": len(spoken), "reply.audio_ms": int(self._sent_ms)})
+        stage = session.deps.metrics.stage
+        for name, key in (("core", "core_first"), ("tts", "tts_first")):
+            if key in timings:  # the time to the first clause / the first synthesized audio
+                stage.labels(name).observe(timings[key] / 1000)
         if latency is not None:
             timings["reply_latency"] = latency
             trace.set({"reply.latency_ms": round(latency, 1)})

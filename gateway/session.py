@@ -170,6 +170,11 @@ class Session:
         await self._outbox.put(event)
         self._to_watchers(event)
 
+    @property
+    def queue_depths(self) -> tuple[int, int]:
+        """Inputs waiting to be handled, events waiting to be sent."""
+        return self._inbox.qsize(), self._outbox.qsize()
+
     def watch(self, maxsize: int = 500) -> asyncio.Queue[SessionEvent]:
         """A copy of this session's events (not its audio) for a person watching it (an agent).
         Bounded: a watcher that stops reading loses events, never the session."""

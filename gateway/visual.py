@@ -10,6 +10,7 @@ so a flood of frames never queues. Captions stream back as they are recognised.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from gateway.core.api import TextTurn
@@ -97,7 +98,10 @@ class SignInput:
             try:
                 pipeline = await self._ensure()
                 resets = pipeline.clock_resets
+                started = time.perf_counter()
                 events = await asyncio.to_thread(pipeline.process_frame, data, t_ms)
+                # Per sampled frame: tracking, classification, decoding (dropped frames are not timed).
+                self.session.deps.metrics.stage.labels("sign-frame").observe(time.perf_counter() - started)
                 await self._deliver(events)
                 if pipeline.clock_resets != resets:  # handled, but the integrator should know
                     await self.session.report(ProtocolError(
