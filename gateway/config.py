@@ -39,6 +39,7 @@ class ServerSettings:
     max_sessions: int = 50  # concurrent sessions; beyond that new ones get `busy`
     idle_timeout_s: float = 300.0  # a session with no input this long is closed
     preload: bool = True  # load the speech models at start (false: on first use; text-only nodes)
+    log_format: str = "text"  # "text" or "json" (one object per line: gateway/logs.py)
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "server.port must be 1..65535")
@@ -46,6 +47,7 @@ class ServerSettings:
                "server.max_message_bytes must be 1 KiB..64 MiB")
         _check(self.max_sessions >= 1, "server.max_sessions must be at least 1")
         _check(self.idle_timeout_s > 0, "server.idle_timeout_s must be positive")
+        _check(self.log_format in ("text", "json"), "server.log_format must be 'text' or 'json'")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ end plays in real time), so a barge-in is recognised only while the reply is aud
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import numpy as np
 from gateway.core.api import CoreEvent, Handoff, ReplyClause, TextTurn
 from gateway.errors import BackendError
 from gateway.events import AudioClear, CoreOutput, ReplyAudio, ReplyAudioEnd, TurnTiming
+from gateway.logs import log_event
 from gateway.media import ReplyEncoder
 from gateway.tracing import TurnTrace, mark_failed, untraced
 from modalities.voice.clauses import speakable_pieces
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 MAX_CANCELLED_REMEMBERED = 64
+
+log = logging.getLogger("gateway.session")
 
 
 class ReplyPlayer:
@@ -190,6 +194,9 @@ class ReplyPlayer:
             self._last_reply = (text, language)
             await session.record(speaker, turn_id, "speech", text, language, timings)
         await session.emit(TurnTiming(turn_id, timings, latency if speech_end_wall is not None else None))
+        log_event(log, "turn", session_id=session.session_id, turn_id=turn_id, speaker=speaker,
+                  language=language, clauses=len(spoken),
+                  **{f"{k}_ms": round(v, 1) for k, v in timings.items()})
 
     async def _core_span(self, events: AsyncIterator[CoreEvent],
                          trace: TurnTrace) -> AsyncIterator[CoreEvent]:

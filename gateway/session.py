@@ -44,6 +44,7 @@ from gateway.inputs import (
     TextIn,
     VideoFrameIn,
 )
+from gateway.logs import log_event
 from gateway.media import CallerAudio
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
@@ -94,6 +95,7 @@ class Session:
         self._ended = False
         self._overflowing = False
         self._turn_id = 0
+        self._opened = time.monotonic()
         self._listener: SpeechListener | None = None
         self._caller_audio: CallerAudio | None = None
         self._tx: TurnTranscriber | None = None
@@ -205,8 +207,19 @@ class Session:
         self._to_watchers(event)
 
     async def report(self, error: GatewayError) -> None:
-        self.deps.metrics.errors.labels(error.code).inc()
+        """An error in handling this session's input: counted, logged, sent, stored."""
         await self.emit(ErrorEvent(error.code, error.message))
+        await self._note(error)
+
+    async def refuse(self, error: GatewayError) -> None:
+        """An input a transport could not take (malformed, oversized, over the rate): reported like
+        report(), without waiting on a stalled consumer."""
+        self.emit_nowait(ErrorEvent(error.code, error.message))
+        await self._note(error)
+
+    async def _note(self, error: GatewayError) -> None:
+        self.deps.metrics.errors.labels(error.code).inc()
+        log_event(log, "session.error", session_id=self.session_id, code=error.code)  # never the message
         await self.deps.store.error(self.session_id, error.code, self.deps.mask(error.message))
 
     # ------------------------------------------------------------------ main loop
@@ -221,6 +234,8 @@ class Session:
                                                   self.request.channel, self.language,
                                                   caller=self.request.params.get("caller"))
             await self.emit(SessionStarted(self.session_id, self.request.audio, self.language))
+            log_event(log, "session.started", session_id=self.session_id, tenant=self.request.tenant,
+                      channel=self.request.channel, language=self.language)
             idle = self.deps.settings.server.idle_timeout_s
             while True:
                 try:
@@ -462,5 +477,7 @@ class Session:
                 self._listener.vad.close()
             await self.deps.store.session_ended(self.session_id, reason)
             self.emit_nowait(SessionEnded(self.session_id, reason))
+            log_event(log, "session.ended", session_id=self.session_id, reason=reason, turns=self._turn_id,
+                      seconds=round(time.monotonic() - self._opened, 1))
             self._closed.set()
 

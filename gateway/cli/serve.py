@@ -11,6 +11,7 @@ import signal
 from gateway.cli.groups import CommandGroups
 from gateway.config import Settings, load_settings
 from gateway.errors import GatewayError
+from gateway.logs import configure_logging
 
 
 def register(groups: CommandGroups) -> None:
@@ -22,13 +23,12 @@ def register(groups: CommandGroups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings(args.config)
     except GatewayError as exc:
         print(f"gateway: invalid settings: {exc}")
         return 2
+    configure_logging(args.log_level, settings.server.log_format)
     from gateway.security import install_redaction
 
     install_redaction(settings.security.secrets())  # no configured secret ever reaches a log line

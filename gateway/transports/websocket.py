@@ -199,11 +199,10 @@ class WebSocketServer:
                         break
                     dispatch(session, item)
                 except GatewayError as exc:
-                    self.gateway.metrics.errors.labels(exc.code).inc()
                     if session is not None:
-                        session.emit_nowait(ErrorEvent(exc.code, exc.message))
-                        await self.gateway.store.error(session.session_id, exc.code, exc.message)
+                        await session.refuse(exc)
                     else:
+                        self.gateway.metrics.errors.labels(exc.code).inc()
                         await ws.send(json.dumps(to_json(ErrorEvent(exc.code, exc.message))))
                         if exc.code in ("busy", "tenant-busy"):
                             await ws.close(1013, exc.code)
