@@ -50,9 +50,19 @@ async def test_second_offer_and_bad_channel_messages(webrtc_gateway):
         caller.channel.send("{not json")
         caller.channel.send(json.dumps({"type": "text", "text": "When will my order arrive?"}))
         await caller.ws.wait_for("reply.text", timeout=60)
+
+        def typed_turn_seen() -> bool:
+            return any(r.get("type") == "transcript.final" and r.get("modality") == "text"
+                       for r in (json.loads(m) for m in caller.channel_messages))
+
+        # The data channel is its own path (SCTP): its copy may land after the WebSocket's reply.
+        for _ in range(100):
+            if typed_turn_seen():
+                break
+            await asyncio.sleep(0.05)
         replies = [json.loads(m) for m in caller.channel_messages]
         assert any(r.get("type") == "error" and r.get("code") == "protocol-bad-json" for r in replies)
-        assert any(r.get("type") == "transcript.final" and r.get("modality") == "text" for r in replies)
+        assert typed_turn_seen()
 
 
 async def test_vanishing_media_peer_and_caller(webrtc_gateway):
