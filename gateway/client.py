@@ -148,7 +148,8 @@ class GatewayClient:
                                    f"{[e.get('type') for e in self.result.events][-12:]}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
+                async with asyncio.timeout(min(remaining, 0.5)):  # not wait_for: it may swallow a cancel
+                    await self._changed.wait()
 
     async def stream(self, audio: Float32Audio, rate: int, *, realtime: bool,
                      trailing_silence_s: float = 2.0, frame_ms: int | None = None) -> float:

@@ -291,7 +291,8 @@ class BufferedStore:
         if self._drain is None:
             raise BackendError("the store is not running", code="store-unavailable")
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: it may swallow a cancel (3.11)
+                await self._idle.wait()
         except TimeoutError:
             raise BackendError(f"store backlog of {self.backlog} records not written within {timeout_s} s "
                                f"({self.last_error})", code="store-unavailable") from None
@@ -350,7 +351,10 @@ class BufferedStore:
                 continue
             batch = [self._pending[i] for i in range(min(size, len(self._pending)))]
             try:
-                await asyncio.wait_for(self.backend.write([r for r, _ in batch]), self.write_timeout_s)
+                # Not wait_for: on 3.11 it may swallow aclose's cancel as a write completes, and
+                # this loop (which aclose awaits) would then never end.
+                async with asyncio.timeout(self.write_timeout_s):
+                    await self.backend.write([r for r, _ in batch])
             except Exception as exc:  # the drain must outlive any backend failure
                 if not isinstance(exc, GatewayError | OSError | TimeoutError):
                     log.exception("store backend failed unexpectedly; records kept, retrying")
