@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from gateway.cli.processes import free_port
 from gateway.client import GatewayClient
 from gateway.config import load_settings
 from gateway.errors import BackendError, ConfigError
@@ -127,9 +127,7 @@ def test_interruption_marks_an_open_turn_or_adds_a_child_to_an_ended_one(memory)
 
 
 def test_an_unreachable_collector_costs_a_bounded_shutdown():
-    with socket.socket() as s:  # a port nobody listens on: connection refused
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on: connection refused
     tracing = Tracing(TracingSettings(exporter="otlp", otlp_endpoint=f"http://127.0.0.1:{port}/v1/traces",
                                       timeout_s=0.5))
     assert tracing.enabled

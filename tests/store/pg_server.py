@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli.processes import free_port
+
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tool(name: str) -> str | None:
