@@ -132,18 +132,23 @@ def _delete(args: argparse.Namespace, *, session_id: str | None = None, hashed: 
 
 
 def _core_records(args: argparse.Namespace) -> CoreRecords | None:
-    """The core's feedback and masked event log (core.records_path), when there is one."""
+    """The core's feedback and masked event log (core.records_path), when there is one; opened
+    before anything is deleted, so a bad file stops the command with nothing half done."""
     if args.records:
         path = args.records
     else:
         from gateway.config import load_settings
 
         path = load_settings(args.config).core.records_path
-    return CoreRecords(path) if path != ":memory:" and Path(path).exists() else None
+    if path == ":memory:" or not Path(path).exists():
+        return None
+    try:
+        return CoreRecords(path)
+    except sqlite3.DatabaseError as exc:
+        raise SystemExit(f"{path} is not the core's records file ({exc}); nothing was deleted") from None
 
 
-def _tidy_core_records(args: argparse.Namespace, work: Callable[[CoreRecords], int]) -> int:
-    records = _core_records(args)
+def _tidy_core_records(records: CoreRecords | None, work: Callable[[CoreRecords], int]) -> int:
     if records is None:
         return 0
     try:
@@ -154,6 +159,7 @@ def _tidy_core_records(args: argparse.Namespace, work: Callable[[CoreRecords], i
 
 def run_forget(args: argparse.Namespace) -> int:
     target = args.caller.strip()
+    records = _core_records(args)
     if _PHONE.match(target) and sum(c.isdigit() for c in target) >= 5:
         ids = _delete(args, hashed=caller_hash(target, args.pepper))
         what = "caller"
@@ -162,7 +168,7 @@ def run_forget(args: argparse.Namespace) -> int:
         what = "session"
     # The core's records of those sessions hold masked text, but they are the caller's all the same.
     forget = ids if what == "caller" else [target]  # a session already gone from the store
-    rows = _tidy_core_records(args, lambda records: records.forget(forget))
+    rows = _tidy_core_records(records, lambda r: r.forget(forget))
     print(f"deleted {len(ids)} session(s) of that {what} and {rows} core record(s)")  # never the number
     return 0
 
@@ -176,8 +182,9 @@ def run_retention(args: argparse.Namespace) -> int:
     if args.days <= 0:
         print("--days (or durable.retention_days) must be positive", file=sys.stderr)
         return 2
+    records = _core_records(args)
     ids = _delete(args, older_than_days=args.days)
-    rows = _tidy_core_records(args, lambda records: records.expire(args.days))
+    rows = _tidy_core_records(records, lambda r: r.expire(args.days))
     print(f"deleted {len(ids)} session(s) and {rows} core record(s) older than {args.days:g} days")
     return 0
 

@@ -150,3 +150,13 @@ async def test_migrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     await sqlite_with(path, ["x"])  # the store's own start finds nothing left to apply
     assert await asyncio.to_thread(run, ["ops", "migrate", "--store", str(path), "--dsn", ""]) == 0
     assert "applied migrations none; schema at 2" in capsys.readouterr().out
+
+
+async def test_a_bad_records_file_stops_forget_before_anything_is_deleted(tmp_path: Path) -> None:
+    path, records = tmp_path / "t.sqlite3", tmp_path / "core.sqlite3"
+    await sqlite_with(path, ["s-one"])
+    records.write_bytes(b"not a database at all" * 10)
+    with pytest.raises(SystemExit, match=r"not the core's records file.*nothing was deleted"):
+        run(["ops", "forget", "--caller", "s-one", "--store", str(path), "--dsn", "",
+             "--records", str(records)])
+    assert read_transcript(path, "s-one") is not None
