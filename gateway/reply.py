@@ -3,7 +3,8 @@
 One reply runs at a time as a task. Clauses from the core are cut into speakable pieces,
 synthesised off the event loop, converted to the session's audio format and sent as 20 ms
 frames. Whether the caller is still hearing the reply is tracked in caller media time (the far
-end plays in real time), so a barge-in is recognised only while the reply is audible.
+end plays in real time), or in wall-clock time while the caller sends no media (gateway.playout),
+so a barge-in or a next turn cuts (audio.clear) only a reply that is still audible.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,7 @@ from gateway.errors import BackendError
 from gateway.events import AudioClear, CoreOutput, ReplyAudio, ReplyAudioEnd, TurnTiming
 from gateway.logs import log_event
 from gateway.media import ReplyEncoder
+from gateway.playout import Playout
 from gateway.tracing import TurnTrace, mark_failed, untraced
 from modalities.voice.clauses import speakable_pieces
 from models.base import Int16Audio
@@ -34,14 +36,13 @@ log = logging.getLogger("gateway.session")
 
 
 class ReplyPlayer:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic) -> None:
         self.session = session
+        self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._turn_id = 0
         self._cancelled: list[int] = []
-        self._play_start_ms: int | None = None  # caller media time when the first frame went out
-        self._sent_ms = 0.0
-        self._media_ms = 0
+        self._playout = Playout()
         self._last_reply: tuple[str, str] | None = None  # (text, language) for DTMF '#'
         self._trace: TurnTrace | None = None  # the spans of the turn being answered (or last answered)
 
@@ -52,14 +53,14 @@ class ReplyPlayer:
         """The caller is (probably) still hearing reply audio, or a reply is being prepared."""
         if self._task is not None and not self._task.done():
             return True
-        return self._play_start_ms is not None and self._media_ms < self._play_start_ms + self._sent_ms
+        return self._playout.audible(self._clock())
 
     def advance(self, media_ms: int) -> None:
-        self._media_ms = media_ms
+        self._playout.media(media_ms, self._clock())
 
     def played(self, turn_id: int) -> None:
         if turn_id == self._turn_id and (self._task is None or self._task.done()):
-            self._play_start_ms = None
+            self._playout.over()
 
     def is_cancelled(self, turn_id: int) -> bool:
         return turn_id in self._cancelled
@@ -83,7 +84,7 @@ class ReplyPlayer:
                       speech_end_wall: float | None, asr_ms: float, trace: TurnTrace) -> None:
         await self._stop(clear=True, reason="next-turn")
         self._turn_id = turn_id
-        self._play_start_ms, self._sent_ms = None, 0.0
+        self._playout.begin()
         self._trace = trace
         self._task = asyncio.create_task(self.session._guard(
             self._reply(turn_id, events, language, speaker, speech_end_wall, asr_ms, trace)))
@@ -111,9 +112,9 @@ class ReplyPlayer:
         self._task = None
         if clear and was_audible and self._turn_id:
             self._cancelled = [*self._cancelled[-MAX_CANCELLED_REMEMBERED:], self._turn_id]
-            self.session.emit_nowait(AudioClear(self._turn_id, self._media_ms if media_ms is None
+            self.session.emit_nowait(AudioClear(self._turn_id, self._playout.media_ms if media_ms is None
                                                 else media_ms))
-        self._play_start_ms = None
+        self._playout.over()
 
     async def aclose(self) -> None:
         await self._stop(clear=False, reason="session-end")
@@ -168,19 +169,19 @@ class ReplyPlayer:
                 for frame in encoder.encode(pcm, rate):
                     if first_audio is None:
                         first_audio = time.perf_counter()
-                        self._play_start_ms = self._media_ms
+                        self._playout.first_frame()
                         trace.event("reply.first_audio")
                     await session.emit(ReplyAudio(turn_id, frame, seq))
                     seq += 1
-                    self._sent_ms += 20.0
+                    self._playout.sent(20.0, self._clock())
         for frame in encoder.flush():
             await session.emit(ReplyAudio(turn_id, frame, seq))
             seq += 1
-            self._sent_ms += 20.0
+            self._playout.sent(20.0, self._clock())
         await session.emit(ReplyAudioEnd(turn_id))
         text = " ".join(spoken) if language not in ("zh", "yue", "ja") else "".join(spoken)
         latency = None if first_audio is None else (first_audio - reference) * 1000
-        trace.set({"reply.clauses": len(spoken), "reply.audio_ms": int(self._sent_ms)})
+        trace.set({"reply.clauses": len(spoken), "reply.audio_ms": int(self._playout.sent_ms)})
         stage = session.deps.metrics.stage
         for name, key in (("core", "core_first"), ("tts", "tts_first")):
             if key in timings:  # the time to the first clause / the first synthesized audio
