@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.cli.groups import CommandGroups
+from gateway.errors import ConfigError
 
 # Each module registers its own commands (see groups.py). Listed, not discovered, so the
 # command set is explicit and an import error names the module.
@@ -44,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except ConfigError as exc:  # every command: a bad settings file, variable or option is one line
+        print(f"gateway: invalid settings: {exc}", file=sys.stderr)
+        return 2
     return int(code or 0)
 
 

@@ -23,11 +23,7 @@ def register(groups: CommandGroups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except GatewayError as exc:
-        print(f"gateway: invalid settings: {exc}")
-        return 2
+    settings = load_settings(args.config)  # invalid settings: one line and status 2 (cli.main)
     configure_logging(args.log_level, settings.server.log_format)
     from gateway.security import install_redaction
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,18 @@ def test_report_feedback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert _run(["report", "feedback", "--records", path]) == 0
     out = capsys.readouterr().out
     assert "2 answers rated, 1 helpful (50%)" in out and "0/1" in out and "zh/faq.yaml#faq-warranty" in out
+
+
+@pytest.mark.parametrize("command", [["kb", "search", "returns"], ["kb", "ingest", "samples/kb"],
+                                     ["report", "feedback"], ["serve"]])
+def test_invalid_settings_are_one_line_on_stderr_and_status_2(tmp_path: Path, command: list[str]) -> None:
+    """As the `gateway` console command runs them (gateway.cli.main), in a process of its own."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[core]\ntop_k = "lots"\n', "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "--config", str(bad), *command],
+                          capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "gateway: invalid settings: core.top_k must be int, got 'lots'"
+    assert "Traceback" not in done.stderr + done.stdout and done.stdout == ""
