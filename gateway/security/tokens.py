@@ -1,7 +1,8 @@
 """HS256 JSON Web Tokens and API keys, written from RFC 7519/7515 with the standard library.
 
 Only HS256 is accepted (never `none`, never an algorithm chosen by the token); signatures are
-compared in constant time; `exp` is required, `nbf`/`aud`/`iss` checked; sizes are capped.
+compared in constant time; `exp` is required, `nbf`/`aud`/`iss` checked; sizes are capped; the
+`tenant` claim follows the tenant-name rule of API keys and tenants.file (or is `*`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import GatewayError
+from gateway.security.settings import TENANT_NAME
 
 MAX_TOKEN_CHARS = 4096
 KEY_PREFIX = "gk_"
@@ -110,6 +112,10 @@ def verify_jwt(token: str, secret: str, *, audience: str, now: float, issuer: st
     tenant, role, sub = claims.get("tenant"), claims.get("role"), claims.get("sub", "")
     if not isinstance(tenant, str) or not isinstance(role, str) or not isinstance(sub, str):
         raise AuthError("token needs string 'tenant' and 'role' claims", code="auth-invalid")
+    # The rule of API-key tenants and tenants.file; "*" (every tenant) is for admins (authenticate).
+    if tenant != "*" and TENANT_NAME.fullmatch(tenant) is None:
+        raise AuthError("token 'tenant' claim is not a tenant name (1..64 letters, digits, '_', '.', '-')",
+                        code="auth-invalid")
     return Claims(sub or "jwt", tenant, role, float(exp))
 
 

@@ -134,6 +134,24 @@ def test_bad_claims_refused(settings: SecuritySettings, claims: dict[str, object
     assert code_of(bearer(forge(claims)), settings) in ("auth-invalid", "tenant-forbidden")
 
 
+@pytest.mark.parametrize("tenant", ["", "tenant a", "über", "x" * 65, "tenant-a\n", "../tenant-b",
+                                    "tenant-a/../b", "tenant-a:admin", "**"])
+def test_a_tenant_claim_that_is_no_tenant_name_is_refused(settings: SecuritySettings, tenant: str) -> None:
+    """The rule of API-key tenants and tenants.file: a token (signed, in date) naming anything else
+    is a bad credential (401 auth-invalid), never a session of an odd tenant."""
+    with pytest.raises(AuthError) as err:
+        authenticate(bearer(token(tenant=tenant)), {}, settings, now=NOW)
+    assert err.value.code == "auth-invalid" and "not a tenant name" in str(err.value)
+    assert http_status(err.value) == 401
+
+
+@pytest.mark.parametrize(("tenant", "role"), [("Acme_1.eu-west", "caller"), ("x" * 64, "agent"),
+                                              ("*", "admin")])
+def test_tenant_claims_that_follow_the_rule_are_accepted(settings: SecuritySettings, tenant: str,
+                                                         role: str) -> None:
+    assert authenticate(bearer(token(tenant=tenant, role=role)), {}, settings, now=NOW).tenant == tenant
+
+
 @pytest.mark.parametrize("garbage", ["eyJ.eyJ.", "eyJhbGciOiJIUzI1NiJ9.!!!.abc", "eyJ" + "a" * 5000 + ".b.c",
                                      "a.b", "Basic abc"])
 def test_garbage_credentials(settings: SecuritySettings, garbage: str) -> None:
