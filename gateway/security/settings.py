@@ -16,7 +16,7 @@ ROLES = ("caller", "agent", "admin")
 MODES = ("off", "required")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # What a tenant may be called (API keys here, per-tenant knowledge folders in core.tenant_kb_root).
-TENANT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TENANT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # use with fullmatch: "$" would admit a trailing newline
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash output
 
 
@@ -85,7 +85,7 @@ class SecuritySettings:
             digest, tenant, role = parts[0].lower(), parts[1], parts[2]
             _check(_HEX64.match(digest) is not None, f"security.api_keys[{i}]: not a sha256 hex digest "
                    "(store the hash from `gateway ops new-key`, never the key)")
-            _check(tenant == "*" or TENANT_NAME.match(tenant) is not None,
+            _check(tenant == "*" or TENANT_NAME.fullmatch(tenant) is not None,
                    f"security.api_keys[{i}]: bad tenant")
             _check(role in ROLES, f"security.api_keys[{i}]: role must be one of {ROLES}")
             _check(tenant != "*" or role == "admin", f"security.api_keys[{i}]: only admins span tenants")

@@ -65,7 +65,7 @@ def _tenant(tenant: str, values: Any) -> TenantSettings:
         if not ok:
             raise ConfigError(f"tenants.file [{tenant[:64]}]: {message}")
 
-    check(TENANT_NAME.match(tenant) is not None, "not a tenant name (letters, digits, '_', '.', '-')")
+    check(TENANT_NAME.fullmatch(tenant) is not None, "not a tenant name (letters, digits, '_', '.', '-')")
     check(isinstance(values, dict), "must be a table")
     known = {f.name for f in fields(TenantSettings)}
     unknown = sorted(set(values) - known)

@@ -222,6 +222,7 @@ def test_agents_see_only_their_tenant_queue(settings: SecuritySettings) -> None:
     ({"jwt_secret": "short"}, "at least 32"),
     ({"api_keys": ("plainkey:t:caller",)}, "sha256"),
     ({"api_keys": ("a" * 64 + ":t:boss",)}, "role"),
+    ({"api_keys": ("a" * 64 + ":acme\n:caller",)}, "bad tenant"),  # "$" once admitted the newline
     ({"allowed_origins": ("https://x.com/path",)}, "allowed_origins"),
     ({"bridge_sources": ("not-a-net",)}, "bridge_sources"),
 ])

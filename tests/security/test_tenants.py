@@ -49,6 +49,7 @@ def test_the_file_loads_into_each_tenants_settings(tmp_path: Path) -> None:
     ("[acme]\nchannels = ['fax']\n", "channels must be a list"),
     ("[acme]\nchannels = 'phone'\n", "channels must be a list"),
     ('["a b"]\nlanguage = "en"\n', "not a tenant name"),
+    ('["acme\\n"]\nlanguage = "en"\n', "not a tenant name"),  # a trailing newline is not a name
     ("acme = 3\n", "must be a table"),
     ("[acme\n", "tenants.file"),
 ])
