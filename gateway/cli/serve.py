@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 
 from gateway.cli.groups import CommandGroups
 from gateway.config import Settings, load_settings
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
 
 
@@ -30,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     install_redaction(settings.security.secrets())  # no configured secret ever reaches a log line
     try:
         asyncio.run(serve(settings, args.host or settings.server.host, args.port or settings.server.port))
+    except ConfigError:
+        raise  # found while starting (a missing tenants.file, say): reported like any bad setting
     except GatewayError as exc:
-        print(f"gateway: {exc.code}: {exc}")
+        print(f"gateway: {exc.code}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -13,6 +13,7 @@ import pytest
 from gateway.cli import core_cmds
 from gateway.cli.groups import CommandGroups
 from gateway.core.records import CoreRecords
+from gateway.errors import ConfigError, ModelUnavailable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,3 +73,28 @@ def test_invalid_settings_are_one_line_on_stderr_and_status_2(tmp_path: Path, co
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "gateway: invalid settings: core.top_k must be int, got 'lots'"
     assert "Traceback" not in done.stderr + done.stdout and done.stdout == ""
+
+
+
+@pytest.mark.parametrize(("error", "status", "line"), [
+    (ConfigError("tenants.file x.toml not found"), 2,
+     "gateway: invalid settings: tenants.file x.toml not found"),
+    (ModelUnavailable("faster-whisper is not installed"), 1,
+     "gateway: model-unavailable: faster-whisper is not installed"),
+])
+def test_a_problem_found_while_serve_starts_is_one_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    error: Exception, status: int, line: str,
+) -> None:
+    """Settings can go wrong after they loaded (a file removed before start) and engines can be missing."""
+    from gateway.cli import serve
+    from gateway.cli.main import main
+
+    async def failing_start(*_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(serve, "serve", failing_start)
+    monkeypatch.setattr(serve, "configure_logging", lambda *_: None)
+    assert main(["serve"]) == status
+    captured = capsys.readouterr()
+    assert captured.err.strip() == line and captured.out == ""
