@@ -37,14 +37,14 @@ def register(groups: CommandGroups) -> None:
     p.set_defaults(func=run_search)
 
     p = groups.eval.add_parser("dialogs", help="scripted multi-turn dialogues per backend")
-    p.add_argument("--backends", default="grounded,llama", help=f"comma list of {BACKENDS}")
+    p.add_argument("--backends", type=_backends, default="grounded,llama", help=f"comma list of {BACKENDS}")
     p.add_argument("--dialogs", default=str(DIALOGS), help="folder of dialogue YAML files")
     p.add_argument("--verbose", action="store_true", help="print every failed expectation")
     p.add_argument("--llm-timeout", type=float, help="seconds per LLM turn (and to its first token)")
     p.set_defaults(func=run_eval)
 
     p = groups.bench.add_parser("core", help="time to first reply clause per backend; LLM tokens/s")
-    p.add_argument("--backends", default="grounded,llama", help=f"comma list of {BACKENDS}")
+    p.add_argument("--backends", type=_backends, default="grounded,llama", help=f"comma list of {BACKENDS}")
     p.add_argument("--rounds", type=int, default=1, help="passes over the 16 questions")
     p.add_argument("--llm-timeout", type=float, help="seconds per LLM turn (and to its first token)")
     p.set_defaults(func=run_bench)
@@ -70,10 +70,11 @@ def _settings(args: argparse.Namespace) -> CoreSettings:
 
 
 def _backends(raw: str) -> list[str]:
+    """argparse type: a bad name is a usage error (status 2), like any other bad option."""
     names = [b.strip() for b in raw.split(",") if b.strip()]
     for name in names:
         if name not in BACKENDS:
-            raise SystemExit(f"unknown backend {name!r}; choose from {BACKENDS}")
+            raise argparse.ArgumentTypeError(f"unknown backend {name!r}; choose from {BACKENDS}")
     return names
 
 
@@ -144,7 +145,7 @@ def run_eval(args: argparse.Namespace) -> int:
         f"{'PII leaks':>9} {'LLM-phrased':>11}"
     )
     worst = 0
-    for backend in _backends(args.backends):
+    for backend in args.backends:
         try:
             core, model = _core_for(settings, backend, RecordingModel)
         except GatewayError as exc:
@@ -183,7 +184,7 @@ def run_bench(args: argparse.Namespace) -> int:
         f"{'backend':<10} {'first clause p50':>17} {'p95':>8} {'whole reply p50':>16} {'LLM-phrased':>12} "
         f"{'tokens/s':>9}"
     )
-    for backend in _backends(args.backends):
+    for backend in args.backends:
         try:
             core, model = _core_for(settings, backend, TimingModel)
         except GatewayError as exc:

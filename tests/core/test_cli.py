@@ -98,3 +98,11 @@ def test_a_problem_found_while_serve_starts_is_one_line_on_stderr(
     assert main(["serve"]) == status
     captured = capsys.readouterr()
     assert captured.err.strip() == line and captured.out == ""
+
+
+def test_an_unknown_backend_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["bench", "core", "--backends", "grounded,gpt9"])
+    assert exit_info.value.code == 2
+    assert "unknown backend 'gpt9'" in capsys.readouterr().err
+    assert _parser().parse_args(["bench", "core"]).backends == ["grounded", "llama"]
