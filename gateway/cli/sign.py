@@ -164,8 +164,10 @@ def _eval(args: argparse.Namespace) -> int:
         published_baseline,
         real_samples,
         score,
+        unseen_photos,
     )
     from modalities.sign.realdata import hands_root
+    from modalities.sign.settings import SignSettings
     from models.hands_mediapipe import MediapipeHandTracker
     from models.sign_classifier import MlpSignClassifier
 
@@ -214,6 +216,18 @@ def _eval(args: argparse.Namespace) -> int:
                             for t, row in sorted(result.confusions.items())
                         )
                     )
+    settings = SignSettings()
+    unseen = unseen_photos(MlpSignClassifier(default_weights()), samples, settings)
+    print(
+        "\nphotos no model trained on (the source's none and rock folders, labelled by a person; "
+        "shipped model, each photo as a held still frame):\n"
+        f"  index finger raised (4 people) read as the index hand: "
+        f"{unseen.index_correct}/{unseen.index_total}\n"
+        f"  out of vocabulary (thumbs-down, hand at rest, horns): {unseen.other_total} photos, "
+        f"{unseen.ignored} ignored (< {settings.min_confidence}), {unseen.read_back} read back "
+        f"(< {settings.readback_threshold}), {len(unseen.accepted)} accepted as a sign"
+        + ("".join(f"\n    {name}: {label} {conf}" for name, label, conf in unseen.accepted))
+    )
     return 0
 
 
