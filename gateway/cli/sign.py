@@ -224,7 +224,7 @@ def _eval(args: argparse.Namespace) -> int:
         f"  index finger raised (4 people) read as the index hand: "
         f"{unseen.index_correct}/{unseen.index_total}\n"
         f"  out of vocabulary (thumbs-down, hand at rest, horns): {unseen.other_total} photos, "
-        f"{unseen.ignored} ignored (< {settings.min_confidence}), {unseen.read_back} read back "
+        f"{unseen.ignored} ignored (< {settings.min_confidence} or at rest), {unseen.read_back} read back "
         f"(< {settings.readback_threshold}), {len(unseen.accepted)} accepted as a sign"
         + ("".join(f"\n    {name}: {label} {conf}" for name, label, conf in unseen.accepted))
     )

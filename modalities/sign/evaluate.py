@@ -20,6 +20,7 @@ from modalities.sign.features import features
 from modalities.sign.pipeline import decode_jpeg
 from modalities.sign.realdata import RealSample, boris, photo_files, photos
 from modalities.sign.settings import SignSettings
+from modalities.sign.vocabulary import REST
 from models.base import HandTracker
 from models.sign_classifier import WEIGHTS, MlpSignClassifier
 
@@ -105,7 +106,7 @@ class UnseenPhotos:
     index_correct: int
     index_total: int
     other_total: int
-    ignored: int  # below min_confidence: the frame does not count
+    ignored: int  # below min_confidence (the frame does not count) or read as hands at rest
     read_back: int  # below readback_threshold: "Did you sign ...?"
     accepted: list[tuple[str, str, float]]  # photo, class, confidence
 
@@ -125,7 +126,7 @@ def unseen_photos(
             index_correct += label == "Z/index" and confidence >= settings.min_confidence
             continue
         other_total += 1
-        if confidence < settings.min_confidence:
+        if confidence < settings.min_confidence or label == REST:
             ignored += 1
         elif confidence < settings.readback_threshold:
             read_back += 1

@@ -40,13 +40,15 @@ def test_index_photos_must_read_as_the_index_hand_and_others_must_not_be_accepte
         1.0: [0.9, 0.05, 0.05],  # index hand, sure: correct
         2.0: [0.3, 0.6, 0.1],  # index photo read as D: wrong
         3.0: [0.4, 0.3, 0.3],  # index hand but below min_confidence: not read, so wrong
-        4.0: [0.2, 0.3, 0.5],  # other photo, 0.5: read back
+        4.0: [0.2, 0.5, 0.3],  # other photo read as D at 0.5: read back
         5.0: [0.1, 0.85, 0.05],  # other photo accepted as D
         6.0: [0.3, 0.3, 0.4],  # other photo ignored
+        7.0: [0.05, 0.05, 0.9],  # other photo read as hands at rest: no sign, so ignored too
     }
     samples = [
         sample(index_up[0], 1.0), sample(index_up[1], 2.0), sample(index_up[2], 3.0),
         sample("rock/a.jpg", 4.0), sample("rock/b.jpg", 5.0), sample("none/c.jpg", 6.0),
+        sample("none/g.jpg", 7.0),
         sample("four/d.jpg", 5.0),  # a vocabulary folder: not part of this check
         sample("rock/e.jpg", 5.0, source="borisgraudt"),  # another source: not part of it either
         RealSample("mediapipe-photos", None, (), "rock/f.jpg"),  # no hand found: nothing to read
@@ -56,5 +58,5 @@ def test_index_photos_must_read_as_the_index_hand_and_others_must_not_be_accepte
     )
     result = unseen_photos(cast(MlpSignClassifier, FixedClassifier(answers)), samples, SignSettings())
     assert (result.index_correct, result.index_total) == (1, 3)
-    assert (result.other_total, result.ignored, result.read_back) == (3, 1, 1)
+    assert (result.other_total, result.ignored, result.read_back) == (4, 2, 1)
     assert result.accepted == [("rock/b.jpg", "D", 0.85)]
