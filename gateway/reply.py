@@ -123,11 +123,8 @@ class ReplyPlayer:
 
     async def _reply(self, turn_id: int, events: AsyncIterator[CoreEvent], language: str, speaker: str,
                      speech_end_wall: float | None, asr_ms: float, trace: TurnTrace) -> None:
-        try:
+        with trace.ends_on_error():
             await self._voice(turn_id, events, language, speaker, speech_end_wall, asr_ms, trace)
-        except BaseException as exc:
-            trace.end(exc)
-            raise
         trace.end()
 
     async def _voice(self, turn_id: int, events: AsyncIterator[CoreEvent], language: str, speaker: str,

@@ -288,11 +288,8 @@ class Session:
 
     async def _on_image(self, data: bytes) -> None:
         trace = self.trace_turn("screen")  # from arrival: reading the screenshot is part of the turn
-        try:
+        with trace.ends_on_error():
             turn = await self.screen.read(data, trace)
-        except BaseException as exc:
-            trace.end(exc)
-            raise
         self._next_turn()
         await self.start_turn(turn, trace=trace)
 
@@ -391,11 +388,8 @@ class Session:
     async def _finish_speech_turn(self, pending: Awaitable[TurnText], turn_id: int,
                                   ended: TurnEnded, trace: TurnTrace) -> None:
         speech_end_wall = self._arrival_of(ended.speech_end_ms)
-        try:
+        with trace.ends_on_error():
             result = await pending
-        except BaseException as exc:
-            trace.end(exc)
-            raise
         if not result.text:  # a cough or a click: no turn, nothing to answer
             self.deps.metrics.empty_turns.inc()
             trace.set({"turn.empty": True})
@@ -422,12 +416,9 @@ class Session:
         turn_id = self._turn_id if turn_id is None else turn_id
         trace = trace or self.trace_turn(turn.modality)
         trace.set({"turn.id": turn_id, "turn.language": turn.language})
-        try:
+        with trace.ends_on_error():
             await self.emit(TranscriptFinal(turn_id, turn.text, turn.language, turn.modality))
             await self.record("caller", turn_id, turn.modality, turn.text, turn.language, {"asr": asr_ms})
-        except BaseException as exc:
-            trace.end(exc)
-            raise
         await self.player.start(turn_id, turn, speech_end_wall=speech_end_wall, asr_ms=asr_ms, trace=trace)
 
     def trace_turn(self, modality: str) -> TurnTrace:

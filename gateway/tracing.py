@@ -113,6 +113,16 @@ class TurnTrace:
         finally:
             span.end()
 
+    @contextmanager
+    def ends_on_error(self) -> Iterator[None]:
+        """An error (or cancel) inside the block ends the turn span with it, then propagates;
+        success leaves the span open for whatever comes next in the turn."""
+        try:
+            yield
+        except BaseException as exc:
+            self.end(exc)
+            raise
+
     def interrupted(self, reason: str) -> None:
         """The reply stopped before its end (reason: barge-in, next-turn, session-end). After the
         turn span has ended (all audio sent, the caller still hearing it) an instant child span
