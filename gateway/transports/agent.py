@@ -150,10 +150,9 @@ class AgentChannel:
         sid = ticket.session_id
         call: HeldCall
         if ticket.node == desk.node_id:
-            session = self.gateway.sessions.get(sid)
-            if session is None:
-                await desk.release(sid)
-                raise GatewayError("that session has ended", code="agent-session-gone")
+            # desk.claim hands out a ticket of this node only while its session is live (it undoes
+            # the claim of a caller who left), and nothing has awaited since.
+            session = self.gateway.sessions[sid]
             call = LocalCall(session, desk, self.agent_id)
             language, channel = session.language, session.request.channel
             transcript = [asdict(r) for r in session.transcript]
