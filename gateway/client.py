@@ -11,7 +11,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,24 @@ from modalities.audio.pcm import float32_to_int16
 from models.base import Float32Audio
 
 DEFAULT_URL = "ws://127.0.0.1:8080/ws"
+
+
+async def next_of(ws: ClientConnection, kind: str, wait: float = 30,
+                  where: Callable[[dict[str, Any]], bool] = lambda m: True,
+                  seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The next text message of type `kind` (matching `where`) within `wait` seconds, skipping
+    reply audio; every text message read on the way is appended to `seen` when given. For
+    protocol-level callers (benches, tests) that drive a raw connection instead of GatewayClient."""
+    async with asyncio.timeout(wait):
+        while True:
+            raw = await ws.recv()
+            if isinstance(raw, bytes):
+                continue  # reply audio
+            message = json.loads(raw)
+            if seen is not None:
+                seen.append(message)
+            if message["type"] == kind and where(message):
+                return message
 
 
 @dataclass

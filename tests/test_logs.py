@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from gateway.client import next_of
 from gateway.logs import JsonFormatter, log_event
 from gateway.security import RedactingFilter
 from tests.conftest import GatewayThread, make_settings
-from tests.wire import next_of
 
 
 def test_an_event_is_readable_text_and_a_json_object(caplog: pytest.LogCaptureFixture) -> None:

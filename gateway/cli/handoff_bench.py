@@ -21,6 +21,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.cli.groups import CommandGroups
 from gateway.cli.processes import GatewayProcess, MissingProgram, RedisProcess, cluster_node_config, free_port
+from gateway.client import next_of
 from gateway.evaluation import percentile
 
 STEPS = ("visible", "take", "hear", "say")
@@ -42,16 +44,9 @@ def register(groups: CommandGroups) -> None:
     p.set_defaults(func=run)
 
 
-async def _next(ws: ClientConnection, kind: str, where: dict[str, Any] | None = None,
-                wait: float = 60) -> dict[str, Any]:
-    async with asyncio.timeout(wait):
-        while True:
-            raw = await ws.recv()
-            if isinstance(raw, bytes):
-                continue
-            message = json.loads(raw)
-            if message["type"] == kind and all(message.get(k) == v for k, v in (where or {}).items()):
-                return message
+def _next(ws: ClientConnection, kind: str, where: dict[str, Any] | None = None) -> Awaitable[dict[str, Any]]:
+    """The next message of `kind` whose fields include `where`."""
+    return next_of(ws, kind, wait=60, where=lambda m: all(m.get(k) == v for k, v in (where or {}).items()))
 
 
 async def _send(ws: ClientConnection, **message: Any) -> None:

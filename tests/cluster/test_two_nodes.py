@@ -20,11 +20,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.cli.processes import GatewayProcess, cluster_node_config, free_port
+from gateway.client import next_of
 from gateway.security import issue_jwt
 from gateway.store.postgres import PostgresStore
 from tests.cluster.conftest import RedisServer
 from tests.store.pg_server import PostgresServer
-from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,9 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.client import GatewayClient
+from gateway.client import GatewayClient, next_of
 from gateway.store.transcripts import read_transcript
-from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from gateway.client import next_of
 from tests.conftest import GatewayThread, make_settings
-from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.client import next_of
 from tests.conftest import GatewayThread, make_settings
-from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

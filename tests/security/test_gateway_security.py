@@ -18,9 +18,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gateway.client import next_of
 from gateway.security import issue_jwt
 from tests.conftest import GatewayThread, make_settings
-from tests.wire import next_of
 
 pytestmark = [pytest.mark.e2e]
 

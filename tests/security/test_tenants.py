@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from gateway.client import next_of
 from gateway.errors import ConfigError
 from gateway.protocol import ws_v1
 from gateway.security.tenants import CHANNELS, LANGUAGES, TenantSettings, TenantsSettings
 from tests.conftest import GatewayThread, make_settings
-from tests.wire import next_of
 
 TENANTS = """
 [small]
