@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from gateway.evaluation import realdata_dir
 
 F64 = npt.NDArray[np.float64]
 MAX_NPY_BYTES = 4096
@@ -35,16 +36,9 @@ class RealSample:
     name: str
 
 
-def realdata_root() -> Path:
-    env = os.environ.get("GATEWAY_REALDATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-
-
 def hands_root() -> Path | None:
-    root = realdata_root() / "hands"
-    return root if root.is_dir() else None
+    root = realdata_dir()
+    return root / "hands" if root is not None and (root / "hands").is_dir() else None
 
 
 def boris(root: Path) -> list[RealSample]:
