@@ -109,7 +109,6 @@ class Subscription:
             return None
 
 
-
 class Subscribers:
     """A node's event consumers; both backends deliver the events addressed to it here."""
 
@@ -128,6 +127,7 @@ class Subscribers:
     def deliver(self, event: ClusterEvent) -> None:
         for sub in self._subscriptions:
             sub.offer(event)
+
 
 class Cluster(Protocol):
     node_id: str

@@ -321,7 +321,6 @@ class RedisCluster(Subscribers):
     async def publish(self, event: ClusterEvent) -> None:
         await self._call(lambda: self._redis.publish(self._k("events"), encode_json(event)))
 
-
     async def _listen_loop(self) -> None:
         from redis.exceptions import RedisError
 
