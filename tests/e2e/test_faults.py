@@ -12,10 +12,12 @@ import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.client import next_of
 from gateway.errors import GatewayError
 from gateway.store.postgres import PostgresStore
 from tests.cluster.conftest import RedisServer
@@ -73,17 +75,9 @@ def servers(tmp_path: Path) -> Iterator[tuple[PostgresServer, RedisServer, LlmSe
 async def ask(ws: ClientConnection, text: str) -> str:
     """One typed turn; the reply text once its turn.timing arrives."""
     await ws.send(json.dumps({"type": "text", "text": text}))
-    reply: list[str] = []
-    async with asyncio.timeout(60):
-        while True:
-            raw = await ws.recv()
-            if isinstance(raw, bytes):
-                continue
-            message = json.loads(raw)
-            if message["type"] == "reply.text":
-                reply.append(message["text"])
-            elif message["type"] == "turn.timing":
-                return " ".join(reply)
+    seen: list[dict[str, Any]] = []
+    await next_of(ws, "turn.timing", wait=60, seen=seen)
+    return " ".join(m["text"] for m in seen if m["type"] == "reply.text")
 
 
 async def test_llm_redis_and_postgres_die_during_a_call(servers, tmp_path: Path) -> None:

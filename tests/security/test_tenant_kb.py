@@ -12,10 +12,12 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
+from gateway.client import next_of
 from gateway.core.messages import say
 from gateway.security import hash_api_key, issue_jwt, new_api_key
 from tests.conftest import GatewayThread, make_settings
@@ -80,19 +82,10 @@ async def ask(url: str, credential: dict[str, object], text: str, **start: objec
         if started["type"] != "session.started":
             return "", started
         await ws.send(json.dumps({"type": "text", "text": text}))
-        clauses: list[str] = []
-        async with asyncio.timeout(60):
-            while True:
-                raw = await ws.recv()
-                if isinstance(raw, bytes):
-                    continue  # reply audio
-                message = json.loads(raw)
-                if message["type"] == "reply.text":
-                    clauses.append(message["text"])
-                    if message["final"]:
-                        break
+        seen: list[dict[str, Any]] = []
+        await next_of(ws, "reply.text", wait=60, where=lambda m: bool(m["final"]), seen=seen)
         await ws.send(json.dumps({"type": "session.end"}))
-        return " ".join(clauses), started
+        return " ".join(m["text"] for m in seen if m["type"] == "reply.text"), started
 
 
 @pytest.mark.parametrize("kind", sorted(CREDENTIALS))
