@@ -15,6 +15,7 @@ from gateway.errors import ConfigError
 COMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.call",
+    "gateway.cli.loadtest",
     "gateway.cli.voice_bench",
     "gateway.cli.transcripts",
     "gateway.cli.models",
