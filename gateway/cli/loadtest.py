@@ -84,7 +84,7 @@ def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
         audio, rate = read_audio(Path(path), max_bytes=MAX_FILE_BYTES, max_seconds=MAX_SECONDS)
         span = speech_span(audio, rate)
         if span is None:
-            raise GatewayError(f"{path}: no speech found (silent recording)", code="asr-no-speech")
+            raise ValueError(f"{path}: no speech found (silent recording)")
         frames = encode_frames(audio, rate, fmt, FRAME_MS)
         recordings.append(Recording(Path(path).name, tuple(frames), span))
     return recordings
@@ -208,8 +208,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         figures = asyncio.run(loadtest(args))
-    except GatewayError as exc:
+    except GatewayError as exc:  # an unreadable or oversized recording
         print(f"{exc.code}: {exc}")
+        return 2
+    except ValueError as exc:
+        print(exc)
         return 2
     except OSError as exc:
         print(f"cannot reach the gateway at {args.url}: {exc}")
