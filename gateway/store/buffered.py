@@ -64,6 +64,12 @@ class RecordBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
+def dead_letter_path_for(journal_path: str | Path) -> Path:
+    """Where a journal's refused records go: store-journal.jsonl -> store-journal.dead.jsonl."""
+    path = Path(journal_path)
+    return path.with_name(f"{path.stem}.dead{path.suffix}" if path.suffix else f"{path.name}.dead")
+
+
 def _failure_code(exc: BaseException) -> str:
     """store-unavailable (wait and retry) or store-rejected (retry alone, then dead-letter)."""
     if isinstance(exc, GatewayError):
@@ -92,8 +98,7 @@ class BufferedStore:
         self.caller_pepper = caller_pepper
         self.max_journal_bytes = max_journal_bytes
         self.max_attempts = max_attempts
-        self.dead = DeadLetters(dead_letter_path or self.journal_path.with_name(
-            self.journal_path.name + ".dead.jsonl"))
+        self.dead = DeadLetters(dead_letter_path or dead_letter_path_for(self.journal_path))
         self.available = True  # False while the backend refuses writes
         self.last_error: str | None = None
         self.dead_letters = 0  # records in the dead-letter file (refused by the backend)
