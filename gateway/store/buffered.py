@@ -25,10 +25,12 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.errors import BackendError, ConfigError, GatewayError
 from gateway.security.audit import AuditRecord
@@ -54,6 +56,7 @@ __all__ = ["MAX_LINE_BYTES", "MAX_MESSAGE_CHARS", "AuditRec", "BufferedStore", "
            "decode_record", "encode_record", "open_durable_store"]
 
 log = logging.getLogger("gateway.store")
+T = TypeVar("T")
 
 
 class RecordBackend(Protocol):
@@ -116,6 +119,12 @@ class BufferedStore:
         self._idle = asyncio.Event()
         self._closing = False
         self._drain: asyncio.Task[None] | None = None
+        # The journal's own thread: appends never queue behind speech recognition in the loop's
+        # shared executor (a session waits for its record's append, never for the database).
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-journal")
+
+    async def _io(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._files, partial(work, *args, **kwargs))
 
     @property
     def backlog(self) -> int:
@@ -138,13 +147,13 @@ class BufferedStore:
                 "last_error": self.last_error if self.state == "degraded" else None}
 
     async def start(self) -> None:
-        self._journal = await asyncio.to_thread(Journal, self.journal_path, fsync=self.fsync)
-        self._committed = await asyncio.to_thread(self._journal.committed)
-        replay = await asyncio.to_thread(self._journal.read_from, self._committed, self.max_buffered)
+        self._journal = await self._io(Journal, self.journal_path, fsync=self.fsync)
+        self._committed = await self._io(self._journal.committed)
+        replay = await self._io(self._journal.read_from, self._committed, self.max_buffered)
         self._pending.extend(replay)
-        self._journal_end = await asyncio.to_thread(self._journal.end)
+        self._journal_end = await self._io(self._journal.end)
         self._spilled = bool(replay) and replay[-1][1] < self._journal_end
-        self.dead_letters = await asyncio.to_thread(self.dead.count)
+        self.dead_letters = await self._io(self.dead.count)
         if replay:
             log.warning("store journal: replaying %d records not yet written", len(replay))
         if self.dead_letters:
@@ -209,12 +218,12 @@ class BufferedStore:
     async def replay_dead_letters(self) -> int:
         """Queues every dead letter again (in order, through the journal); any the backend still
         refuses go back to the dead-letter file with the new error. Returns how many were queued."""
-        records, aside = await asyncio.to_thread(self.dead.take)
+        records, aside = await self._io(self.dead.take)
         for record, _ in records:
             await self._append(record)
         if aside is not None:
-            await asyncio.to_thread(aside.unlink)
-        self.dead_letters = await asyncio.to_thread(self.dead.count)
+            await self._io(aside.unlink)
+        self.dead_letters = await self._io(self.dead.count)
         return len(records)
 
     async def aclose(self, drain_timeout_s: float = 5.0) -> None:
@@ -228,8 +237,9 @@ class BufferedStore:
                 await self._drain
             self._drain = None
         if self._journal is not None:
-            await asyncio.to_thread(self._journal.close)
+            await self._io(self._journal.close)
             self._journal = None
+        self._files.shutdown(wait=False)
         await self.backend.aclose()
 
     # ------------------------------------------------------------------ internals
@@ -246,7 +256,7 @@ class BufferedStore:
                 self._drop(record, f"the journal is over {self.max_journal_bytes} bytes ({self.last_error})")
                 return
             try:
-                end = self._journal_end = await asyncio.to_thread(self._journal.append, line)
+                end = self._journal_end = await self._io(self._journal.append, line)
                 self._journal_broken = False
             except OSError as exc:  # disk full, say: keep it in memory while there is room
                 if not self._journal_broken:
@@ -294,7 +304,7 @@ class BufferedStore:
             if not self._pending:
                 async with self._append_lock:
                     if not self._pending and not self._spilled:
-                        if self._committed and await asyncio.to_thread(self._journal.reset_if,
+                        if self._committed and await self._io(self._journal.reset_if,
                                                                        self._committed):
                             self._committed = self._journal_end = 0
                         self._idle.set()
@@ -302,7 +312,7 @@ class BufferedStore:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5.0):
                         await self._wake.wait()
-                self.dead_letters = await asyncio.to_thread(self.dead.count)  # a replay may have run
+                self.dead_letters = await self._io(self.dead.count)  # a replay may have run
                 continue
             batch = [self._pending[i] for i in range(min(1 if single else size, len(self._pending)))]
             try:
@@ -331,7 +341,7 @@ class BufferedStore:
                     await asyncio.sleep(self.backoff_s[0] * 2 ** (attempts - 1))
                     continue
                 record = batch[0][0]
-                await asyncio.to_thread(self.dead.append, record, self.last_error)
+                await self._io(self.dead.append, record, self.last_error)
                 self.dead_letters += 1
                 self.available = True  # the backend answered: the record was the problem
                 log.error("store refused a %s record of session %s %d times; set aside in %s (%s)",
@@ -346,14 +356,14 @@ class BufferedStore:
             for _ in batch:
                 self._pending.popleft()
             self._committed = batch[-1][1]
-            await asyncio.to_thread(self._journal.commit, self._committed)
+            await self._io(self._journal.commit, self._committed)
 
     async def _reload(self) -> None:
         assert self._journal is not None
         async with self._append_lock:  # no append runs while the file is read back
-            records = await asyncio.to_thread(self._journal.read_from, self._committed, self.max_buffered)
+            records = await self._io(self._journal.read_from, self._committed, self.max_buffered)
             self._pending.extend(records)
-            end = await asyncio.to_thread(self._journal.end)
+            end = await self._io(self._journal.end)
             self._spilled = bool(records) and records[-1][1] < end
 
 
