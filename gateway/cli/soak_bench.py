@@ -37,6 +37,7 @@ from gateway.cli.processes import GatewayProcess, free_port
 from gateway.client import next_of
 
 MAX_SESSIONS = 2000
+ROUNDS = 3
 KINDS = ("typed", "surrogate", "resume", "vanish", "garbage", "unstarted")
 TEXTS = ("How long do I have to return an item?", "When will my order arrive?",
          "Can I pay with a gift card?")
@@ -67,7 +68,37 @@ async def start(ws: ClientConnection, session_id: str | None = None) -> str:
     if session_id:
         message["session_id"] = session_id
     await ws.send(json.dumps(message))
-    return str((await next_of(ws, "session.started", wait=30))["session_id"])
+    reply = await (_started_or_error(ws) if session_id else next_of(ws, "session.started", wait=30))
+    return str(reply["session_id"])
+
+
+async def _started_or_error(ws: ClientConnection) -> dict[str, Any]:
+    async with asyncio.timeout(30):
+        while True:
+            raw = await ws.recv()
+            if isinstance(raw, bytes):
+                continue
+            message: dict[str, Any] = json.loads(raw)
+            if message["type"] == "session.started":
+                return message
+            if message["type"] == "error" and message.get("code") == "session-in-use":
+                raise SessionInUse()
+
+
+class SessionInUse(Exception):
+    """The dropped connection's session has not ended yet: a reconnecting client tries again."""
+
+
+async def resume(url: str, session_id: str) -> ClientConnection:
+    for _ in range(50):
+        ws = await connect(url, open_timeout=30)
+        try:
+            await start(ws, session_id)
+            return ws
+        except SessionInUse:
+            await ws.close()
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the dropped session never ended")
 
 
 async def typed(ws: ClientConnection, raw: str, sent: Counter[str]) -> None:
@@ -99,8 +130,7 @@ async def one(url: str, kind: str, i: int, sent: Counter[str]) -> None:
             return  # no session.end: the caller vanished
         if kind == "resume":
             await ws.close()
-            async with connect(url, open_timeout=30) as again:
-                await start(again, session_id)
+            async with await resume(url, session_id) as again:
                 await typed(again, text, sent)
                 await again.send(json.dumps({"type": "session.end"}))
                 await next_of(again, "session.ended", wait=30)
@@ -166,12 +196,17 @@ audiosocket_port = 0
         server.wait_ready()
         pid = server.proc.pid
         asyncio.run(soak(server.url, concurrency, concurrency, 60.0))  # warm-up: caches, TTS voices
-        before = fd_count(pid), server.rss_bytes()
+        samples = [(0, fd_count(pid), server.rss_bytes())]
         began = time.monotonic()
-        kinds, sent = asyncio.run(soak(server.url, total, concurrency, seconds))
+        kinds, sent = Counter[str](), Counter[str]()
+        for _ in range(ROUNDS):  # sampled between rounds: flat, or growing with the count?
+            left = seconds - (time.monotonic() - began)
+            k, t = asyncio.run(soak(server.url, total // ROUNDS, concurrency, max(left, 0.0)))
+            kinds.update(k)
+            sent.update(t)
+            time.sleep(2.0)  # sessions that vanished are closed; the store catches up
+            samples.append((sum(kinds.values()), fd_count(pid), server.rss_bytes()))
         elapsed = time.monotonic() - began
-        time.sleep(2.0)  # sessions that vanished are closed; the store catches up
-        after = fd_count(pid), server.rss_bytes()
         state = health(port)
         stopping = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
@@ -193,8 +228,9 @@ audiosocket_port = 0
           f"dropped {store_state.get('dropped')}")
     print(f"caller turns: answered with transcript.final {sent['caller turns']}, stored {stored} "
           "(the surrogate turns are stored too, without a transcript.final reaching the client)")
-    print(f"gateway fds: {before[0]} after warm-up, {after[0]} at the end")
-    print(f"gateway RSS: {before[1] / 2**20:.0f} MiB after warm-up, {after[1] / 2**20:.0f} MiB at the end")
+    print("gateway fds:       " + ", ".join(f"{fds} after {n}" for n, fds, _ in samples)
+          + " sessions (0: after warm-up)")
+    print("gateway RSS (MiB): " + ", ".join(f"{rss / 2**20:.0f} after {n}" for n, _, rss in samples))
     print(f"SIGTERM -> exit: {exit_s:.1f} s (grace {args.grace:.0f} s), exit status {code}")
     clean = (code == 0 and store_state.get("writer_restarts") == 0 and store_state.get("dropped") == 0
              and stored >= sent["caller turns"])
