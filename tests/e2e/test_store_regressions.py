@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,33 @@ def _get(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
+
+
+async def test_surrogate_in_twilio_custom_parameters_is_stored(gateway: GatewayThread) -> None:
+    """The same character in a Twilio stream's customParameters (tenant, caller)."""
+    from gateway.transports.phone_callers import TwilioCaller
+
+    twilio = gateway.url.replace("/ws", "/phone/twilio")
+    caller = TwilioCaller(twilio, language="en", tenant="t\ud800x", caller="+1 555 0100\ud800")
+    await caller.connect()
+    await asyncio.sleep(1.0)
+    await caller.hangup()
+    path = gateway.settings.store.path
+
+    def phone_session() -> dict[str, Any]:
+        for _ in range(200):
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                row = db.execute("SELECT id FROM sessions WHERE channel = 'phone'").fetchone()
+            if row is not None:
+                return stored(gateway, row[0])
+            time.sleep(0.1)
+        raise AssertionError("the Twilio call was not stored")
+
+    got = await asyncio.to_thread(phone_session)
+    assert got["tenant"] == "t\ufffdx" and got["caller_hash"] and got["end_reason"]
+    async with connect(gateway.url) as ws:  # and storage goes on
+        other = await start(ws)
+        await say(ws, json.dumps({"type": "text", "text": "Can I pay with a gift card?"}))
+        await ws.send(json.dumps({"type": "session.end"}))
+        await next_of(ws, "session.ended", wait=30)
+    assert caller_texts(await asyncio.to_thread(stored, gateway, other)) == ["Can I pay with a gift card?"]
