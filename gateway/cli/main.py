@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "gateway.cli.ops",
     "gateway.cli.load_bench",
     "gateway.cli.handoff_bench",
+    "gateway.cli.soak_bench",
 )
 
 
