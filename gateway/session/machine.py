@@ -111,7 +111,8 @@ class SessionMachine:
         self._speech: int | None = None
         self._speech_start_ms = 0
         self._speech_end_ms = 0
-        self._pause_end_ms = -1  # the pause whose transcript would end the turn (-1: none asked)
+        self._pause_end_ms = -1  # where the last pause began (for the transcriber's gap rule)
+        self._awaited = -1  # the pause whose transcript may end the turn (-1: none awaited)
         self._held: collections.deque[VoiceWindow] = collections.deque()
         self._finals: set[int] = set()  # speech turns over, their final transcript awaited
         # the reply
@@ -220,18 +221,18 @@ class SessionMachine:
     # ------------------------------------------------------------------ speech in
 
     def _window(self, window: VoiceWindow, now: float, out: list[Command]) -> None:
-        if self._held or (self.endpointer.awaiting_hint and self._pause_end_ms >= 0):
+        if self._held or (self.endpointer.awaiting_hint and self._awaited >= 0):
             self._held.append(window)  # the pause's transcript decides whether the turn is over
             if len(self._held) <= MAX_HELD_WINDOWS:
                 return
-            self._pause_end_ms = -1  # the transcript is too late: go on without it
+            self._awaited = -1  # the transcript is too late: go on without it
             self._release(now, out)
             return
         self._feed(window, now, out)
 
     def _release(self, now: float, out: list[Command]) -> None:
         while self._held:
-            if self.endpointer.awaiting_hint and self._pause_end_ms >= 0:
+            if self.endpointer.awaiting_hint and self._awaited >= 0:
                 return
             self._feed(self._held.popleft(), now, out)
 
@@ -246,7 +247,7 @@ class SessionMachine:
                 self._interrupt(event.at_ms, now, out)
             elif isinstance(event, SpeechStarted):
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
-                self._pause_end_ms = -1
+                self._pause_end_ms = self._awaited = -1
                 language = None if self.language == "auto" else self.language
                 out.append(OpenSpeech(self._speech, event.start_ms, language))
             elif self._speech is None:
@@ -256,27 +257,28 @@ class SessionMachine:
                 if not self.config.transcribe_in_pauses:
                     ep.hint(True)  # the baseline: a fixed silence ends the turn, transcribed only then
                     continue
-                self._pause_end_ms = event.segment_end_ms
+                self._pause_end_ms = self._awaited = event.segment_end_ms
                 out.append(Transcribe(self._speech, event.segment_end_ms, final=False))
             elif isinstance(event, SpeechResumed):
                 if self._pause_end_ms >= 0:
                     out.append(SpeechGap(self._speech, self._pause_end_ms, event.at_ms))
+                self._awaited = -1  # that pause's transcript would come too late to end the turn
             elif isinstance(event, TurnEnded):
                 self._speech_end_ms = event.speech_end_ms
                 self._finals.add(self._speech)
                 out.append(Transcribe(self._speech, event.speech_end_ms, final=True))
-                self._speech, self._pause_end_ms = None, -1
+                self._speech = None
             elif isinstance(event, NoiseDiscarded):
                 out.append(CloseSpeech(self._speech, "noise"))
-                self._speech, self._pause_end_ms = None, -1
+                self._speech = None
 
     def _transcribed(self, result: Transcribed, now: float, out: list[Command]) -> None:
         if not result.final:
             if result.turn_id != self._speech:
                 return  # a pause of a turn that is over since
-            if result.until_ms == self._pause_end_ms:
+            if result.until_ms == self._awaited:
                 self.endpointer.hint(sounds_complete(result.text))
-                self._pause_end_ms = -1
+                self._awaited = -1
             if result.text:
                 out.append(Emit(TranscriptPartial(result.turn_id, result.text, result.language)))
             self._release(now, out)
@@ -378,7 +380,7 @@ class SessionMachine:
                 self._finals.discard(turn_id)
                 out.append(CloseSpeech(turn_id, "failed"))
             elif turn_id == self._speech:  # a pause pass failed: the turn goes on without its hint
-                self._pause_end_ms = -1
+                self._awaited = -1
                 self._release(now, out)
         elif failed.stage == "screen" and turn_id == self._screen_busy:
             self._screen_busy = None

@@ -87,6 +87,7 @@ class Harness:
     asr: AsrScript = growing_question
     reply_frames: int = 10  # frames per reply (0.2 s of audio)
     frames_per_step: int = 4
+    asr_delay_steps: int = 0  # a slow ASR: pause transcripts arrive this many steps later
     tts_fails: set[int] = field(default_factory=set)  # turn ids whose voice fails
     core_fails: set[int] = field(default_factory=set)  # turn ids whose reply stage crashes
     ocr: Callable[[bytes], TextTurn] = lambda data: TextTurn("Order 1234: shipped", "en", "screen")
@@ -103,6 +104,7 @@ class Harness:
         self.finished: str | None = None
         self._replies: dict[int, list[MachineInput]] = {}  # turn id -> what its worker still has to say
         self._later: list[MachineInput] = []  # results that arrive at the next step
+        self._slow: list[tuple[int, MachineInput]] = []  # (steps to wait, result)
 
     # ------------------------------------------------------------------ driving
 
@@ -137,6 +139,9 @@ class Harness:
 
     def _step(self) -> None:
         later, self._later = self._later, []
+        self._slow = [(n - 1, r) for n, r in self._slow]
+        later += [r for n, r in self._slow if n <= 0]
+        self._slow = [(n, r) for n, r in self._slow if n > 0]
         for result in later:
             self._give(result)
         for turn_id in list(self._replies):
@@ -171,8 +176,11 @@ class Harness:
                 error = BackendError("speech recognition failed", code="asr-failed")
                 self._later.append(WorkerFailed("asr", command.turn_id, error))
                 return
-            self._later.append(Transcribed(command.turn_id, command.until_ms, text, "en" if text else "",
-                                           command.final))
+            result = Transcribed(command.turn_id, command.until_ms, text, "en" if text else "", command.final)
+            if command.final:
+                self._later.append(result)
+            else:
+                self._slow.append((self.asr_delay_steps, result))
         elif isinstance(command, ReadScreen):
             try:
                 self._later.append(ScreenRead(command.turn_id, self.ocr(command.data)))

@@ -93,6 +93,20 @@ def test_a_caller_pause_mid_sentence_is_not_answered() -> None:
     assert snapshot.index(finals[0]) < snapshot.index("audio 1 x10")  # no reply audio before the end
 
 
+def test_turn_taking_is_the_same_whatever_the_speed_of_the_pause_transcript() -> None:
+    """Rule: while the turn would end if its words sounded finished, audio is held until the
+    pause's transcript is known (a slow ASR must not make the caller wait the long silence)."""
+    finals = []
+    for delay in (0, 25):  # 25 steps: 0.8 s, longer than the caller's 0.6 s between questions
+        h = Harness(asr_delay_steps=delay)
+        h.speak(trace(RETURNS))
+        h.idle(0.3)
+        h.speak(trace(SHIPPING))
+        h.idle(2.5)
+        finals.append([line for line in h.snapshot() if line.startswith("final")])
+    assert finals[0] == finals[1] == [f"final 1 speech {QUESTION!r}", f"final 2 speech {QUESTION!r}"]
+
+
 def test_crashing_asr_is_reported_and_later_turns_are_answered() -> None:
     def asr(turn_id: int, until_ms: int, final: bool) -> str:
         if turn_id == 1 and final:
