@@ -7,8 +7,9 @@ arrival, a typed line) and ended by its reply, or marked when the turn ends with
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gateway.errors import GatewayError
 from gateway.session.messages import (
     CloseSpeech,
     Command,
@@ -29,15 +30,55 @@ from gateway.session.messages import (
     Transcribe,
     Transcribed,
 )
-from gateway.session.reply import one_clause
+from gateway.session.reply import ReplyWorker, one_clause
 from gateway.tracing import TurnTrace, untraced
 from modalities.speech.transcriber import TurnText
 
 if TYPE_CHECKING:
-    from gateway.session.runner import Session
+    import asyncio
+    from collections.abc import Coroutine
+
+    from gateway.core.api import Conversation
+    from gateway.events import SessionEvent
+    from gateway.metrics import Metrics
+    from gateway.session.messages import Result, Stage
+    from gateway.session.speech import CallerEars, SpeechTurns
+    from gateway.session.visual import ScreenWorker, SignWorker
 
 
-async def execute(s: Session, command: Command) -> None:
+class Executor:
+    """The runner's side of each command; gateway.session.runner.Session inherits it and defines
+    what is declared here (so this module does not import the runner back)."""
+
+    if TYPE_CHECKING:
+        language: str
+        conversation: Conversation
+        metrics: Metrics
+        speech: SpeechTurns
+        replies: ReplyWorker
+        screen: ScreenWorker
+        sign: SignWorker
+        _ears: CallerEars | None
+        _traces: dict[int, TurnTrace]
+        _reply: tuple[int, asyncio.Task[None], TurnTrace] | None
+
+        async def emit(self, event: SessionEvent) -> None: ...
+        async def record(self, speaker: str, turn_id: int, modality: str, text: str, language: str,
+                         timings: dict[str, float]) -> None: ...
+        async def report(self, error: GatewayError) -> None: ...
+        async def _tell(self, result: Result) -> None: ...
+        def trace_turn(self, modality: str) -> TurnTrace: ...
+        def spawn(self, stage: Stage, turn_id: int | None,
+                  work: Coroutine[Any, Any, None]) -> asyncio.Task[None]: ...
+        def start_sign_loop(self) -> None: ...
+        def arrival_of(self, media_ms: int) -> float: ...
+        def finished(self) -> None: ...
+
+    async def execute(self, command: Command) -> None:
+        await execute(self, command)
+
+
+async def execute(s: Executor, command: Command) -> None:
     if isinstance(command, Emit):
         await s.emit(command.event)
     elif isinstance(command, Record):
@@ -46,7 +87,7 @@ async def execute(s: Session, command: Command) -> None:
     elif isinstance(command, Report):
         await s.report(command.error)
     elif isinstance(command, Count):
-        (s.deps.metrics.barge_ins if command.metric == "barge_ins" else s.deps.metrics.empty_turns).inc()
+        (s.metrics.barge_ins if command.metric == "barge_ins" else s.metrics.empty_turns).inc()
     elif isinstance(command, OpenSpeech):
         trace = s._traces.get(command.turn_id) or s.trace_turn("speech")  # from the first word
         trace.set({"turn.id": command.turn_id})
@@ -95,14 +136,14 @@ async def execute(s: Session, command: Command) -> None:
         s.finished()
 
 
-def _reply(s: Session, turn_id: int, trace: TurnTrace, work: Awaitable[None]) -> None:
+def _reply(s: Executor, turn_id: int, trace: TurnTrace, work: Awaitable[None]) -> None:
     async def run() -> None:
         await work
 
     s._reply = (turn_id, s.spawn("reply", turn_id, run()), trace)
 
 
-def _transcribe(s: Session, command: Transcribe) -> None:
+def _transcribe(s: Executor, command: Transcribe) -> None:
     turn_id, until = command.turn_id, command.until_ms
     if command.final:
         trace = s._traces.get(turn_id)
@@ -116,17 +157,17 @@ def _transcribe(s: Session, command: Transcribe) -> None:
             s.spawn("asr", turn_id, _partial(s, turn_id, until, partial))
 
 
-async def _partial(s: Session, turn_id: int, until: int, pending: Awaitable[str]) -> None:
+async def _partial(s: Executor, turn_id: int, until: int, pending: Awaitable[str]) -> None:
     text = await pending
     await s._tell(Transcribed(turn_id, until, text, s.speech.language(turn_id), final=False))
 
 
-async def _final(s: Session, turn_id: int, until: int, pending: Awaitable[TurnText] | None) -> None:
+async def _final(s: Executor, turn_id: int, until: int, pending: Awaitable[TurnText] | None) -> None:
     result = TurnText("", "", 0.0) if pending is None else await pending
     await s._tell(Transcribed(turn_id, until, result.text, result.language, final=True, asr_ms=result.asr_ms))
 
 
-async def _read_screen(s: Session, command: ReadScreen, trace: TurnTrace) -> None:
+async def _read_screen(s: Executor, command: ReadScreen, trace: TurnTrace) -> None:
     language = s.language if s.language != "auto" else "en"
     try:
         with trace.ends_on_error():

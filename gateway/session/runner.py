@@ -39,7 +39,7 @@ from gateway.inputs import (
 from gateway.logs import log_event
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
-from gateway.session import commands
+from gateway.session.commands import Executor
 from gateway.session.machine import MachineConfig, SessionMachine
 from gateway.session.messages import Command, Result, Stage, WorkerFailed
 from gateway.session.outbox import Outbox
@@ -77,7 +77,7 @@ def machine_config(settings: Settings, language: str) -> MachineConfig:
     return MachineConfig(language, endpoint, s.transcribe_in_pauses)
 
 
-class Session:
+class Session(Executor):
     def __init__(self, session_id: str, request: SessionRequest, conversation: Conversation,
                  deps: SessionDeps) -> None:
         self.session_id, self.request, self.conversation, self.deps = session_id, request, conversation, deps
@@ -91,6 +91,7 @@ class Session:
         self._overflowing = False
         self._opened = time.monotonic()
         engines, metrics = deps.engines, deps.metrics
+        self.metrics = metrics
         self._ears: CallerEars | None = None
         self.speech = SpeechTurns(engines, metrics, request.language)
         self.replies = ReplyWorker(engines, metrics, request.audio, self._tell, session_id=session_id,
@@ -268,7 +269,7 @@ class Session:
 
     async def _apply(self, todo: list[Command]) -> None:
         for command in todo:
-            await commands.execute(self, command)
+            await self.execute(command)
 
     def spawn(self, stage: Stage, turn_id: int | None, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         assert self._group is not None

@@ -9,19 +9,24 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import AudioClear, ErrorEvent, ReplyAudio, ReplyAudioEnd, SessionEvent
 from gateway.ports import SessionPort, dispatch
 from gateway.protocol.ws_v1 import ServerProtocol, to_json
-from gateway.transports.webrtc import WebRtcSettings, ice_hosts
 from gateway.transports.webrtc_media import (
     FRAME_MS,
     FrameSampler,
@@ -41,8 +46,41 @@ CHANNEL_TYPES = frozenset({"text", "image", "sign.confirm", "barge_in", "dtmf", 
 MAX_CHANNEL_MESSAGE = 262_144  # aiortc's own SCTP message limit
 
 
+class PeerSettings(Protocol):
+    """What a peer needs of gateway.transports.webrtc.WebRtcSettings (which imports this module
+    lazily: the peer must not import it back)."""
+
+    @property
+    def sign_fps(self) -> float: ...
+
+    @property
+    def video_max_side(self) -> int: ...
+
+    @property
+    def jpeg_quality(self) -> int: ...
+
+    @property
+    def screen_interval_s(self) -> float: ...
+
+    @property
+    def screen_change(self) -> float: ...
+
+    @property
+    def reply_buffer_s(self) -> float: ...
+
+    @property
+    def answer_timeout_s(self) -> float: ...
+
+    @property
+    def max_channel_buffer(self) -> int: ...
+
+    def rtc_configuration(self) -> RTCConfiguration: ...
+
+    def ice_hosts(self) -> contextlib.AbstractContextManager[None]: ...
+
+
 class WebRtcPeer:
-    def __init__(self, session: SessionPort, settings: WebRtcSettings,
+    def __init__(self, session: SessionPort, settings: PeerSettings,
                  on_close: Callable[[WebRtcPeer], None]) -> None:
         self.session = session
         self.settings = settings
@@ -81,7 +119,7 @@ class WebRtcPeer:
         pc.on("datachannel", self._on_datachannel)
         pc.on("connectionstatechange", self._on_state)
         try:
-            with ice_hosts(self.settings.host_addresses):
+            with self.settings.ice_hosts():
                 async with asyncio.timeout(self.settings.answer_timeout_s):
                     await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
                     pc.addTrack(self.track)
