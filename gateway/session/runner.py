@@ -26,15 +26,8 @@ from gateway.events import ErrorEvent, SessionEnded, SessionEvent, SessionStarte
 from gateway.inputs import (
     AgentSays,
     AudioIn,
-    BargeInRequest,
-    DtmfIn,
     End,
-    ImageIn,
-    Played,
     SessionInput,
-    SignConfirm,
-    TextIn,
-    VideoFrameIn,
 )
 from gateway.logs import log_event
 from gateway.metrics import Metrics
@@ -123,31 +116,6 @@ class Session(Executor):
                 self._overflowing = True
                 self.emit_nowait(ErrorEvent("limit-exceeded",
                                             "input arrives faster than it can be handled; dropped"))
-
-    # The typed inputs one by one (transports that do not build gateway.inputs objects themselves).
-    def push_audio(self, payload: bytes) -> None:
-        self.push(AudioIn(payload))
-
-    def push_text(self, text: str) -> None:
-        self.push(TextIn(text))
-
-    def push_dtmf(self, digit: str) -> None:
-        self.push(DtmfIn(digit))
-
-    def push_image(self, data: bytes) -> None:
-        self.push(ImageIn(data))
-
-    def push_video_frame(self, data: bytes, media_time_ms: int) -> None:
-        self.push(VideoFrameIn(data, media_time_ms))
-
-    def confirm_sign(self, yes: bool) -> None:
-        self.push(SignConfirm(yes))
-
-    def barge_in(self) -> None:
-        self.push(BargeInRequest())
-
-    def mark_played(self, turn_id: int) -> None:
-        self.push(Played(turn_id))
 
     def agent_say(self, agent_id: str, text: str) -> None:
         """A person's words to the caller: voiced and stored as the agent's turn."""

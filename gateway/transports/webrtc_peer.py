@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import AudioClear, ErrorEvent, ReplyAudio, ReplyAudioEnd, SessionEvent
+from gateway.inputs import AudioIn, ImageIn, Played, VideoFrameIn
 from gateway.ports import SessionPort, dispatch
 from gateway.protocol.ws_v1 import ServerProtocol, to_json
 from gateway.transports.webrtc_media import (
@@ -88,7 +89,8 @@ class WebRtcPeer:
         self.audio = session.request.audio
         self.buffer = ReplyBuffer(self.audio.frame_bytes(FRAME_MS),
                                   int(self.audio.sample_rate * 2 * settings.reply_buffer_s))
-        self.track = ReplyTrack(self.buffer, self.audio.sample_rate, session.mark_played)
+        self.track = ReplyTrack(self.buffer, self.audio.sample_rate,
+                                lambda turn_id: session.push(Played(turn_id)))
         self.channel: RTCDataChannel | None = None
         self.pc: RTCPeerConnection | None = None
         self.state = "new"
@@ -217,7 +219,7 @@ class WebRtcPeer:
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 for out in resampler.resample(frame):
-                    self.session.push_audio(out.to_ndarray().tobytes())
+                    self.session.push(AudioIn(out.to_ndarray().tobytes()))
         # The caller's microphone track only ends when its connection does.
         await self._lost()
 
@@ -246,7 +248,7 @@ class WebRtcPeer:
                 continue
             frame, t_ms = slot.pop()
             jpeg = await asyncio.to_thread(encode_jpeg, frame, s.video_max_side, s.jpeg_quality)
-            self.session.push_video_frame(jpeg, t_ms)
+            self.session.push(VideoFrameIn(jpeg, t_ms))
             self.video_sent += 1
 
     async def _pump_screen(self, track: MediaStreamTrack) -> None:
@@ -279,7 +281,7 @@ class WebRtcPeer:
             current = await asyncio.to_thread(thumbnail, frame)
             if wanted or screen_changed(previous, current, self.settings.screen_change):
                 previous = current
-                self.session.push_image(await asyncio.to_thread(encode_png, frame))
+                self.session.push(ImageIn(await asyncio.to_thread(encode_png, frame)))
                 self.screens_sent += 1
 
     @staticmethod
