@@ -19,6 +19,7 @@ import pytest
 
 from gateway.client import GatewayClient, encode_frames
 from gateway.events import AudioFormat
+from gateway.store.transcripts import read_transcript
 from modalities.sign.events import LetterRecognised
 from modalities.voice.clauses import speakable_pieces
 from models.base import SynthesizerInfo, TranscriberInfo, Transcript
@@ -151,3 +152,16 @@ async def test_sign_input_survives_a_crash_in_its_pipeline(stub_gateway: Gateway
                 await client.wait_for("caption", timeout=10, count=i)
     assert [e["code"] for e in client.result.errors] == ["internal-error"]  # reported, not silent
     assert [c["text"] for c in client.result.of("caption")] == ["A"] * 5  # every later frame seen
+
+
+async def test_hanging_up_mid_sentence_stores_the_words_as_an_interrupted_turn(
+        stub_gateway: GatewayThread) -> None:
+    async with GatewayClient(stub_gateway.url, language="en") as client:
+        await send_audio(client, 1.0, loud=True)  # the caller is still talking when the call ends
+        session_id = client.result.session_id
+    assert stub_gateway.gateway is not None
+    stub_gateway.call(stub_gateway.gateway.store.flush())
+    stored = read_transcript(stub_gateway.settings.store.path, session_id)
+    assert stored is not None
+    assert [(t["speaker"], t["text"], t["timings"].get("interrupted")) for t in stored["turns"]] == [
+        ("caller", QUESTION, 1.0)]
