@@ -38,7 +38,7 @@ DEFAULT_TENANT = TenantSettings()  # a tenant without a table in tenants.file
 def open_store(settings: Settings) -> TranscriptWriter:
     """SQLite by default; PostgreSQL behind a local journal when durable.backend = 'postgres'."""
     if settings.durable.backend == "postgres":
-        from gateway.store.buffered import open_durable_store
+        from gateway.store.postgres import open_durable_store
 
         return open_durable_store(settings.durable, caller_pepper=settings.security.caller_pepper)
     return TranscriptStore(settings.store.path, caller_pepper=settings.security.caller_pepper)

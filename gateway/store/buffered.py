@@ -53,7 +53,7 @@ from gateway.store.records import (  # re-exported: the record types have always
 
 __all__ = ["MAX_LINE_BYTES", "MAX_MESSAGE_CHARS", "AuditRec", "BufferedStore", "DurableStoreSettings",
            "ErrorRec", "Journal", "Record", "RecordBackend", "SessionEndRec", "SessionStartRec", "TurnRec",
-           "decode_record", "encode_record", "open_durable_store"]
+           "decode_record", "encode_record"]
 
 log = logging.getLogger("gateway.store")
 T = TypeVar("T")
@@ -396,14 +396,3 @@ class DurableStoreSettings:
         check(0 <= self.retention_days <= 3650, "durable.retention_days must be 0..3650")
         check(0.1 <= self.connect_timeout_s <= 60 and 0.1 <= self.write_timeout_s <= 60,
               "durable.connect_timeout_s/write_timeout_s must be 0.1..60 s")
-
-
-def open_durable_store(settings: DurableStoreSettings, *, caller_pepper: str = "") -> BufferedStore:
-    """The PostgreSQL store behind a journal (durable.backend = 'postgres'); call `start()` next."""
-    from gateway.store.postgres import PostgresStore
-
-    backend = PostgresStore(settings.dsn, connect_timeout_s=settings.connect_timeout_s,
-                            statement_timeout_s=settings.write_timeout_s)
-    return BufferedStore(backend, settings.journal_path, max_buffered=settings.max_buffered_records,
-                         write_timeout_s=settings.write_timeout_s, fsync=settings.journal_fsync,
-                         caller_pepper=caller_pepper, max_journal_bytes=settings.max_journal_mb << 20)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.errors import BackendError
+from gateway.store.buffered import BufferedStore, DurableStoreSettings
 from gateway.store.migrations import apply_postgres
 from gateway.store.records import Record, TurnRec
 from gateway.store.sql import record_sql
@@ -162,3 +163,12 @@ class PostgresStore:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def open_durable_store(settings: DurableStoreSettings, *, caller_pepper: str = "") -> BufferedStore:
+    """The PostgreSQL store behind a journal (durable.backend = 'postgres'); call `start()` next."""
+    backend = PostgresStore(settings.dsn, connect_timeout_s=settings.connect_timeout_s,
+                            statement_timeout_s=settings.write_timeout_s)
+    return BufferedStore(backend, settings.journal_path, max_buffered=settings.max_buffered_records,
+                         write_timeout_s=settings.write_timeout_s, fsync=settings.journal_fsync,
+                         caller_pepper=caller_pepper, max_journal_bytes=settings.max_journal_mb << 20)
