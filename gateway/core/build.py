@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.core.agents import AgentQueue
 from gateway.core.api import Conversation
@@ -28,6 +29,9 @@ from gateway.core.records import CoreRecords
 from gateway.core.services import CoreServices
 from gateway.core.settings import CoreSettings
 from models.base import Embedder, LanguageModel
+
+if TYPE_CHECKING:
+    from gateway.core.actions import ActionService
 
 log = logging.getLogger("gateway.core")
 
@@ -71,6 +75,8 @@ class Core:
         for store in self._stores:
             store.close()
         self.services.records.close()
+        if self.services.actions is not None:
+            await self.services.actions.aclose()
         for engine in (self._embedder, self.model):
             if engine is not None:
                 engine.close()
@@ -122,12 +128,22 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
         max_tokens=settings.llm_max_tokens)
     services = CoreServices(settings=settings, index=shared,
                             records=CoreRecords(settings.records_path),
-                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser)
+                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser,
+                            actions=make_actions(settings))
     # Records, agent queue, verifier and phraser stay shared (keyed by session); only the index differs.
     tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
     fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
         services, index=KnowledgeIndex(()))
     return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
+
+
+def make_actions(settings: CoreSettings) -> ActionService | None:
+    """The declared backend actions (core.actions_path), shared by every tenant; None when unset."""
+    if not settings.actions_path:
+        return None
+    from gateway.core.actions import ActionService, load_catalog
+
+    return ActionService(load_catalog(settings.actions_path), risk_amount=settings.risk_amount)
 
 
 def _build_index(folder: Path, db_path: str, embedder: Embedder | None,

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from gateway.core.agents import Ticket
 from gateway.core.api import CoreEvent, Handoff, ReplyClause, StateUpdate, TextTurn, VerificationRequired
@@ -32,6 +33,9 @@ from gateway.core.policies.verify import MAX_ATTEMPTS, Challenge
 from gateway.core.services import CoreServices
 from gateway.core.text import base_language, guess_language, tokenize
 from gateway.errors import LimitExceeded
+
+if TYPE_CHECKING:
+    from gateway.core.actions import ActionDesk
 
 log = logging.getLogger("gateway.core")
 _FOLLOW_UP_MODALITIES = ("screen", "sign")
@@ -69,6 +73,7 @@ class CoreConversation:
         self._feedback_for: tuple[str, tuple[str, ...]] | None = None
         self._last_docs: tuple[str, ...] = ()  # documents the last answer came from
         self._turn_record: dict[str, object] | None = None  # written once per turn
+        self._desk: ActionDesk | None = None  # backend actions of this conversation (issue 19)
 
     # ------------------------------------------------------------------ helpers
 
@@ -147,6 +152,15 @@ class CoreConversation:
             yield self._say("emergency", language)
             await self._record("emergency", {"phrase": emergency.phrase})  # after: nothing delays help
             return
+        # Backend actions (issue 19, gateway/core/actions): an operation under way, or one this
+        # turn routes to, is answered there; a turn it does not take goes on below unchanged.
+        if self._challenge is None and self.services.actions is not None:
+            acted = False
+            async for event in self._act(turn, raw, text, language):
+                acted = True
+                yield event
+            if acted:
+                return
         verified = False
         if self._challenge is not None:
             async for event in self._verification_answer(raw, language):
@@ -189,6 +203,34 @@ class CoreConversation:
             return
         async for event in self._answer(text, language, turn.modality, ask):
             yield event
+
+    async def _act(self, turn: TextTurn, raw: str, text: str, language: str) -> AsyncIterator[CoreEvent]:
+        """Issue 19: the turn goes to this conversation's action desk first; nothing if not its."""
+        from gateway.core.actions import ActionTurn, with_final
+
+        assert self.services.actions is not None
+        if self._desk is None:
+            self._desk = self.services.actions.desk(self.session_id, self.services.verifier)
+        if self._desk.challenge is not None and self._turn_record is not None:
+            self._turn_record["text"] = "[VERIFICATION ANSWER]"  # a one-time code is never stored
+        intent = classify(text)
+        slots = {**self.state.slots, **extract_slots(text)}
+        step = await self._desk.step(ActionTurn(text, raw, language, intent, slots, turn.detail))
+        if step is None:
+            return
+        self._feedback_for = None
+        if intent != "other":
+            self.state.intent = intent
+        for kind, detail in step.records:
+            await self._record(kind, detail)
+        if step.handoff:
+            yield self._handoff(step.handoff, urgent=False)
+        for event in with_final(step.events):
+            yield event
+        if step.said:
+            self.state.add(Line("bot", " ".join(step.said), intent=self.state.intent))
+        if step.feedback_for:
+            self._feedback_for = (text, (step.feedback_for,))
 
     async def _verification_answer(self, raw: str, language: str) -> AsyncIterator[CoreEvent]:
         challenge, verifier = self._challenge, self.services.verifier

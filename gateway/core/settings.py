@@ -38,6 +38,7 @@ class CoreSettings:
     feedback: bool = True  # ask "did this solve your problem?" after an answered question
     agent_queue_size: int = 32
     max_turn_chars: int = 2000  # longer turns are cut (a screenshot can carry a lot of text)
+    actions_path: str = ""  # YAML backend actions (docs/actions.md), e.g. samples/actions; "" = none
 
     def validate(self) -> CoreSettings:
         _check(self.backend in BACKENDS, f"core.backend must be one of {BACKENDS}, got {self.backend!r}")
@@ -66,6 +67,10 @@ class CoreSettings:
         _check(self.tenant_kb_fallback == "shared" or bool(self.tenant_kb_root),
                "core.tenant_kb_fallback = 'none' needs core.tenant_kb_root (else no tenant has knowledge)")
         self.tenant_kb_folders()  # checks the root and every tenant folder name
+        if self.actions_path:  # a bad action file stops the start with one line naming file and entry
+            from gateway.core.actions.declarations import load_catalog
+
+            load_catalog(self.actions_path)
         return self
 
     def kb_folder(self) -> Path:
