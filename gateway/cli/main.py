@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "gateway.cli.ops",
     "gateway.cli.load_bench",
     "gateway.cli.handoff_bench",
+    "gateway.cli.report",  # after core_cmds: adds `gateway report --since 7d` to its `report`
 )
 
 
