@@ -210,7 +210,26 @@ class CoreConversation:
 
         assert self.services.actions is not None
         if self._desk is None:
-            self._desk = self.services.actions.desk(self.session_id, self.services.verifier)
+            self._desk = self.services.actions.desk(self.session_id, self.services.verifier, self.tenant)
+        for kind, detail in self._desk.drain():  # the session's A/B arm, with its first turn
+            await self._record(kind, detail)
+        if self._feedback_for is not None and self._desk.idle and not self.state.pending_confirm \
+                and (answered := yes_no(text)) is not None:
+            # The answer to "did that answer your question?": stored as ever, then at most one
+            # related offer once the question is resolved (the desk says whether one fits).
+            resolved = self._feedback_for[1]
+            events = [e async for e in self._yes_no(answered, language)]
+            offer = "" if not answered else self._desk.offer(
+                resolved, language, intent=self.state.intent, handed_off=self.handed_off,
+                sentiment=self.state.sentiment[-1] if self.state.sentiment else 0.0)
+            if offer:
+                events.append(ReplyClause(offer, language, final=True))
+                self.state.add(Line("bot", offer, intent=self.state.intent))
+            for kind, detail in self._desk.drain():
+                await self._record(kind, detail)
+            for event in with_final(events):
+                yield event
+            return
         if self._desk.challenge is not None and self._turn_record is not None:
             self._turn_record["text"] = "[VERIFICATION ANSWER]"  # a one-time code is never stored
         intent = classify(text)

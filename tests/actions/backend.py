@@ -109,7 +109,8 @@ def running_backend() -> Iterator[Backend]:
         backend.stop()
 
 
-def actions_file(folder: Path, url: str, *, timeout_s: float = 2.0, failures: int = 3) -> Path:
+def actions_file(folder: Path, url: str, *, timeout_s: float = 2.0, failures: int = 3,
+                 experiment: str = "") -> Path:
     """The shipped samples/actions/shop.yaml pointed at the test's service."""
     text = (SAMPLES / "actions" / "shop.yaml").read_text(encoding="utf-8")
     text = text.replace("http://127.0.0.1:8091/api", url)
@@ -117,6 +118,9 @@ def actions_file(folder: Path, url: str, *, timeout_s: float = 2.0, failures: in
     text = text.replace("timeout_s: 1.5", f"timeout_s: {timeout_s}")
     text = text.replace("breaker: {failures: 3, reset_s: 30}",
                         f"breaker: {{failures: {failures}, reset_s: 30}}")
+    if experiment:
+        text = text.replace("# experiment: {name: offers-2024-05, tenants: []}",
+                            f"experiment: {{name: {experiment}}}")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "shop.yaml"
     path.write_text(text, encoding="utf-8")

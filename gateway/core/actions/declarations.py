@@ -10,6 +10,7 @@ checked at start: any problem is a ConfigError of one line naming the file and t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import string
@@ -33,7 +34,7 @@ _INTEGRATION_KEYS = {"base_url", "label", "auth", "timeout_s", "retries", "break
 _AUTH_KEYS = {"bearer_env", "header", "value_env"}
 _BREAKER_KEYS = {"failures", "reset_s"}
 _ACTION_KEYS = {"description", "intents", "triggers", "integration", "method", "path", "changes",
-                "step_up", "parameters", "result", "reply", "not_found", "offer"}
+                "step_up", "parameters", "result", "reply", "not_found"}
 _PARAM_KEYS = {"type", "from", "ask", "required", "label"}
 _FROM_KEYS = set(SOURCES)
 _FIELD_KEYS = {"type", "values"}
@@ -93,7 +94,6 @@ class Action:
     triggers: tuple[re.Pattern[str], ...] = ()
     step_up: str = "never"  # "always", or "risk": the core's risk policy decides
     not_found: Mapping[str, str] = field(default_factory=dict)  # reply on HTTP 404
-    offer: Mapping[str, str] = field(default_factory=dict)  # a related offer, after a resolved call
 
     @property
     def idempotent(self) -> bool:
@@ -110,9 +110,40 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A related offer made once the caller's question is resolved (after a knowledge passage
+    whose id starts with one of `sources`, or after one of `actions`)."""
+
+    name: str
+    text: Mapping[str, str]
+    sources: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    def follows(self, resolved: tuple[str, ...]) -> bool:
+        return any(s == f"action:{a}" for s in resolved for a in self.actions) or any(
+            s.startswith(prefix) for s in resolved for prefix in self.sources)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B split by session: variant "a" gets the offers, "b" does not (docs/actions.md)."""
+
+    name: str
+    tenants: tuple[str, ...] = ()  # empty: every tenant
+
+    def variant(self, session_id: str, tenant: str) -> str:
+        if self.tenants and tenant not in self.tenants:
+            return ""
+        digest = hashlib.sha256(f"{self.name}/{session_id}".encode()).digest()
+        return "a" if digest[0] % 2 == 0 else "b"
+
+
+@dataclass(frozen=True)
 class ActionCatalog:
     actions: tuple[Action, ...] = ()
     integrations: Mapping[str, Integration] = field(default_factory=dict)
+    offers: tuple[Offer, ...] = ()
+    experiment: Experiment | None = None
 
     def by_name(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)
@@ -138,8 +169,15 @@ def load_catalog(folder: str | Path, environ: Mapping[str, str] | None = None) -
     env = os.environ if environ is None else environ
     actions: list[Action] = []
     integrations: dict[str, Integration] = {}
+    offers: list[tuple[Path, Offer]] = []
+    experiment: Experiment | None = None
     for file in files:
-        file_actions, file_integrations = _load_file(file, env)
+        file_actions, file_integrations, file_offers, file_experiment = _load_file(file, env)
+        offers.extend((file, o) for o in file_offers)
+        if file_experiment is not None:
+            if experiment is not None:
+                raise _Where(file).fail("experiment", "only one experiment at a time")
+            experiment = file_experiment
         for name, integration in file_integrations.items():
             if name in integrations:
                 raise _Where(file).fail(name, "integration declared in another file too")
@@ -152,10 +190,16 @@ def load_catalog(folder: str | Path, environ: Mapping[str, str] | None = None) -
             raise where.fail(action.name, "action declared twice")
         if action.integration not in integrations:
             raise where.fail(action.name, f"unknown integration {action.integration!r}")
-    return ActionCatalog(tuple(actions), integrations)
+    for file, offer in offers:
+        for name in offer.actions:
+            if name not in names:
+                raise _Where(file).fail(f"offers.{offer.name}",
+                                        f"after.actions names unknown action {name!r}")
+    return ActionCatalog(tuple(actions), integrations, tuple(o for _, o in offers), experiment)
 
 
-def _load_file(file: Path, env: Mapping[str, str]) -> tuple[list[Action], dict[str, Integration]]:
+def _load_file(file: Path, env: Mapping[str, str]
+               ) -> tuple[list[Action], dict[str, Integration], list[Offer], Experiment | None]:
     import yaml
 
     where = _Where(file)
@@ -168,12 +212,45 @@ def _load_file(file: Path, env: Mapping[str, str]) -> tuple[list[Action], dict[s
         raise where.fail("-", f"not valid YAML ({first})") from None
     if not isinstance(data, dict):
         raise where.fail("-", "the file must be a mapping with 'integrations' and 'actions'")
-    _keys(where, "-", data, {"integrations", "actions"})
+    _keys(where, "-", data, {"integrations", "actions", "offers", "experiment"})
     integrations = {name: _integration(where, name, raw, env)
                     for name, raw in _mapping(where, "-", data.get("integrations") or {}).items()}
     actions = [_action(where, name, raw)
                for name, raw in _mapping(where, "-", data.get("actions") or {}).items()]
-    return actions, integrations
+    offers = [_offer(where, name, raw)
+              for name, raw in _mapping(where, "-", data.get("offers") or {}).items()]
+    experiment = None
+    if data.get("experiment") is not None:
+        raw = _mapping(where, "experiment", data["experiment"])
+        _keys(where, "experiment", raw, {"name", "tenants"})
+        name, tenants = raw.get("name"), raw.get("tenants") or []
+        if not isinstance(name, str) or not _NAME.match(name.replace("-", "_")):
+            raise where.fail("experiment", "name must be lower-case letters, digits, '_' or '-'")
+        if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
+            raise where.fail("experiment", "tenants must be a list of tenant names")
+        experiment = Experiment(name, tuple(tenants))
+    return actions, integrations, offers, experiment
+
+
+def _offer(where: _Where, name: str, raw: object) -> Offer:
+    entry = f"offers.{name}"
+    item = _mapping(where, entry, raw)
+    _keys(where, entry, item, {"after", "text"})
+    after = _mapping(where, entry, item.get("after") or {})
+    _keys(where, entry, after, {"sources", "actions"})
+    sources, actions = after.get("sources") or [], after.get("actions") or []
+    if not all(isinstance(x, str) for x in [*sources, *actions]) or not (sources or actions):
+        raise where.fail(entry, "after needs 'sources' (passage id prefixes) or 'actions' (action names)")
+    if "text" not in item:
+        raise where.fail(entry, "missing field 'text'")
+    text = _texts(where, entry, item["text"], "text")
+    for lang, value in text.items():
+        try:
+            if _placeholders(value):
+                raise where.fail(entry, f"text.{lang}: an offer is said as written (no {{placeholders}})")
+        except ValueError as exc:
+            raise where.fail(entry, str(exc)) from None
+    return Offer(name, text, tuple(sources), tuple(actions))
 
 
 def _mapping(where: _Where, entry: str, raw: object) -> dict[str, Any]:
@@ -320,7 +397,7 @@ def _action(where: _Where, name: str, raw: object) -> Action:
             if placeholder not in param_names:
                 raise where.fail(entry, f"path names {placeholder!r}, which is not a parameter")
         texts = {"reply": _texts(where, entry, item["reply"], "reply")}
-        for key in ("not_found", "offer"):
+        for key in ("not_found",):
             if key in item:
                 texts[key] = _texts(where, entry, item[key], key)
         for key, table in texts.items():
@@ -354,5 +431,4 @@ def _action(where: _Where, name: str, raw: object) -> Action:
         name=name, file=str(where.file), description=_texts(where, entry, item["description"], "description"),
         integration=str(item["integration"]), method=method, path=path, changes=changes,
         parameters=params, result=fields, reply=texts["reply"], intents=tuple(intents),
-        triggers=tuple(triggers), step_up=step_up, not_found=texts.get("not_found", {}),
-        offer=texts.get("offer", {}))
+        triggers=tuple(triggers), step_up=step_up, not_found=texts.get("not_found", {}))

@@ -92,8 +92,8 @@ class ActionService:
         self.client = client or ActionClient(catalog)
         self.risk_amount = risk_amount
 
-    def desk(self, session_id: str, verifier: Verifier | None) -> ActionDesk:
-        return ActionDesk(self, session_id, verifier)
+    def desk(self, session_id: str, verifier: Verifier | None, tenant: str = "") -> ActionDesk:
+        return ActionDesk(self, session_id, verifier, tenant)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -110,14 +110,45 @@ def _screen(detail: Mapping[str, Any]) -> dict[str, str]:
 
 
 class ActionDesk:
-    def __init__(self, service: ActionService, session_id: str, verifier: Verifier | None) -> None:
+    def __init__(self, service: ActionService, session_id: str, verifier: Verifier | None,
+                 tenant: str = "") -> None:
         self.service, self.session_id, self.verifier = service, session_id, verifier
+        experiment = service.catalog.experiment
+        self.variant = experiment.variant(session_id, tenant) if experiment is not None else ""
+        # Written with the session's first turn: which arm of the A/B split it is in.
+        self.pending: list[tuple[str, dict[str, object]]] = (
+            [("experiment", {"name": experiment.name, "variant": self.variant})]
+            if experiment is not None and self.variant else [])
         self.flow: ActionFlow | None = None
         self.challenge: Challenge | None = None
         self.attempts = 0
         self.offered_person = False  # the last reply offered a person after a failure
         self.offers_made = 0  # proactive offers this call (at most one)
         self.context = ""  # the caller's words since the action started (for the risk policy)
+
+    @property
+    def idle(self) -> bool:
+        """No action under way, no verification and no offer of a person waiting for an answer."""
+        return self.flow is None and self.challenge is None and not self.offered_person
+
+    def drain(self) -> list[tuple[str, dict[str, object]]]:
+        out, self.pending = self.pending, []
+        return out
+
+    def offer(self, resolved: tuple[str, ...], language: str, *, intent: str, handed_off: bool,
+              sentiment: float) -> str:
+        """The one proactive offer of the call, once the caller said the answer helped: "" when
+        none fits, one was made already, the caller is in the B arm, or the call is a complaint,
+        a hand-off or an emergency (or the caller sounds unhappy)."""
+        if (self.offers_made or handed_off or self.variant == "b" or sentiment <= -0.3
+                or intent in ("complaint", "emergency", "human_request")):
+            return ""
+        offer = next((o for o in self.service.catalog.offers if o.follows(resolved)), None)
+        if offer is None:
+            return ""
+        self.offers_made += 1
+        self.pending.append(("offer", {"offer": offer.name, "variant": self.variant}))
+        return offer.text.get(language) or offer.text["en"]
 
     def _system(self, action: Action, language: str) -> str:
         label = self.service.catalog.integrations[action.integration].label
@@ -251,11 +282,6 @@ class ActionDesk:
             values = {**result.data, **flow.values}
             step.clause(render(action.reply[language] if language in action.reply else action.reply["en"],
                                action, values, language), language, final=False)
-            if action.offer and self.offers_made == 0:  # proactive: once per call, after a resolved request
-                self.offers_made += 1
-                step.records.append(("offer", {"action": action.name}))
-                step.clause(render(action.offer.get(language, action.offer["en"]), action, values, language),
-                            language, final=False)
             step.feedback_for = f"action:{action.name}"
             step.clause(core_say("feedback-question", language), language)
             return step
