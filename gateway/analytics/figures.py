@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -39,6 +40,48 @@ class ActionFigures:
         return self.failed / self.calls if self.calls else 0.0
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Two proportions (arm a, arm b) and a two-sided two-proportion z-test."""
+
+    a_hits: int
+    a_total: int
+    b_hits: int
+    b_total: int
+    z: float
+    p: float
+
+    @property
+    def a_rate(self) -> float:
+        return self.a_hits / self.a_total if self.a_total else 0.0
+
+    @property
+    def b_rate(self) -> float:
+        return self.b_hits / self.b_total if self.b_total else 0.0
+
+    @property
+    def significant(self) -> bool:
+        """More than noise at the 5% level (and both arms big enough for the normal approximation)."""
+        return self.p < 0.05 and min(self.a_total, self.b_total) >= 20
+
+
+def compare(a_hits: int, a_total: int, b_hits: int, b_total: int) -> Comparison:
+    if not a_total or not b_total:
+        return Comparison(a_hits, a_total, b_hits, b_total, 0.0, 1.0)
+    pooled = (a_hits + b_hits) / (a_total + b_total)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / a_total + 1 / b_total))
+    z = 0.0 if se == 0 else (a_hits / a_total - b_hits / b_total) / se
+    return Comparison(a_hits, a_total, b_hits, b_total, z, math.erfc(abs(z) / math.sqrt(2)))
+
+
+@dataclass
+class Experiment:
+    name: str
+    sessions: Counter[str]  # arm -> sessions
+    resolution: Comparison  # feedback "yes" among feedback answers
+    handoffs: Comparison  # sessions handed to a person
+
+
 @dataclass
 class Report:
     since: float
@@ -54,6 +97,7 @@ class Report:
     actions: dict[str, ActionFigures]
     latency: dict[str, Latency]
     unanswered: int
+    experiments: list[Experiment] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
     @property
@@ -106,6 +150,7 @@ def compute(window: Window) -> Report:
         if isinstance(e.detail.get("latency_ms"), int | float):
             figures.latencies.append(float(e.detail["latency_ms"]))
     order = [s for s in STAGES if s in stage_values] + sorted(set(stage_values) - set(STAGES))
+    experiments = _experiments(window, handed_off)
     return Report(
         since=window.since, until=window.until, calls=len(sessions),
         channels=Counter(str(s.get("channel", "?")) for s in sessions.values()),
@@ -115,4 +160,26 @@ def compute(window: Window) -> Report:
         handoffs=handoffs, calls_handed_off=len(handed_off), intents=intents,
         actions=dict(sorted(actions.items())),
         latency={s: latency(stage_values[s]) for s in order},
-        unanswered=sum(e.kind == "no-answer" for e in window.events))
+        unanswered=sum(e.kind == "no-answer" for e in window.events), experiments=experiments)
+
+
+def _experiments(window: Window, handed_off: set[str]) -> list[Experiment]:
+    arms: dict[str, dict[str, str]] = defaultdict(dict)  # experiment -> session -> arm
+    for e in window.events:
+        if e.kind == "experiment" and e.detail.get("variant") in ("a", "b"):
+            arms[str(e.detail.get("name", "?"))].setdefault(e.session_id, str(e.detail["variant"]))
+    out = []
+    for name, by_session in sorted(arms.items()):
+        yes: Counter[str] = Counter()
+        answered: Counter[str] = Counter()
+        for f in window.feedback:
+            arm = by_session.get(f.session_id)
+            if arm:
+                answered[arm] += 1
+                yes[arm] += f.helpful
+        sessions = Counter(by_session.values())
+        handed: Counter[str] = Counter(arm for sid, arm in by_session.items() if sid in handed_off)
+        out.append(Experiment(name, sessions,
+                              compare(yes["a"], answered["a"], yes["b"], answered["b"]),
+                              compare(handed["a"], sessions["a"], handed["b"], sessions["b"])))
+    return out

@@ -46,6 +46,12 @@ def text_summary(report: Report) -> str:
         for stage, lat in r.latency.items():
             lines.append(f"  {stage:<18} {lat.count:>6} {lat.p50:>7.0f} {lat.p90:>7.0f} {lat.p95:>7.0f} "
                          f"{lat.max:>7.0f}")
+    for ex in r.experiments:
+        lines.append(f"experiment {ex.name}: sessions a {ex.sessions['a']}, b {ex.sessions['b']}")
+        for label, c in (("resolution", ex.resolution), ("hand-off rate", ex.handoffs)):
+            lines.append(f"  {label:<14} a {_pct(c.a_rate)} ({c.a_hits}/{c.a_total})  "
+                         f"b {_pct(c.b_rate)} ({c.b_hits}/{c.b_total})  z {c.z:+.2f}  p {c.p:.3f}: "
+                         + ("more than noise" if c.significant else "within noise"))
     lines.append("knowledge gaps (unanswered or 'no' questions, clustered by meaning):")
     for i, gap in enumerate(r.gaps[:GAPS_SHOWN], 1):
         lines.append(f"  {i:>2}. {gap.count:>4} questions ({gap.unanswered} unanswered, "
@@ -119,6 +125,15 @@ def html_page(report: Report) -> str:
     for stage, lat in r.latency.items():
         out.append(f"<h3>{esc(stage)}: p50 {lat.p50:.0f} ms, p95 {lat.p95:.0f} ms ({lat.count})</h3>"
                    + _histogram(lat.values))
+    for ex in r.experiments:
+        out.append(f"<h2>Experiment {esc(ex.name)}</h2><table><tr><th></th><th>a</th><th>b</th><th>p</th>"
+                   "<th>verdict</th></tr>")
+        for label, c in (("resolution", ex.resolution), ("hand-off rate", ex.handoffs)):
+            verdict = "more than noise" if c.significant else "within noise"
+            out.append(f"<tr><td>{label}</td><td>{_pct(c.a_rate)} ({c.a_hits}/{c.a_total})</td>"
+                       f"<td>{_pct(c.b_rate)} ({c.b_hits}/{c.b_total})</td><td>{c.p:.3f}</td>"
+                       f"<td>{verdict}</td></tr>")
+        out.append("</table>")
     out.append("<h2>Knowledge gaps</h2><p>Questions the assistant could not answer or answered to a "
                "“no”, clustered by meaning: what to write next.</p><ol>")
     for gap in r.gaps[:GAPS_SHOWN]:

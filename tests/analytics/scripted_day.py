@@ -42,6 +42,10 @@ class Expected:
     no_by_question: Counter[str] = field(default_factory=Counter)
     actions: dict[str, Counter[str]] = field(default_factory=dict)
     stages: dict[str, list[float]] = field(default_factory=dict)
+    arms: Counter[str] = field(default_factory=Counter)  # sessions per arm of the experiment
+    arm_yes: Counter[str] = field(default_factory=Counter)
+    arm_answered: Counter[str] = field(default_factory=Counter)
+    arm_handoffs: Counter[str] = field(default_factory=Counter)
 
 
 async def write_day(store_path: Path, records_path: Path, *, calls: int = 360, old_calls: int = 40,
@@ -63,6 +67,8 @@ async def write_day(store_path: Path, records_path: Path, *, calls: int = 360, o
             theme = next((t for t, w in _cumulative(weights) if draw < w), None)
             question = rng.choice(themes[theme]) if theme else rng.choice(ANSWERED)
             await store.turn(TurnRecord(sid, 1, "caller", "text", question, "en", {}, time.time()))
+            arm = "a" if i % 2 == 0 else "b"
+            records.record(sid, 1, "experiment", {"name": "offers-test", "variant": arm}, tenant="default")
             records.record(sid, 1, "turn", {"text": question, "language": "en", "modality": "text"},
                            tenant="default")
             timings = {"asr": round(rng.uniform(80, 400), 1),
@@ -74,7 +80,7 @@ async def write_day(store_path: Path, records_path: Path, *, calls: int = 360, o
             else:
                 records.record(sid, 1, "answer", {"sources": ["en/faq.yaml#x"], "backend": "grounded"},
                                tenant="default")
-                helpful = rng.random() < 0.8
+                helpful = rng.random() < (0.92 if arm == "a" else 0.7)  # arm a resolves more
                 records.feedback(sid, 1, question, ("en/faq.yaml#x",), helpful, "en", tenant="default")
             await store.turn(TurnRecord(sid, 1, "bot", "speech", "reply", "en", timings, time.time()))
             action = None
@@ -92,6 +98,12 @@ async def write_day(store_path: Path, records_path: Path, *, calls: int = 360, o
             if old:
                 continue
             expected.calls += 1
+            expected.arms[arm] += 1
+            if not theme:
+                expected.arm_answered[arm] += 1
+                expected.arm_yes[arm] += helpful
+            if reason:
+                expected.arm_handoffs[arm] += 1
             expected.channels[channel] += 1
             if theme:
                 expected.unanswered += 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gateway.analytics.data import load_window, parse_since
-from gateway.analytics.figures import compute, gap_questions
+from gateway.analytics.figures import compare, compute, gap_questions
 from gateway.analytics.gaps import cluster
 from gateway.cli.main import main
 from gateway.errors import ConfigError
@@ -43,6 +43,27 @@ async def test_the_figures_match_the_script(day: tuple[Path, Path, Expected]) ->
         assert report.latency[stage].count == len(values)
         assert report.latency[stage].p50 == pytest.approx(float(np.percentile(values, 50)))
         assert report.latency[stage].p95 == pytest.approx(float(np.percentile(values, 95)))
+
+
+async def test_the_experiment_arms_are_compared(day: tuple[Path, Path, Expected]) -> None:
+    store, records, expected = day
+    (ex,) = compute(load_window(store, records, parse_since("7d"))).experiments
+    assert ex.name == "offers-test" and ex.sessions == expected.arms
+    r = ex.resolution
+    assert (r.a_hits, r.a_total, r.b_hits, r.b_total) == (
+        expected.arm_yes["a"], expected.arm_answered["a"], expected.arm_yes["b"], expected.arm_answered["b"])
+    assert r.significant and r.p < 0.01  # 92% against 70% over ~115 answers per arm
+    h = ex.handoffs
+    assert (h.a_hits, h.b_hits) == (expected.arm_handoffs["a"], expected.arm_handoffs["b"])
+    assert not h.significant  # the script hands off 15% of both arms
+
+
+def test_the_two_proportion_test() -> None:
+    c = compare(60, 100, 40, 100)  # pooled 0.5, se 0.0707: z = 2.83, p = 0.0047
+    assert c.z == pytest.approx(2.828, abs=1e-3) and c.p == pytest.approx(0.00468, abs=1e-4)
+    assert c.significant
+    assert not compare(52, 100, 48, 100).significant
+    assert compare(0, 0, 5, 10).p == 1.0
 
 
 async def test_the_unanswerable_questions_top_the_gap_list(day: tuple[Path, Path, Expected]) -> None:
@@ -80,6 +101,7 @@ async def test_the_command_prints_the_summary_and_writes_the_page(day: tuple[Pat
     assert f"yes {expected.yes}, no {expected.no}" in text
     for reason, n in expected.handoffs.items():
         assert f"  {reason:<22} {n}" in text
+    assert "experiment offers-test" in text and "more than noise" in text and "within noise" in text
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") >= 4 and "Knowledge gaps" in page and "<script" not in page
 
