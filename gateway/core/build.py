@@ -142,8 +142,13 @@ def make_actions(settings: CoreSettings) -> ActionService | None:
     if not settings.actions_path:
         return None
     from gateway.core.actions import ActionService, load_catalog
+    from gateway.core.actions.tools import ToolRouter
 
-    return ActionService(load_catalog(settings.actions_path), risk_amount=settings.risk_amount)
+    catalog = load_catalog(settings.actions_path)
+    tools = None if settings.backend != "openai" else ToolRouter(  # the same declarations as LLM tools
+        catalog, url=settings.openai_url, model=settings.openai_model, api_key=settings.openai_api_key,
+        timeout_s=settings.llm_first_token_s)
+    return ActionService(catalog, risk_amount=settings.risk_amount, tools=tools)
 
 
 def _build_index(folder: Path, db_path: str, embedder: Embedder | None,

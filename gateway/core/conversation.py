@@ -236,6 +236,8 @@ class CoreConversation:
         slots = {**self.state.slots, **extract_slots(text)}
         step = await self._desk.step(ActionTurn(text, raw, language, intent, slots, turn.detail))
         if step is None:
+            for kind, detail in self._desk.drain():  # e.g. an LLM asked which tool, and none fit
+                await self._record(kind, detail)
             return
         self._feedback_for = None
         if intent != "other":

@@ -31,6 +31,9 @@ class Backend:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
         self.returns: list[dict[str, Any]] = []
         self.addresses: list[dict[str, Any]] = []
+        self.llm_requests: list[dict[str, Any]] = []  # tool-calling requests the core sent
+        self.llm_reply: dict[str, Any] = {"choices": [{"message": {"role": "assistant", "content": "no"}}]}
+        self.llm_delay_s = 0.0
         self._lock = threading.Lock()
         backend = self
 
@@ -51,6 +54,12 @@ class Backend:
                 with backend._lock:
                     backend.requests.append((method, self.path, body))
                     count = len(backend.requests)
+                if self.path == "/v1/chat/completions":  # an OpenAI-compatible LLM server
+                    if "tools" not in body:
+                        return self._reply(400, b'{"error": "this fake only routes"}')  # phrasing: fallback
+                    backend.llm_requests.append(body)
+                    time.sleep(backend.llm_delay_s)
+                    return self._reply(200, json.dumps(backend.llm_reply).encode())
                 mode = backend.mode
                 if mode == "slow":
                     time.sleep(backend.delay_s)
@@ -89,6 +98,7 @@ class Backend:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        self.llm_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, name="order-service", daemon=True)
 
     def start(self) -> Backend:

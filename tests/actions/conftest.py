@@ -48,11 +48,14 @@ class ActionCore:
         return self.core.services.records.dump_text()
 
 
-def make_core(tmp: Path, kb_db: Path, backend: Backend, **yaml: Any) -> ActionCore:
+def make_core(tmp: Path, kb_db: Path, backend: Backend, *, llm: bool = False, **yaml: Any) -> ActionCore:
     folder = actions_file(tmp / "actions", backend.url, **yaml)
     records = tmp / "core.sqlite3"
     settings = CoreSettings(db_path=str(kb_db), records_path=str(records), embeddings=False,
                             actions_path=str(folder))
+    if llm:  # the OpenAI-compatible backend: actions are also offered to it as tools
+        settings = dataclasses.replace(settings, backend="openai", openai_url=backend.llm_url,
+                                       llm_first_token_s=0.5, llm_timeout_s=1.0)
     return ActionCore(build_core(settings), backend, records)
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from gateway.core.actions.client import ActionClient, CallResult
 from gateway.core.actions.declarations import Action, ActionCatalog
-from gateway.core.actions.flow import ActionFlow, Known, route
+from gateway.core.actions.flow import ActionFlow, Known, carries_value, route
 from gateway.core.actions.templates import render
+from gateway.core.actions.tools import ToolRouter
 from gateway.core.api import CoreEvent, ReplyClause, StateUpdate, VerificationRequired
 from gateway.core.dialog.state import yes_no
 from gateway.core.messages import say as core_say
@@ -87,16 +88,19 @@ class ActionService:
     """The catalog and the HTTP client of one core; opens one desk per conversation."""
 
     def __init__(self, catalog: ActionCatalog, client: ActionClient | None = None,
-                 *, risk_amount: float = 5000.0) -> None:
+                 *, risk_amount: float = 5000.0, tools: ToolRouter | None = None) -> None:
         self.catalog = catalog
         self.client = client or ActionClient(catalog)
         self.risk_amount = risk_amount
+        self.tools = tools  # an OpenAI-compatible LLM offered the actions as tools (backend "openai")
 
     def desk(self, session_id: str, verifier: Verifier | None, tenant: str = "") -> ActionDesk:
         return ActionDesk(self, session_id, verifier, tenant)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.tools is not None:
+            await self.tools.aclose()
 
 
 def _screen(detail: Mapping[str, Any]) -> dict[str, str]:
@@ -176,12 +180,20 @@ class ActionDesk:
         flow = self.flow
         if flow is None:
             action = route(self.service.catalog, turn.intent, known)
+            proposed: dict[str, str] = {}
+            tools = self.service.tools
+            if action is None and tools is not None and tools.worth_asking(
+                    turn.intent, carries_value(self.service.catalog, known)):
+                choice = await tools.choose(turn.text)
+                self.pending.append(("tool-route", choice.record()))
+                action, proposed = choice.action, choice.values
             if action is None:
                 return None
-            flow = self.flow = ActionFlow(action)
+            flow = self.flow = ActionFlow(action, dict(proposed))
             self.context = ""
             flow.fill(known)
-            step = ActionStep(records=[("action-step", {"action": action.name, "step": "start"})])
+            start: tuple[str, dict[str, object]] = ("action-step", {"action": action.name, "step": "start"})
+            step = ActionStep(records=[*self.drain(), start])
         else:
             step = ActionStep()
             if flow.stage == "confirm":

@@ -39,6 +39,11 @@ def value_for(param: Parameter, known: Known, *, answering: bool = False) -> str
     return None
 
 
+def carries_value(catalog: ActionCatalog, known: Known) -> bool:
+    """The turn holds a value some action takes (an order number, a product on a screenshot)."""
+    return any(value_for(p, known) for a in catalog.actions for p in a.parameters if not p.caller)
+
+
 def route(catalog: ActionCatalog, intent: str, known: Known) -> Action | None:
     """An action whose trigger phrase the turn says; else one its intent routes to, when the turn
     already carries one of that action's values (a screenshot of an order, "where is A1029?").
