@@ -75,8 +75,10 @@ class Core:
         for store in self._stores:
             store.close()
         self.services.records.close()
-        if self.services.actions is not None:
-            await self.services.actions.aclose()
+        every = {id(s.actions): s.actions for s in (self.services, self._fallback, *self._tenants.values())
+                 if s.actions is not None}
+        for actions in every.values():  # the shared one and each tenant's own
+            await actions.aclose()
         for engine in (self._embedder, self.model):
             if engine is not None:
                 engine.close()
@@ -134,17 +136,21 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
     tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
     fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
         services, index=KnowledgeIndex(()))
+    for tenant, folder in settings.tenant_actions_folders().items():  # its own actions, never another's
+        tenants[tenant] = dataclasses.replace(tenants.get(tenant, fallback),
+                                              actions=make_actions(settings, str(folder)))
     return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
 
 
-def make_actions(settings: CoreSettings) -> ActionService | None:
-    """The declared backend actions (core.actions_path), shared by every tenant; None when unset."""
-    if not settings.actions_path:
+def make_actions(settings: CoreSettings, folder: str = "") -> ActionService | None:
+    """The declared backend actions of `folder` (default core.actions_path); None when unset."""
+    folder = folder or settings.actions_path
+    if not folder:
         return None
     from gateway.core.actions import ActionService, load_catalog
     from gateway.core.actions.tools import ToolRouter
 
-    catalog = load_catalog(settings.actions_path)
+    catalog = load_catalog(folder)
     tools = None if settings.backend != "openai" else ToolRouter(  # the same declarations as LLM tools
         catalog, url=settings.openai_url, model=settings.openai_model, api_key=settings.openai_api_key,
         timeout_s=settings.llm_first_token_s)

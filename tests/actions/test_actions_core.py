@@ -174,3 +174,33 @@ async def test_the_breaker_stops_calling_a_flapping_service(tmp_path, kb_db, bac
         assert [r["outcome"] for r in built.rows("action")] == ["http-5xx", "http-5xx", "circuit-open"]
     finally:
         await built.core.aclose()
+
+
+async def test_a_tenant_with_its_own_actions_never_uses_anothers(tmp_path, kb_db, backend) -> None:
+    import dataclasses
+
+    from gateway.core.build import build_core
+    from gateway.core.settings import CoreSettings
+    from tests.actions.backend import actions_file
+
+    root = tmp_path / "tenant-actions"
+    actions_file(root / "acme", backend.url)
+    settings = CoreSettings(db_path=str(kb_db), records_path=":memory:", embeddings=False,
+                            tenant_actions_root=str(root))
+    core = build_core(settings)
+    try:
+        acme = core.open_conversation(session_id="a", channel="web", language="en", tenant="acme")
+        globex = core.open_conversation(session_id="g", channel="web", language="en", tenant="globex")
+        assert "A1029 has shipped" in reply(await say(acme, "Where is my order A1029?", "en"))
+        assert "A1029" not in reply(await say(globex, "Where is my order A1029?", "en"))
+        assert len(backend.requests) == 1  # only acme's session reached acme's order service
+    finally:
+        await core.aclose()
+    bad = tmp_path / "bad-root"
+    (bad / "not a tenant!").mkdir(parents=True)
+    import pytest
+
+    from gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a tenant name"):
+        dataclasses.replace(settings, tenant_actions_root=str(bad)).validate()

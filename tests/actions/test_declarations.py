@@ -61,6 +61,7 @@ def test_auth_comes_from_the_environment(tmp_path: Path) -> None:
         load_catalog(tmp_path, environ={})
     catalog = load_catalog(tmp_path, environ={"SHOP_API_TOKEN": "s3cret"})
     assert catalog.integrations["shop"].headers == {"Authorization": "Bearer s3cret"}
+    assert "s3cret" not in repr(catalog)  # a logged catalog never shows the token
 
 
 def free_port() -> int:

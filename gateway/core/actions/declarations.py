@@ -50,7 +50,7 @@ class Breaker:
 class Integration:
     name: str
     base_url: str
-    headers: Mapping[str, str] = field(default_factory=dict)  # auth, resolved from the environment
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # auth (environment); not shown
     timeout_s: float = 3.0
     retries: int = 1  # extra attempts, for idempotent reads only
     breaker: Breaker = Breaker()
