@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "gateway.cli.load_bench",
     "gateway.cli.handoff_bench",
     "gateway.cli.soak_bench",
+    "gateway.cli.report",  # after core_cmds: adds `gateway report --since 7d` to its `report`
 )
 
 

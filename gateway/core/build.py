@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.core.agents import AgentQueue
 from gateway.core.api import Conversation
@@ -28,6 +29,9 @@ from gateway.core.records import CoreRecords
 from gateway.core.services import CoreServices
 from gateway.core.settings import CoreSettings
 from models.base import Embedder, LanguageModel
+
+if TYPE_CHECKING:
+    from gateway.core.actions import ActionService
 
 log = logging.getLogger("gateway.core")
 
@@ -71,6 +75,10 @@ class Core:
         for store in self._stores:
             store.close()
         self.services.records.close()
+        every = {id(s.actions): s.actions for s in (self.services, self._fallback, *self._tenants.values())
+                 if s.actions is not None}
+        for actions in every.values():  # the shared one and each tenant's own
+            await actions.aclose()
         for engine in (self._embedder, self.model):
             if engine is not None:
                 engine.close()
@@ -122,12 +130,31 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
         max_tokens=settings.llm_max_tokens)
     services = CoreServices(settings=settings, index=shared,
                             records=CoreRecords(settings.records_path),
-                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser)
+                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser,
+                            actions=make_actions(settings))
     # Records, agent queue, verifier and phraser stay shared (keyed by session); only the index differs.
     tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
     fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
         services, index=KnowledgeIndex(()))
+    for tenant, folder in settings.tenant_actions_folders().items():  # its own actions, never another's
+        tenants[tenant] = dataclasses.replace(tenants.get(tenant, fallback),
+                                              actions=make_actions(settings, str(folder)))
     return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
+
+
+def make_actions(settings: CoreSettings, folder: str = "") -> ActionService | None:
+    """The declared backend actions of `folder` (default core.actions_path); None when unset."""
+    folder = folder or settings.actions_path
+    if not folder:
+        return None
+    from gateway.core.actions import ActionService, load_catalog
+    from gateway.core.actions.tools import ToolRouter
+
+    catalog = load_catalog(folder)
+    tools = None if settings.backend != "openai" else ToolRouter(  # the same declarations as LLM tools
+        catalog, url=settings.openai_url, model=settings.openai_model, api_key=settings.openai_api_key,
+        timeout_s=settings.llm_first_token_s)
+    return ActionService(catalog, risk_amount=settings.risk_amount, tools=tools)
 
 
 def _build_index(folder: Path, db_path: str, embedder: Embedder | None,

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from gateway.core.agents import Ticket
 from gateway.core.api import CoreEvent, Handoff, ReplyClause, StateUpdate, TextTurn, VerificationRequired
@@ -32,6 +33,9 @@ from gateway.core.policies.verify import MAX_ATTEMPTS, Challenge
 from gateway.core.services import CoreServices
 from gateway.core.text import base_language, guess_language, tokenize
 from gateway.errors import LimitExceeded
+
+if TYPE_CHECKING:
+    from gateway.core.actions import ActionDesk
 
 log = logging.getLogger("gateway.core")
 _FOLLOW_UP_MODALITIES = ("screen", "sign")
@@ -69,6 +73,7 @@ class CoreConversation:
         self._feedback_for: tuple[str, tuple[str, ...]] | None = None
         self._last_docs: tuple[str, ...] = ()  # documents the last answer came from
         self._turn_record: dict[str, object] | None = None  # written once per turn
+        self._desk: ActionDesk | None = None  # backend actions of this conversation (issue 19)
 
     # ------------------------------------------------------------------ helpers
 
@@ -147,6 +152,15 @@ class CoreConversation:
             yield self._say("emergency", language)
             await self._record("emergency", {"phrase": emergency.phrase})  # after: nothing delays help
             return
+        # Backend actions (issue 19, gateway/core/actions): an operation under way, or one this
+        # turn routes to, is answered there; a turn it does not take goes on below unchanged.
+        if self._challenge is None and self.services.actions is not None:
+            acted = False
+            async for event in self._act(turn, raw, text, language):
+                acted = True
+                yield event
+            if acted:
+                return
         verified = False
         if self._challenge is not None:
             async for event in self._verification_answer(raw, language):
@@ -189,6 +203,55 @@ class CoreConversation:
             return
         async for event in self._answer(text, language, turn.modality, ask):
             yield event
+
+    async def _act(self, turn: TextTurn, raw: str, text: str, language: str) -> AsyncIterator[CoreEvent]:
+        """Issue 19: the turn goes to this conversation's action desk first; nothing if not its."""
+        from gateway.core.actions import ActionTurn, with_final
+
+        assert self.services.actions is not None
+        if self._desk is None:
+            self._desk = self.services.actions.desk(self.session_id, self.services.verifier, self.tenant)
+        for kind, detail in self._desk.drain():  # the session's A/B arm, with its first turn
+            await self._record(kind, detail)
+        if self._feedback_for is not None and self._desk.idle and not self.state.pending_confirm \
+                and (answered := yes_no(text)) is not None:
+            # The answer to "did that answer your question?": stored as ever, then at most one
+            # related offer once the question is resolved (the desk says whether one fits).
+            resolved = self._feedback_for[1]
+            events = [e async for e in self._yes_no(answered, language)]
+            offer = "" if not answered else self._desk.offer(
+                resolved, language, intent=self.state.intent, handed_off=self.handed_off,
+                sentiment=self.state.sentiment[-1] if self.state.sentiment else 0.0)
+            if offer:
+                events.append(ReplyClause(offer, language, final=True))
+                self.state.add(Line("bot", offer, intent=self.state.intent))
+            for kind, detail in self._desk.drain():
+                await self._record(kind, detail)
+            for event in with_final(events):
+                yield event
+            return
+        if self._desk.challenge is not None and self._turn_record is not None:
+            self._turn_record["text"] = "[VERIFICATION ANSWER]"  # a one-time code is never stored
+        intent = classify(text)
+        slots = {**self.state.slots, **extract_slots(text)}
+        step = await self._desk.step(ActionTurn(text, raw, language, intent, slots, turn.detail))
+        if step is None:
+            for kind, detail in self._desk.drain():  # e.g. an LLM asked which tool, and none fit
+                await self._record(kind, detail)
+            return
+        self._feedback_for = None
+        if intent != "other":
+            self.state.intent = intent
+        for kind, detail in step.records:
+            await self._record(kind, detail)
+        if step.handoff:
+            yield self._handoff(step.handoff, urgent=False)
+        for event in with_final(step.events):
+            yield event
+        if step.said:
+            self.state.add(Line("bot", " ".join(step.said), intent=self.state.intent))
+        if step.feedback_for:
+            self._feedback_for = (text, (step.feedback_for,))
 
     async def _verification_answer(self, raw: str, language: str) -> AsyncIterator[CoreEvent]:
         challenge, verifier = self._challenge, self.services.verifier

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.core.agents import AgentQueue
 from gateway.core.kb.index import KnowledgeIndex
@@ -11,6 +12,9 @@ from gateway.core.policies.frustration import SentimentScorer
 from gateway.core.policies.verify import OtpVerifier, OutboxSender, Verifier
 from gateway.core.records import CoreRecords
 from gateway.core.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from gateway.core.actions.desk import ActionService
 
 
 @dataclass
@@ -23,6 +27,7 @@ class CoreServices:
     outbox: OutboxSender = field(default_factory=OutboxSender)
     verifier: Verifier | None = None  # None: one-time codes through `outbox`
     phraser: LlmPhraser | None = None  # None: the grounded responder phrases every answer
+    actions: ActionService | None = None  # declared backend actions (core.actions_path); None: none
 
     def __post_init__(self) -> None:
         if self.verifier is None:

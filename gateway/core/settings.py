@@ -38,6 +38,8 @@ class CoreSettings:
     feedback: bool = True  # ask "did this solve your problem?" after an answered question
     agent_queue_size: int = 32
     max_turn_chars: int = 2000  # longer turns are cut (a screenshot can carry a lot of text)
+    actions_path: str = ""  # YAML backend actions (docs/actions.md), e.g. samples/actions; "" = none
+    tenant_actions_root: str = ""  # one subfolder per tenant: its own actions instead of actions_path
 
     def validate(self) -> CoreSettings:
         _check(self.backend in BACKENDS, f"core.backend must be one of {BACKENDS}, got {self.backend!r}")
@@ -66,7 +68,28 @@ class CoreSettings:
         _check(self.tenant_kb_fallback == "shared" or bool(self.tenant_kb_root),
                "core.tenant_kb_fallback = 'none' needs core.tenant_kb_root (else no tenant has knowledge)")
         self.tenant_kb_folders()  # checks the root and every tenant folder name
+        if self.actions_path or self.tenant_actions_root:  # a bad action file stops the start with
+            from gateway.core.actions.declarations import load_catalog  # one line naming file and entry
+
+            folders: list[str | Path] = [self.actions_path] if self.actions_path else []
+            for folder in [*folders, *self.tenant_actions_folders().values()]:
+                load_catalog(folder)
         return self
+
+    def tenant_actions_folders(self) -> dict[str, Path]:
+        """Tenant -> its own action files: the subfolders of tenant_actions_root."""
+        if not self.tenant_actions_root:
+            return {}
+        root = Path(self.tenant_actions_root)
+        _check(root.is_dir(), f"core.tenant_actions_root {self.tenant_actions_root!r} is not a folder")
+        folders: dict[str, Path] = {}
+        for entry in sorted(root.iterdir()):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            _check(TENANT_NAME.fullmatch(entry.name) is not None,
+                   f"core.tenant_actions_root: folder {entry.name[:80]!r} is not a tenant name")
+            folders[entry.name] = entry
+        return folders
 
     def kb_folder(self) -> Path:
         if self.kb_path:
