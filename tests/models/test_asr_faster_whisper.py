@@ -93,3 +93,40 @@ def test_close_makes_further_calls_fail() -> None:
 def test_traditional_output_is_converted(base: FasterWhisperTranscriber) -> None:
     assert base._normalise("我想退貨，需要多長時間？", "zh") == "我想退货，需要多长时间？"
     assert base._normalise("Hello 貨", "en") == "Hello 貨"  # only Chinese turns are converted
+
+
+def test_short_turn_is_decoded_at_its_own_length(tiny: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    before = dict(tiny.counts)
+    result = tiny.transcribe(audio)
+    assert tiny.counts["own-length"] == before["own-length"] + 1
+    assert tiny.counts["padded"] == before["padded"]
+    assert {"how", "long", "return", "item"} <= _words(result.text)
+    assert result.segments == ((0.0, result.audio_seconds, result.text),)
+
+
+def test_a_pass_at_the_token_cap_falls_back_to_the_padded_decode(
+        tiny: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import whisper_guards
+
+    monkeypatch.setattr(whisper_guards, "TOKEN_FLOOR", 3)  # a cap far below the sentence's tokens
+    monkeypatch.setattr(whisper_guards, "TOKENS_PER_SECOND", 0.0)
+    audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    before = dict(tiny.counts)
+    result = tiny.transcribe(audio)
+    assert tiny.counts["token-cap"] == before["token-cap"] + 1
+    assert tiny.counts["padded"] == before["padded"] + 1
+    assert {"how", "long", "return", "item"} <= _words(result.text)  # the whole sentence, not 3 tokens
+
+
+def test_silence_gives_no_text_at_its_own_length(tiny: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "silence_2s.wav")
+    assert tiny.transcribe(audio).text == ""
+
+
+def test_base_detects_the_language_on_the_same_encoding(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_shipping.wav")
+    before = dict(base.counts)
+    result = base.transcribe(audio)  # language=None: detected from the own-length encoder output
+    assert result.language == "en" and result.language_probability > 0.5
+    assert base.counts["own-length"] == before["own-length"] + 1
