@@ -53,7 +53,15 @@ class Engines:
             raise ConfigError(f"unknown ASR model {model!r}")
         size: Literal["tiny.en", "base"] = "tiny.en" if model == "tiny.en" else "base"
         return self._get(f"asr:{model}", lambda: FasterWhisperTranscriber(
-            size, threads=speech.asr_threads, beam_size=speech.beam_size))
+            size, threads=speech.asr_threads, beam_size=speech.beam_size,
+            vocabulary=self._asr_vocabulary() if size == "base" else None))
+
+    def _asr_vocabulary(self) -> dict[str, str]:
+        """Mandarin domain terms of the knowledge base, as Whisper hotwords (docs/models.md)."""
+        from modalities.speech.vocabulary import vocabulary
+
+        terms = vocabulary(self.settings.core.kb_folder(), "zh")
+        return {"zh": terms} if terms else {}
 
     def asr_model_for(self, language: str) -> str:
         """tiny.en for English sessions (fastest); base when the language is other or unknown."""

@@ -13,6 +13,7 @@ Chinese output is converted to simplified characters: the base model often answe
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -28,6 +29,9 @@ MAX_AUDIO_SECONDS = 600.0
 _MIN_SAMPLES = 1600  # 0.1 s: shorter input cannot hold a word
 _NO_SPEECH = 0.6  # faster-whisper's thresholds: a pass this sure of silence and this unsure of
 _LOW_LOGPROB = -1.0  # its words is dropped (its text is what Whisper invents on noise)
+# Chinese has no spaces between words; Whisper puts some there, more so after spaced hotwords.
+_CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]"
+_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
 
 
 class FasterWhisperTranscriber:
@@ -164,7 +168,8 @@ class FasterWhisperTranscriber:
             temperature=self.temperatures, condition_on_previous_text=False, vad_filter=False,
             hotwords=self._hotwords(language),
         )
-        parts = tuple((float(s.start), float(s.end), str(s.text).strip()) for s in segments)
+        parts = tuple((float(s.start), float(s.end), whisper_guards.collapse_repeats(str(s.text).strip()))
+                      for s in segments)
         lang = str(run.language)
         text = self._normalise(" ".join(p[2] for p in parts if p[2]).strip(), lang)
         if lang == "zh":
@@ -190,7 +195,7 @@ class FasterWhisperTranscriber:
             from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
 
             self._t2s = OpenCC("t2s")
-        return str(self._t2s.convert(text))
+        return _CJK_GAP.sub("", str(self._t2s.convert(text)))
 
     def close(self) -> None:
         with self._lock:

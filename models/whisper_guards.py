@@ -10,6 +10,7 @@ then decodes the padded 30-s window as before).
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ COMPRESSION_LIMIT = 2.4  # faster-whisper's own threshold for "too repetitive"
 MAX_PERIOD = 12  # longest repeated token pattern looked for
 MIN_REPEATS = 3  # a pattern seen this many times in a row ...
 MIN_LOOP_TOKENS = 9  # ... over at least this many tokens is a loop, not "对对对" or "no no no"
+MIN_TWICE_TOKENS = 4  # a whole output of one phrase said twice, each at least this long
 
 
 def padded_frames(frames: int) -> int:
@@ -46,8 +48,11 @@ def compression_ratio(text: str) -> float:
 
 
 def loops(tokens: Sequence[int]) -> bool:
-    """True when the sequence ends in one pattern repeated (what a looping decoder produces)."""
+    """True when the sequence ends in one pattern repeated (what a looping decoder produces), or
+    is one sentence said twice (beam search on a short clip: "我想问...有房我想问...有房")."""
     n = len(tokens)
+    if n >= 2 * MIN_TWICE_TOKENS and n % 2 == 0 and list(tokens[:n // 2]) == list(tokens[n // 2:]):
+        return True
     for period in range(1, min(MAX_PERIOD, n // MIN_REPEATS) + 1):
         tail = list(tokens[n - period:])
         repeats, end = 1, n - period
@@ -68,3 +73,12 @@ def rejection(tokens: Sequence[int], text: str, cap: int) -> str | None:
     if compression_ratio(text) > COMPRESSION_LIMIT:
         return "compression"
     return None
+
+
+_REPEATED = re.compile(r"(.{2,}?)(?:[\s，,、]*\1){2,}")
+
+
+def collapse_repeats(text: str) -> str:
+    """The text with any phrase said three or more times in a row kept once (the padded decode
+    has no second chance: a loop there is cut rather than spoken back to the caller)."""
+    return _REPEATED.sub(r"\1", text)

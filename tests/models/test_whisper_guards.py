@@ -43,3 +43,19 @@ def test_rejection_reasons() -> None:
     assert g.compression_ratio(long_repeat) > g.COMPRESSION_LIMIT
     assert g.rejection(list(range(20)), long_repeat, cap=100) == "compression"
     assert g.compression_ratio("") == 0.0
+
+
+def test_one_sentence_said_twice_is_a_loop() -> None:
+    sentence = [11, 12, 13, 14, 15, 16]
+    assert g.loops(sentence * 2)
+    assert not g.loops([*sentence, 11, 12, 13, 14, 15, 17])
+    assert not g.loops([1, 2, 3, 1, 2, 3])  # too short to call: "谢谢谢谢", "yes yes"
+
+
+def test_collapse_repeats_keeps_a_looping_phrase_once() -> None:
+    assert g.collapse_repeats("包装 账户 账户 账户 账户 账户") == "包装 账户"
+    assert g.collapse_repeats("我叫你 我叫你 我叫你 我叫你") == "我叫你"
+    assert g.collapse_repeats("账户，账户，账户，账户") == "账户"
+    assert g.collapse_repeats("我想退货，需要多长时间？") == "我想退货，需要多长时间？"
+    assert g.collapse_repeats("no no, I said no") == "no no, I said no"
+    assert g.collapse_repeats("谢谢") == "谢谢"
