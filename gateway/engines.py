@@ -36,6 +36,7 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._kokoro_missing = False  # voice.zh_voice = "kokoro" but its packages are not installed
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -70,8 +71,9 @@ class Engines:
             return configured
         return "tiny.en" if language == "en" else "base"
 
-    @staticmethod
-    def _tts_key(language: str) -> str:
+    def _tts_key(self, language: str) -> str:
+        if language == "zh" and self.settings.voice.zh_voice == "kokoro" and not self._kokoro_missing:
+            return "tts:kokoro"
         return "tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak"
 
     def tts_backend(self, language: str) -> str:
@@ -84,6 +86,14 @@ class Engines:
 
             return self._get("tts:piper", lambda: PiperSynthesizer(
                 f"piper-{self.settings.voice.piper_voice}"))
+        if self._tts_key(language) == "tts:kokoro":
+            from gateway.errors import ModelUnavailable
+            from models.tts_kokoro import KokoroSynthesizer
+
+            try:
+                return self._get("tts:kokoro", KokoroSynthesizer)
+            except ModelUnavailable:  # its packages are optional: speak with espeak-ng instead
+                self._kokoro_missing = True
         from models.tts_espeak import EspeakSynthesizer
 
         wpm = self.settings.voice.espeak_words_per_minute
