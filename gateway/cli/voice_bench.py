@@ -59,9 +59,10 @@ def clips() -> list[Clip]:
 
 
 def register(groups: CommandGroups) -> None:
-    from gateway.cli import asr_bench  # `gateway bench asr`: the engine alone, padded vs own length
+    from gateway.cli import asr_bench, tts_bench  # `gateway bench asr` / `tts-zh`: the engines alone
 
     asr_bench.register(groups)
+    tts_bench.register(groups)
     for group, name, help_text in ((groups.bench, "voice", "reply latency, ASR RTF, TTS first audio"),
                                    (groups.eval, "asr", "word/character error rate through the gateway")):
         p = group.add_parser(name, help=help_text)
