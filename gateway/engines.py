@@ -36,6 +36,7 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._kokoro_missing = False  # voice.zh_voice = "kokoro" but its packages are not installed
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -53,7 +54,15 @@ class Engines:
             raise ConfigError(f"unknown ASR model {model!r}")
         size: Literal["tiny.en", "base"] = "tiny.en" if model == "tiny.en" else "base"
         return self._get(f"asr:{model}", lambda: FasterWhisperTranscriber(
-            size, threads=speech.asr_threads, beam_size=speech.beam_size))
+            size, threads=speech.asr_threads, beam_size=speech.beam_size,
+            vocabulary=self._asr_vocabulary() if size == "base" else None))
+
+    def _asr_vocabulary(self) -> dict[str, str]:
+        """Mandarin domain terms of the knowledge base, as Whisper hotwords (docs/models.md)."""
+        from modalities.speech.vocabulary import vocabulary
+
+        terms = vocabulary(self.settings.core.kb_folder(), "zh")
+        return {"zh": terms} if terms else {}
 
     def asr_model_for(self, language: str) -> str:
         """tiny.en for English sessions (fastest); base when the language is other or unknown."""
@@ -62,8 +71,9 @@ class Engines:
             return configured
         return "tiny.en" if language == "en" else "base"
 
-    @staticmethod
-    def _tts_key(language: str) -> str:
+    def _tts_key(self, language: str) -> str:
+        if language == "zh" and self.settings.voice.zh_voice == "kokoro" and not self._kokoro_missing:
+            return "tts:kokoro"
         return "tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak"
 
     def tts_backend(self, language: str) -> str:
@@ -76,6 +86,14 @@ class Engines:
 
             return self._get("tts:piper", lambda: PiperSynthesizer(
                 f"piper-{self.settings.voice.piper_voice}"))
+        if self._tts_key(language) == "tts:kokoro":
+            from gateway.errors import ModelUnavailable
+            from models.tts_kokoro import KokoroSynthesizer
+
+            try:
+                return self._get("tts:kokoro", KokoroSynthesizer)
+            except ModelUnavailable:  # its packages are optional: speak with espeak-ng instead
+                self._kokoro_missing = True
         from models.tts_espeak import EspeakSynthesizer
 
         wpm = self.settings.voice.espeak_words_per_minute

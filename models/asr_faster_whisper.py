@@ -1,6 +1,11 @@
 """Transcriber on faster-whisper (CTranslate2, int8 on CPU) with the bundled tiny.en or base weights.
 
-The segments generator is materialised inside transcribe() (iterating it is what decodes).
+An utterance of up to 30 s is decoded at its own length: its own log-mel frames (padded to 10 s)
+go through CTranslate2's `Whisper.generate`, instead of faster-whisper's fixed 30-s window, which
+costs the same for a 2-s turn as for a 30-s one. A pass the guards reject (`whisper_guards`:
+loop, token cap, compression) is decoded again the old way; so is anything longer than 30 s.
+The language is detected on the same encoder output (one decoder step, no second encoder pass).
+
 The pipeline runs its own VAD, so faster-whisper's is off; condition_on_previous_text is off
 because it turns a second language into hallucinated English on long multilingual audio.
 Chinese output is converted to simplified characters: the base model often answers traditional.
@@ -8,18 +13,25 @@ Chinese output is converted to simplified characters: the base model often answe
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
 from contracts.errors import LimitExceeded, MediaError, ModelUnavailable
-from models import weights
+from models import weights, whisper_guards
 from models.base import Float32Audio, TranscriberInfo, Transcript
 
 WhisperSize = Literal["tiny.en", "base"]
 MAX_AUDIO_SECONDS = 600.0
 _MIN_SAMPLES = 1600  # 0.1 s: shorter input cannot hold a word
+_NO_SPEECH = 0.6  # faster-whisper's thresholds: a pass this sure of silence and this unsure of
+_LOW_LOGPROB = -1.0  # its words is dropped (its text is what Whisper invents on noise)
+# Chinese has no spaces between words; Whisper puts some there, more so after spaced hotwords.
+_CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]"
+_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
 
 
 class FasterWhisperTranscriber:
@@ -31,6 +43,9 @@ class FasterWhisperTranscriber:
         beam_size: int = 1,
         temperatures: tuple[float, ...] = (0.0,),
         hotwords: str | None = None,
+        prompts: Mapping[str, str] | None = None,
+        vocabulary: Mapping[str, str] | None = None,
+        variable_length: bool = True,
     ) -> None:
         if model not in ("tiny.en", "base"):
             raise ModelUnavailable(f"unknown whisper model {model!r}; choose 'tiny.en' or 'base'")
@@ -54,6 +69,12 @@ class FasterWhisperTranscriber:
         # to six times on low-confidence audio (measured 6.5x slower on a synthetic Chinese clip).
         self.temperatures = list(temperatures) or [0.0]
         self.hotwords = hotwords  # domain words (product names) whisper would otherwise misspell
+        # Per language: the default prompt when the caller has said nothing yet in this turn, and
+        # the tenant's vocabulary (hotwords). Both bias the decoder; see docs/models.md.
+        self.prompts = dict(prompts or {})
+        self.vocabulary = dict(vocabulary or {})
+        self.variable_length = variable_length
+        self.counts = {"own-length": 0, "padded": 0, "loop": 0, "token-cap": 0, "compression": 0}
         self._t2s: Any = None
         self._lock = threading.Lock()
 
@@ -62,6 +83,10 @@ class FasterWhisperTranscriber:
             if self._model is None:
                 raise ModelUnavailable(f"{self.info.name} was closed")
             return self._model  # in-flight calls keep their reference if close() races them
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def _check(self, audio: Float32Audio, language: str | None) -> Float32Audio:
         if language is not None and language not in self.info.languages:
@@ -83,17 +108,77 @@ class FasterWhisperTranscriber:
             language = self.info.languages[0]  # an English-only model has nothing to detect
         if arr.size < _MIN_SAMPLES:
             return Transcript("", language or self.info.languages[0], 0.0, seconds)
-        segments, run = self._loaded().transcribe(
-            arr, language=language, initial_prompt=prompt, beam_size=self.beam_size,
+        model = self._loaded()
+        if self.variable_length and seconds * whisper_guards.FRAMES_PER_SECOND < whisper_guards.MAX_FRAMES:
+            result, language = self._own_length(model, arr, language, prompt)
+            if result is not None:
+                self._count("own-length")
+                return result
+        self._count("padded")
+        return self._padded(model, arr, language, prompt)
+
+    def _own_length(self, model: Any, arr: Float32Audio, language: str | None,
+                    prompt: str | None) -> tuple[Transcript | None, str | None]:
+        """One pass over the utterance's own frames; (None, language) when a guard rejects it."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        seconds = arr.size / self.info.sample_rate
+        features = model.feature_extractor(arr)
+        frames = whisper_guards.padded_frames(int(features.shape[-1]))
+        encoded = model.encode(pad_or_trim(features, frames))
+        probability = 1.0
+        if language is None:  # on the same encoder output: one decoder step
+            token, probability = model.model.detect_language(encoded)[0][0]
+            language = str(token[2:-2])
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=language)
+        text_prompt = prompt or self.prompts.get(language)
+        previous = tokenizer.encode(" " + text_prompt.strip()) if text_prompt else []
+        ids = model.get_prompt(tokenizer, previous, without_timestamps=True,
+                               hotwords=self._hotwords(language))
+        cap = whisper_guards.token_cap(seconds, len(ids), model.max_length)
+        out = model.model.generate(
+            encoded, [ids], beam_size=self.beam_size, max_length=len(ids) + cap,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = list(out.sequences_ids[0])
+        text = tokenizer.decode(tokens).strip()
+        avg_logprob = out.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as faster-whisper
+        if (out.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB) or not any(
+                c.isalnum() for c in text):
+            text = ""  # silence or noise: what faster-whisper drops too (or a lone ".")
+        else:
+            why = whisper_guards.rejection(tokens, text, cap)
+            if why is not None:
+                self._count(why)
+                return None, language
+        text = self._normalise(text, language)
+        parts = ((0.0, seconds, text),) if text else ()
+        return Transcript(text, language, float(probability), seconds, parts), language
+
+    def _padded(self, model: Any, arr: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
+        """faster-whisper's own decode: 30-s windows (and its temperature ladder, if configured)."""
+        seconds = arr.size / self.info.sample_rate
+        text_prompt = prompt or (self.prompts.get(language) if language else None)
+        segments, run = model.transcribe(
+            arr, language=language, initial_prompt=text_prompt, beam_size=self.beam_size,
             temperature=self.temperatures, condition_on_previous_text=False, vad_filter=False,
-            hotwords=self.hotwords,
+            hotwords=self._hotwords(language),
         )
-        parts = tuple((float(s.start), float(s.end), str(s.text).strip()) for s in segments)
+        parts = tuple((float(s.start), float(s.end), whisper_guards.collapse_repeats(str(s.text).strip()))
+                      for s in segments)
         lang = str(run.language)
         text = self._normalise(" ".join(p[2] for p in parts if p[2]).strip(), lang)
         if lang == "zh":
             parts = tuple((start, end, self._normalise(t, lang)) for start, end, t in parts)
         return Transcript(text, lang, float(run.language_probability), seconds, parts)
+
+    def _hotwords(self, language: str | None) -> str | None:
+        words = [w for w in (self.hotwords, self.vocabulary.get(language or "")) if w]
+        return " ".join(words) or None
 
     def detect_language(self, audio: Float32Audio) -> tuple[str, float]:
         """Most likely language of the first 30 s (one encoder pass plus one decoder step)."""
@@ -110,7 +195,7 @@ class FasterWhisperTranscriber:
             from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
 
             self._t2s = OpenCC("t2s")
-        return str(self._t2s.convert(text))
+        return _CJK_GAP.sub("", str(self._t2s.convert(text)))
 
     def close(self) -> None:
         with self._lock:

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "gateway.cli.call",
     "gateway.cli.loadtest",
     "gateway.cli.voice_bench",
+    "gateway.cli.asr_bench",  # `gateway bench asr` / `tts-zh`: the engines alone
+    "gateway.cli.tts_bench",
     "gateway.cli.transcripts",
     "gateway.cli.models",
     "gateway.cli.sign",

