@@ -67,8 +67,9 @@ class ActionTurn:
     raw: str  # used once, in memory, for a verification answer; never stored
     language: str
     intent: str
-    slots: Mapping[str, str] = field(default_factory=dict)
+    slots: Mapping[str, str] = field(default_factory=dict)  # found in this turn
     detail: Mapping[str, Any] = field(default_factory=dict)  # screenshot fields
+    earlier: Mapping[str, str] = field(default_factory=dict)  # slots from earlier turns
 
 
 @dataclass
@@ -176,6 +177,8 @@ class ActionDesk:
             if self.flow is not None:
                 self.flow = None  # the caller moved on: the conversation's policies take over
             return None
+        # Only this turn's words and screen choose an action (an order number mentioned earlier
+        # must not turn a later policy question into one); earlier slots may still fill it.
         known = Known(turn.text, turn.slots, _screen(turn.detail))
         flow = self.flow
         if flow is None:
@@ -191,7 +194,7 @@ class ActionDesk:
                 return None
             flow = self.flow = ActionFlow(action, dict(proposed))
             self.context = ""
-            flow.fill(known)
+            flow.fill(Known(turn.text, {**turn.earlier, **turn.slots}, known.screen))
             start: tuple[str, dict[str, object]] = ("action-step", {"action": action.name, "step": "start"})
             step = ActionStep(records=[*self.drain(), start])
         else:
