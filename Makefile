@@ -24,8 +24,8 @@ test: install
 	bash scripts/test.sh $(BIN)
 
 lint: install
-	$(BIN)/ruff check gateway modalities models tests
-	$(BIN)/mypy gateway modalities models
+	$(BIN)/ruff check contracts gateway modalities models tests
+	$(BIN)/mypy contracts gateway modalities models
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -38,7 +38,7 @@ DEFAULT_TENANT = TenantSettings()  # a tenant without a table in tenants.file
 def open_store(settings: Settings) -> TranscriptWriter:
     """SQLite by default; PostgreSQL behind a local journal when durable.backend = 'postgres'."""
     if settings.durable.backend == "postgres":
-        from gateway.store.buffered import open_durable_store
+        from gateway.store.postgres import open_durable_store
 
         return open_durable_store(settings.durable, caller_pepper=settings.security.caller_pepper)
     return TranscriptStore(settings.store.path, caller_pepper=settings.security.caller_pepper)
@@ -60,6 +60,7 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.desk: AgentDesk | None = None  # the agent queue across nodes (when the core has one)
         self._ready = False
+        self._draining = False  # shutting down: no new sessions
         self._background: set[asyncio.Task[object]] = set()
         self._relay: asyncio.Task[None] | None = None
         self._watch_queues()
@@ -93,6 +94,8 @@ class Gateway:
     async def open(self, request: SessionRequest) -> Session:
         if not self._ready or self.core is None:
             raise LimitExceeded("the gateway is starting; try again shortly", code="busy")
+        if self._draining:
+            raise LimitExceeded("the gateway is shutting down; try again shortly", code="busy")
         if request.source is not None:  # a phone bridge (SIP, AudioSocket): allow-listed sources only
             check_source(request.source, self.settings.security)
         if len(self.sessions) >= self.settings.server.max_sessions:
@@ -164,6 +167,15 @@ class Gateway:
         depth.labels("session-outbox").set_function(lambda: sessions(1))
         depth.labels("store-backlog").set_function(lambda: float(getattr(self.store, "backlog", 0)))
         depth.labels("agent-queue").set_function(lambda: float(len(self.desk.queue) if self.desk else 0))
+        m = self.metrics
+        m.store_up.set_function(lambda: float(self.store_state() == "ok"))
+        for gauge, name in ((m.store_dead_letters, "dead_letters"), (m.store_dropped, "dropped"),
+                            (m.store_writer_restarts, "writer_restarts")):
+            gauge.set_function(lambda name=name: float(getattr(self.store, name, 0)))  # type: ignore[misc]
+
+    def store_state(self) -> str:
+        """ok | degraded | stopped (a store without a state, a test double say, counts as ok)."""
+        return str(getattr(self.store, "state", "ok"))
 
     def agent_desk(self) -> AgentDesk:
         if self.desk is None:
@@ -175,9 +187,38 @@ class Gateway:
         await self.audit_log.record(principal, action, session_id, tenant)
 
     def health(self) -> dict[str, object]:
+        """status: starting | ok | degraded (the store is failing: records wait in its journal) |
+        draining (shutting down: no new sessions)."""
         backlog = getattr(self.store, "backlog", 0)
-        return {"status": "ok" if self._ready else "starting", "sessions": len(self.sessions),
-                "store_backlog": backlog, "cluster": self.cluster.available}
+        store_status = getattr(self.store, "status", None)
+        store = store_status() if callable(store_status) else {"state": self.store_state()}
+        if self._draining:
+            status = "draining"
+        elif not self._ready:
+            status = "starting"
+        else:
+            status = "ok" if store["state"] == "ok" else "degraded"
+        return {"status": status, "sessions": len(self.sessions), "store_backlog": backlog,
+                "store": store, "cluster": self.cluster.available}
+
+    @property
+    def serving(self) -> bool:
+        """/ready: started, not draining, and the store writing normally."""
+        return self._ready and not self._draining and self.store_state() == "ok"
+
+    def begin_drain(self) -> None:
+        """Stops admitting sessions (new ones get `busy`); live ones go on until they end."""
+        self._draining = True
+
+    async def drain(self, grace_s: float) -> int:
+        """Stops admitting and waits up to `grace_s` for the live sessions to end; returns how many
+        are still live (gateway.aclose then closes them with reason `gateway-shutdown`)."""
+        self.begin_drain()
+        runners = [s._runner for s in list(self.sessions.values()) if s._runner is not None]
+        if runners and grace_s > 0:
+            await asyncio.wait(runners, timeout=grace_s)
+        await asyncio.sleep(0)  # the runners' done callbacks (_forget) run
+        return len(self.sessions)
 
     def _in_background(self, work: typing.Awaitable[object]) -> None:
         async def run() -> object:
@@ -199,10 +240,27 @@ class Gateway:
             if self.desk is not None:
                 self._in_background(self.desk.cancel(session.request.tenant, session.session_id))
 
+    async def close_sessions(self, timeout_s: float = 10.0) -> None:
+        """Ends every live session (reason `gateway-shutdown`); one that cannot finish within the
+        timeout (a consumer that never reads, say) is cancelled, which still stores its end."""
+        self._draining = True
+        sessions = list(self.sessions.values())
+        closing = [asyncio.ensure_future(s.close("gateway-shutdown")) for s in sessions]
+        if closing:
+            _, stuck = await asyncio.wait(closing, timeout=timeout_s)
+            if stuck:
+                log.warning("%d sessions did not close within %.0f s; cancelled", len(stuck), timeout_s)
+                for task in stuck:
+                    task.cancel()
+                for session in sessions:
+                    if session._runner is not None and not session._runner.done():
+                        session._runner.cancel()
+                runners = [s._runner for s in sessions if s._runner is not None]
+                await asyncio.wait([*closing, *runners], timeout=2.0)
+
     async def aclose(self) -> None:
         self._ready = False
-        await asyncio.gather(*(s.close("gateway-shutdown") for s in list(self.sessions.values())),
-                             return_exceptions=True)
+        await self.close_sessions()
         if self._relay is not None:
             self._relay.cancel()
             await asyncio.gather(self._relay, return_exceptions=True)

@@ -26,6 +26,7 @@ from modalities.audio.pcm import float32_to_int16
 from models.base import Float32Audio
 
 DEFAULT_URL = "ws://127.0.0.1:8080/ws"
+BURST_GAP_S = 0.3  # reply audio after this long without any starts a new burst (a new reply)
 
 
 async def next_of(ws: ClientConnection, kind: str, wait: float = 30,
@@ -52,6 +53,7 @@ class CallResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     reply_audio: bytearray = field(default_factory=bytearray)
     first_audio_at: dict[int, float] = field(default_factory=dict)  # turn -> client wall time
+    audio_bursts: list[float] = field(default_factory=list)  # wall times reply audio (re)started
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
@@ -123,10 +125,15 @@ class GatewayClient:
     async def _read(self) -> None:
         assert self._ws is not None
         turn = 0
+        last_audio = float("-inf")
         with contextlib.suppress(ConnectionClosed):  # the gateway's close ends the reading
             async for message in self._ws:
                 if isinstance(message, bytes):
-                    self.result.first_audio_at.setdefault(turn, time.perf_counter())
+                    now = time.perf_counter()
+                    self.result.first_audio_at.setdefault(turn, now)
+                    if now - last_audio > BURST_GAP_S:
+                        self.result.audio_bursts.append(now)
+                    last_audio = now
                     self.result.reply_audio.extend(message)
                 else:
                     event = json.loads(message)

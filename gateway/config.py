@@ -40,6 +40,7 @@ class ServerSettings:
     idle_timeout_s: float = 300.0  # a session with no input this long is closed
     preload: bool = True  # load the speech models at start (false: on first use; text-only nodes)
     log_format: str = "text"  # "text" or "json" (one object per line: gateway/logs.py)
+    shutdown_grace_s: float = 20.0  # on SIGTERM: live sessions get this long to end before they are closed
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "server.port must be 1..65535")
@@ -48,6 +49,7 @@ class ServerSettings:
         _check(self.max_sessions >= 1, "server.max_sessions must be at least 1")
         _check(self.idle_timeout_s > 0, "server.idle_timeout_s must be positive")
         _check(self.log_format in ("text", "json"), "server.log_format must be 'text' or 'json'")
+        _check(0 <= self.shutdown_grace_s <= 3600, "server.shutdown_grace_s must be 0..3600")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,16 @@ class Metrics:
         self.queue_depth = Gauge("gateway_queue_depth", "Items waiting, by queue (session-inbox, "
                                  "session-outbox: all live sessions; store-backlog; agent-queue)",
                                  ["queue"], registry=r)
+        # The transcript store, sampled when /metrics is read (Gateway wires them).
+        self.store_up = Gauge("gateway_store_up", "1 while the transcript store writes normally, 0 while "
+                              "degraded (backend failing, writer restarting, journal unwritable)", registry=r)
+        self.store_dead_letters = Gauge("gateway_store_dead_letters",
+                                        "Records the store refused, set aside for `gateway ops store-replay`",
+                                        registry=r)
+        self.store_dropped = Gauge("gateway_store_dropped_records",
+                                   "Records lost since start: journal over its cap or unwritable", registry=r)
+        self.store_writer_restarts = Gauge("gateway_store_writer_restarts",
+                                           "Times the store's writer died and was restarted", registry=r)
         self.dropped_events = Counter("gateway_dropped_events_total",
                                       "Events dropped: consumer stalled", registry=r)
 

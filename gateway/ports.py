@@ -19,6 +19,7 @@ from gateway.inputs import (
     DtmfIn,
     ImageIn,
     Played,
+    SessionInput,
     SignConfirm,
     TextIn,
     VideoFrameIn,
@@ -40,25 +41,9 @@ class SessionPort(Protocol):
     session_id: str
     request: SessionRequest  # what the session was opened with (format, channel, tenant)
 
-    def push_audio(self, payload: bytes) -> None:
-        """Caller audio in the session format; any length (a partial sample is kept for next time)."""
-
-    def push_text(self, text: str) -> None: ...
-
-    def push_dtmf(self, digit: str) -> None: ...
-
-    def push_image(self, data: bytes) -> None: ...
-
-    def push_video_frame(self, data: bytes, media_time_ms: int) -> None: ...
-
-    def confirm_sign(self, yes: bool) -> None:
-        """The caller's answer to a sign read-back ("Did you sign REFUND?")."""
-
-    def barge_in(self) -> None:
-        """The far end says the caller interrupted (explicit barge-in message)."""
-
-    def mark_played(self, turn_id: int) -> None:
-        """The far end reports reply audio of this turn finished playing."""
+    def push(self, item: SessionInput) -> None:
+        """Any caller input (gateway.inputs): audio in the session format of any length, text,
+        a key, an image, a video frame, a sign read-back answer, a barge-in, a played mark."""
 
     def emit_nowait(self, event: SessionEvent) -> None:
         """Adds a transport-side event (e.g. a WebRTC error) to the outbound stream."""
@@ -71,25 +56,14 @@ class SessionPort(Protocol):
         """Ends the session; what was said is stored; idempotent."""
 
 
+CALLER_INPUTS = (AudioIn, TextIn, DtmfIn, ImageIn, VideoFrameIn, SignConfirm, BargeInRequest, Played)
+
+
 def dispatch(session: SessionPort, item: object) -> None:
     """A parsed caller input into its session (every transport that carries protocol v1 inputs:
     the WebSocket, the WebRTC data channel). Anything else is not a caller input and is ignored."""
-    if isinstance(item, AudioIn):
-        session.push_audio(item.payload)
-    elif isinstance(item, TextIn):
-        session.push_text(item.text)
-    elif isinstance(item, DtmfIn):
-        session.push_dtmf(item.digit)
-    elif isinstance(item, ImageIn):
-        session.push_image(item.data)
-    elif isinstance(item, VideoFrameIn):
-        session.push_video_frame(item.data, item.media_time_ms)
-    elif isinstance(item, SignConfirm):
-        session.confirm_sign(item.yes)
-    elif isinstance(item, BargeInRequest):
-        session.barge_in()
-    elif isinstance(item, Played):
-        session.mark_played(item.turn_id)
+    if isinstance(item, CALLER_INPUTS):
+        session.push(item)
 
 
 class SessionFactory(Protocol):

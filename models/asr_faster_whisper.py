@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gateway.errors import LimitExceeded, MediaError, ModelUnavailable
+from contracts.errors import LimitExceeded, MediaError, ModelUnavailable
 from models import weights
 from models.base import Float32Audio, TranscriberInfo, Transcript
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 
 MANIFEST_NAME = "use-multilingual-v3"
 MAX_TEXTS = 256  # per call; callers batch larger sets

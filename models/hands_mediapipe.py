@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models.base import Hand
 
 MODEL_NAME = "mediapipe-hand-landmarker"

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import BackendError, ModelUnavailable
+from contracts.errors import BackendError, ModelUnavailable
 from models.base import ChatMessage
 
 MANIFEST_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gateway.errors import BackendError
+from contracts.errors import BackendError
 from models.base import ChatMessage
 
 MAX_LINE_BYTES = 64 * 1024  # one SSE line; a server sending more is broken or hostile

@@ -7,7 +7,7 @@ TypeError on images without text and always runs its angle classifier.
 
 from __future__ import annotations
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models.base import OcrInfo
 from models.ppocr_onnx import PpOcrEngine, PpOcrOnnx, PpOcrTuning
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models.base import OcrInfo, OcrLine
 
 DET_ENV = "GATEWAY_PADDLEOCR_DET_DIR"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models.base import OcrInfo, OcrLine
 from models.ppocr_onnx import PpOcrEngine, PpOcrOnnx, PpOcrTuning
 

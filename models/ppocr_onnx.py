@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models.base import OcrLine
 
 Image = npt.NDArray[np.uint8]

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ModelUnavailable
-from modalities.sign.features import features, palm_size
+from contracts.errors import ModelUnavailable
 from models.base import Hand, SignPrediction
+from models.sign_features import features, palm_size
 
 WEIGHTS = Path(__file__).resolve().parent / "sign" / "sign_mlp.npz"
 MAX_WEIGHT_BYTES = 20_000_000

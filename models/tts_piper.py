@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.errors import LimitExceeded, ModelUnavailable
+from contracts.errors import LimitExceeded, ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.errors import MediaError, ModelUnavailable
+from contracts.errors import MediaError, ModelUnavailable
 from models import weights
 from models.base import Float32Audio
 

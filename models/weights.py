@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ModelUnavailable
+from contracts.errors import ModelUnavailable
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 MAX_MANIFEST_BYTES = 1_000_000

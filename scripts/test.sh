@@ -3,9 +3,13 @@
 set -uo pipefail
 BIN="$1"
 cd "$(dirname "$0")/.."
-"$BIN/ruff" check gateway modalities models tests || exit 1
-"$BIN/mypy" gateway modalities models || exit 1
-"$BIN/python" -m pytest -q -rs "${@:2}"
+"$BIN/ruff" check contracts gateway modalities models tests || exit 1
+"$BIN/mypy" contracts gateway modalities models || exit 1
+"$BIN/python" -m pytest -q -rs --cov --cov-report= "${@:2}"
 code=$?
 if [ "$code" -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi
+# Branch coverage ([tool.coverage] in pyproject.toml): reported for the protocol objects, telephony
+# and speech; enforced for the session machine.
+"$BIN/python" -m coverage report --include='gateway/protocol/*,gateway/telephony.py,modalities/speech/*'
+"$BIN/python" -m coverage report --include='gateway/session/machine.py' --fail-under=90 || exit 1
 exit "$code"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
 from gateway.cli.groups import CommandGroups
-from gateway.client import DEFAULT_URL, GatewayClient, decode_reply, summary_lines
+from gateway.client import DEFAULT_URL, CallResult, GatewayClient, decode_reply, summary_lines
 from gateway.errors import GatewayError
 from gateway.events import SAMPLE_RATES, AudioFormat
 from modalities.audio.files import read_audio
@@ -64,9 +65,12 @@ async def _call(args: argparse.Namespace, audio: np.ndarray, rate: int, fmt: Aud
         await client.stream(audio, rate, realtime=args.realtime)
         try:
             await client.wait_for("turn.timing", timeout=args.wait)
-            await _settle(client)
-        except TimeoutError as exc:
-            print(f"no reply: {exc}", file=sys.stderr)
+        except TimeoutError:
+            print(f"no reply within {args.wait:.0f} s after the audio ended", file=sys.stderr)
+        else:
+            unsettled = await settle(client.result, timeout=args.wait)
+            if unsettled:
+                print(f"turns {sorted(unsettled)} got no reply within {args.wait:.0f} s", file=sys.stderr)
     result = client.result
     print(f"session {result.session_id}")
     for line in summary_lines(result):
@@ -77,12 +81,21 @@ async def _call(args: argparse.Namespace, audio: np.ndarray, rate: int, fmt: Aud
     return 0 if result.of("transcript.final") else 1
 
 
-async def _settle(client: GatewayClient, quiet_s: float = 1.5) -> None:
-    """Waits until every started turn has its timing event (turns can follow one another)."""
+def unsettled_turns(result: CallResult) -> set[int]:
+    """Caller turns still waiting for their reply. A turn is settled by its timing event, by an
+    error, or by `audio.clear` (the caller talked over it, so no timing event will come)."""
+    finals = {e["turn_id"] for e in result.of("transcript.final")}
+    done = {e.get("turn_id") for kind in ("turn.timing", "audio.clear", "error") for e in result.of(kind)}
+    return finals - done
+
+
+async def settle(result: CallResult, *, timeout: float, quiet_s: float = 1.5) -> set[int]:  # noqa: ASYNC109
+    """Waits until every caller turn is settled and the events have stopped for `quiet_s`, or
+    until `timeout` seconds have passed; returns the turns still unsettled then."""
+    deadline = time.monotonic() + timeout
     while True:
-        finals = {e["turn_id"] for e in client.result.of("transcript.final")}
-        timed = {e["turn_id"] for e in client.result.of("turn.timing")}
-        count = len(client.result.events)
+        count = len(result.events)
         await asyncio.sleep(quiet_s)
-        if finals <= timed and len(client.result.events) == count:
-            return
+        pending = unsettled_turns(result)
+        if (not pending and len(result.events) == count) or time.monotonic() >= deadline:
+            return pending

@@ -15,6 +15,7 @@ from gateway.errors import ConfigError
 COMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.call",
+    "gateway.cli.loadtest",
     "gateway.cli.voice_bench",
     "gateway.cli.transcripts",
     "gateway.cli.models",
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "gateway.cli.ops",
     "gateway.cli.load_bench",
     "gateway.cli.handoff_bench",
+    "gateway.cli.soak_bench",
     "gateway.cli.report",  # after core_cmds: adds `gateway report --since 7d` to its `report`
 )
 

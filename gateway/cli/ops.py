@@ -5,6 +5,7 @@
 
 Both also delete the matching rows of the core's records (core.records_path, or --records).
   migrate                             apply the store's SQL migrations
+  store-replay                        write the records the store set aside (dead letters)
   new-key --tenant T --role R         make an API key; prints the key once and its config line
   token --tenant T --role R           issue a short-lived HS256 token (secret from the environment)
 
@@ -59,6 +60,11 @@ def register(groups: CommandGroups) -> None:
     p = sub.add_parser("migrate", help="apply the store's SQL migrations")
     store_args(p)
     p.set_defaults(func=run_migrate)
+
+    p = sub.add_parser("store-replay", help="write the store's dead letters once the cause is fixed")
+    store_args(p)
+    p.add_argument("--journal", help="PostgreSQL store: its journal (default: settings durable.journal_path)")
+    p.set_defaults(func=run_store_replay)
 
     p = sub.add_parser("new-key", help="make an API key (printed once) and its security.api_keys entry")
     p.add_argument("--tenant", required=True)
@@ -206,6 +212,28 @@ def run_migrate(args: argparse.Namespace) -> int:
         conn.close()
     print(f"applied migrations {applied or 'none'}; schema at {migrations.latest()}")
     return 0
+
+
+def run_store_replay(args: argparse.Namespace) -> int:
+    from gateway.store import replay
+
+    if args.dsn:
+        journal = args.journal
+        if not journal:
+            from gateway.config import load_settings
+
+            journal = load_settings(args.config).durable.journal_path
+        store = replay.replay_store_for_postgres(args.dsn, journal)
+    else:
+        store = replay.replay_store_for_sqlite(_sqlite_path(args))
+    try:
+        result = asyncio.run(replay.replay(store))
+    except replay.BackendError as exc:
+        print(f"gateway: {exc.code}: {exc} (the records wait in {store.journal_path})", file=sys.stderr)
+        return 1
+    replay.tidy(store)
+    print(f"replayed {result.queued} dead letters; {result.refused} refused again (in {result.path})")
+    return 0 if result.refused == 0 else 1
 
 
 # ---------------------------------------------------------------------- credentials

@@ -103,7 +103,7 @@ class GatewayProcess:
                 raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
-                    if json.loads(response.read())["status"] == "ok":
+                    if json.loads(response.read())["status"] in ("ok", "degraded"):  # started
                         return
             except OSError:
                 pass

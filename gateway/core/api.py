@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Modality = Literal["speech", "text", "screen", "sign", "dtmf"]
-
-
-@dataclass(frozen=True)
-class TextTurn:
-    text: str
-    language: str  # ISO 639-1 ("en", "zh"); "" when unknown
-    modality: Modality
-    detail: Mapping[str, Any] = field(default_factory=dict)  # e.g. screenshot fields, sign confidence
+from contracts.turns import Modality, TextTurn  # noqa: F401 (the turn is a shared contract)
 
 
 @dataclass(frozen=True)

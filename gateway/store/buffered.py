@@ -1,200 +1,85 @@
 """A transcript store that loses nothing: an append-only journal in front of a record backend.
 
-Every record (session start, turn, error, session end, audit entry) is appended to a local
-journal file before the call returns, so a crash loses at most the turn in progress. A drain task
-writes journal records to the backend (PostgreSQL) in order, in batches; while the backend is
-unavailable it retries with exponential backoff and the records wait, at most
-`max_buffered_records` in memory and the rest only in the file. When everything is written the
-journal is truncated; at start, whatever was not yet written is replayed (the backend's writes are
-idempotent, so a record written just before a crash is not duplicated).
-
-Same interface as gateway.store.transcripts.TranscriptStore, plus `audit`, `backlog`, `available`.
+Every record (session start, turn, error, session end, audit entry) is normalised
+(gateway.store.records) and appended to a local journal file before the call returns, so a crash
+loses at most the turn in progress and a slow or failing backend never blocks a session. A writer
+task writes journal records to the backend (SQLite or PostgreSQL) in order, in batches:
+- the backend is unavailable (connection lost, database locked, disk full): the records wait (at
+  most `max_buffered` in memory, the rest only in the file) and the write is retried with
+  exponential backoff, for as long as it takes; the store reports `degraded` meanwhile;
+- the backend refuses a record (a constraint, bad data, an unexpected driver error): it is
+  retried alone `max_attempts` times with backoff, then set aside in the dead-letter file with
+  the error (`gateway ops store-replay` writes those once the cause is fixed) and the writer goes
+  on with the next record.
+The writer is supervised: if it dies it is restarted (counted in `writer_restarts`). When
+everything is written the journal is truncated; at start, whatever was not yet written is
+replayed (the backends' writes are idempotent, so a record written just before a crash is not
+duplicated).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.errors import BackendError, ConfigError, GatewayError
 from gateway.security.audit import AuditRecord
 from gateway.security.redact import caller_hash
-from gateway.store.transcripts import TurnRecord
+from gateway.store.journal import DeadLetters, Journal
+from gateway.store.records import (  # re-exported: the record types have always lived here
+    MAX_LINE_BYTES,
+    MAX_MESSAGE_CHARS,
+    AuditRec,
+    ErrorRec,
+    Record,
+    SessionEndRec,
+    SessionStartRec,
+    TurnRec,
+    TurnRecord,
+    decode_record,
+    encode_record,
+    normalise,
+)
+
+__all__ = ["MAX_LINE_BYTES", "MAX_MESSAGE_CHARS", "AuditRec", "BufferedStore", "DurableStoreSettings",
+           "ErrorRec", "Journal", "Record", "RecordBackend", "SessionEndRec", "SessionStartRec", "TurnRec",
+           "decode_record", "encode_record"]
 
 log = logging.getLogger("gateway.store")
-MAX_LINE_BYTES = 256 * 1024  # a journal line longer than this is corrupt, not a record
-MAX_MESSAGE_CHARS = 500
-
-
-# ---------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class SessionStartRec:
-    session_id: str
-    tenant: str
-    channel: str
-    language: str
-    at: float
-    caller_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class TurnRec:
-    session_id: str
-    seq: int  # per session, assigned here so a replay writes the same row
-    turn_id: int
-    speaker: str
-    modality: str
-    text: str
-    language: str
-    at: float
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ErrorRec:
-    session_id: str
-    code: str
-    message: str
-    at: float
-
-
-@dataclass(frozen=True)
-class SessionEndRec:
-    session_id: str
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True)
-class AuditRec:
-    at: float
-    subject: str
-    role: str
-    tenant: str
-    action: str
-    session_id: str
-
-
-Record = SessionStartRec | TurnRec | ErrorRec | SessionEndRec | AuditRec
-_KINDS: dict[str, type[Record]] = {"start": SessionStartRec, "turn": TurnRec, "error": ErrorRec,
-                                   "end": SessionEndRec, "audit": AuditRec}
-_KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
-
-
-def encode_record(record: Record) -> bytes:
-    return json.dumps({"k": _KIND_OF[type(record)], **asdict(record)}, ensure_ascii=False,
-                      separators=(",", ":")).encode() + b"\n"
-
-
-def decode_record(line: bytes) -> Record:
-    """One journal line; ValueError when it is not a whole, well-formed record (a torn write)."""
-    if len(line) > MAX_LINE_BYTES or not line.endswith(b"\n"):
-        raise ValueError("incomplete or oversized journal line")
-    try:
-        data = json.loads(line)
-    except RecursionError:
-        raise ValueError("journal line nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ValueError("journal line is not an object")
-    cls = _KINDS.get(data.pop("k", None))
-    if cls is None:
-        raise ValueError("unknown record kind")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
+T = TypeVar("T")
 
 
 class RecordBackend(Protocol):
     async def write(self, batch: Sequence[Record]) -> None:
         """Writes the records in order, atomically and idempotently. Raises BackendError with code
-        `store-unavailable` (retry later) or `store-rejected` (this data can never be written)."""
+        `store-unavailable` (retry later) or `store-rejected` (this data cannot be written)."""
 
     async def aclose(self) -> None: ...
 
 
-# ---------------------------------------------------------------------- journal file
+def dead_letter_path_for(journal_path: str | Path) -> Path:
+    """Where a journal's refused records go: store-journal.jsonl -> store-journal.dead.jsonl."""
+    path = Path(journal_path)
+    return path.with_name(f"{path.stem}.dead{path.suffix}" if path.suffix else f"{path.name}.dead")
 
 
-class Journal:
-    """The append-only file (blocking; used from threads). `<path>.offset` holds how far the
-    backend has confirmed, so a restart replays only the rest."""
-
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
-        self.path = Path(path)
-        self.offset_path = self.path.with_name(self.path.name + ".offset")
-        self.fsync = fsync
-        self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the journal's lifetime
-        self._end = self._file.tell()
-
-    def append(self, line: bytes) -> int:
-        with self._lock:
-            self._file.write(line)
-            self._file.flush()  # in the OS: survives the process dying
-            if self.fsync:
-                os.fsync(self._file.fileno())  # on the disk: survives the machine dying
-            self._end += len(line)
-            return self._end
-
-    def committed(self) -> int:
-        try:
-            return int(self.offset_path.read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def commit(self, offset: int) -> None:
-        tmp = self.offset_path.with_name(self.offset_path.name + ".tmp")
-        tmp.write_text(str(offset))
-        os.replace(tmp, self.offset_path)
-
-    def read_from(self, offset: int, limit: int) -> list[tuple[Record, int]]:
-        """Up to `limit` whole records after `offset`, each with the offset where it ends. A torn
-        last line (a crash mid-write) ends the read; a corrupt line in the middle is skipped."""
-        out: list[tuple[Record, int]] = []
-        with self._lock, open(self.path, "rb") as f:
-            f.seek(offset)
-            while len(out) < limit and f.tell() < self._end:
-                line = f.readline(MAX_LINE_BYTES + 1)
-                try:
-                    out.append((decode_record(line), f.tell()))
-                except ValueError:
-                    if not line.endswith(b"\n"):
-                        break
-                    log.error("journal %s: skipped a corrupt line at byte %d", self.path, f.tell())
-        return out
-
-    def end(self) -> int:
-        with self._lock:
-            return self._end
-
-    def reset_if(self, offset: int) -> bool:
-        """Empties the journal when everything in it (up to `offset`) has been written."""
-        with self._lock:
-            if offset != self._end:
-                return False
-            self._file.truncate(0)
-            self._file.seek(0)
-            self._end = 0
-            self.commit(0)
-            return True
-
-    def close(self) -> None:
-        with self._lock:
-            self._file.close()
+def _failure_code(exc: BaseException) -> str:
+    """store-unavailable (wait and retry) or store-rejected (retry alone, then dead-letter)."""
+    if isinstance(exc, GatewayError):
+        return "store-rejected" if exc.code == "store-rejected" else "store-unavailable"
+    if isinstance(exc, OSError | TimeoutError):
+        return "store-unavailable"
+    return "store-rejected"  # a driver or encoding error: this record, not the backend
 
 
 # ---------------------------------------------------------------------- the store
@@ -204,7 +89,8 @@ class BufferedStore:
     def __init__(self, backend: RecordBackend, journal_path: str | Path, *, max_buffered: int = 10_000,
                  batch_size: int = 200, write_timeout_s: float = 5.0,
                  backoff_s: tuple[float, float] = (0.1, 5.0), fsync: bool = False,
-                 caller_pepper: str = "", max_journal_bytes: int = 1 << 30) -> None:
+                 caller_pepper: str = "", max_journal_bytes: int = 1 << 30, max_attempts: int = 3,
+                 dead_letter_path: str | Path | None = None) -> None:
         self.backend = backend
         self.journal_path = Path(journal_path)
         self.max_buffered = max_buffered
@@ -214,9 +100,15 @@ class BufferedStore:
         self.fsync = fsync
         self.caller_pepper = caller_pepper
         self.max_journal_bytes = max_journal_bytes
+        self.max_attempts = max_attempts
+        self.dead = DeadLetters(dead_letter_path or dead_letter_path_for(self.journal_path))
         self.available = True  # False while the backend refuses writes
         self.last_error: str | None = None
-        self.rejected = 0  # records the backend refused as invalid (dropped, logged)
+        self.dead_letters = 0  # records in the dead-letter file (refused by the backend)
+        self.dropped = 0  # records lost: the journal was over its cap or unwritable, memory full
+        self.writer_restarts = 0
+        self._writer_ok = True  # False while a dead writer waits to be restarted
+        self._journal_broken = False  # the last journal append failed (disk full?)
         self._journal: Journal | None = None
         self._pending: deque[tuple[Record, int]] = deque()
         self._spilled = False  # records beyond max_buffered wait only in the file
@@ -227,44 +119,66 @@ class BufferedStore:
         self._idle = asyncio.Event()
         self._closing = False
         self._drain: asyncio.Task[None] | None = None
-        self._seq: dict[str, int] = {}
+        # The journal's own thread: appends never queue behind speech recognition in the loop's
+        # shared executor (a session waits for its record's append, never for the database).
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-journal")
+
+    async def _io(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._files, partial(work, *args, **kwargs))
 
     @property
     def backlog(self) -> int:
         """Records not yet confirmed by the backend (in memory; more may wait in the file)."""
         return len(self._pending)
 
+    @property
+    def state(self) -> str:
+        """ok | degraded (the backend is failing, the writer is restarting, or the journal is
+        unwritable) | stopped."""
+        if self._drain is None:
+            return "stopped"
+        if not (self.available and self._writer_ok) or self._journal_broken:
+            return "degraded"
+        return "ok"
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "backlog": self.backlog, "dead_letters": self.dead_letters,
+                "dropped": self.dropped, "writer_restarts": self.writer_restarts,
+                "last_error": self.last_error if self.state == "degraded" else None}
+
     async def start(self) -> None:
-        self._journal = await asyncio.to_thread(Journal, self.journal_path, fsync=self.fsync)
-        self._committed = await asyncio.to_thread(self._journal.committed)
-        replay = await asyncio.to_thread(self._journal.read_from, self._committed, self.max_buffered)
+        self._journal = await self._io(Journal, self.journal_path, fsync=self.fsync)
+        self._committed = await self._io(self._journal.committed)
+        replay = await self._io(self._journal.read_from, self._committed, self.max_buffered)
         self._pending.extend(replay)
-        self._journal_end = await asyncio.to_thread(self._journal.end)
+        self._journal_end = await self._io(self._journal.end)
         self._spilled = bool(replay) and replay[-1][1] < self._journal_end
+        self.dead_letters = await self._io(self.dead.count)
         if replay:
             log.warning("store journal: replaying %d records not yet written", len(replay))
-        self._drain = asyncio.create_task(self._drain_loop(), name="store-drain")
+        if self.dead_letters:
+            log.warning("store: %d records in the dead-letter file %s (gateway ops store-replay)",
+                        self.dead_letters, self.dead.path)
+        self._drain = asyncio.create_task(self._supervise(), name="store-writer")
 
-    # ------------------------------------------------------------------ TranscriptStore interface
+    # ------------------------------------------------------------------ TranscriptWriter interface
 
     async def session_started(self, session_id: str, tenant: str, channel: str, language: str, *,
                               caller: str | None = None) -> None:
-        self._seq[session_id] = 0
         hashed = caller_hash(caller, self.caller_pepper) if caller else None
         await self._append(SessionStartRec(session_id, tenant, channel, language, time.time(), hashed))
 
     async def turn(self, record: TurnRecord) -> None:
-        seq = self._seq.get(record.session_id, 0) + 1
-        self._seq[record.session_id] = seq
-        await self._append(TurnRec(record.session_id, seq, record.turn_id, record.speaker, record.modality,
-                                   record.text, record.language, record.at,
-                                   {k: round(v, 1) for k, v in record.timings.items()}))
+        # seq is allocated by the backend as the row is written (one place, atomically), so a
+        # resumed session continues its numbering; rid makes a replayed line idempotent.
+        await self._append(TurnRec(record.session_id, uuid.uuid4().hex, record.turn_id, record.speaker,
+                                   record.modality, record.text, record.language, record.at,
+                                   dict(record.timings)))
 
     async def error(self, session_id: str, code: str, message: str) -> None:
-        await self._append(ErrorRec(session_id, code, message[:MAX_MESSAGE_CHARS], time.time()))
+        await self._append(ErrorRec(session_id, code, message, time.time()))
 
     async def session_ended(self, session_id: str, reason: str) -> None:
-        self._seq.pop(session_id, None)
         await self._append(SessionEndRec(session_id, reason, time.time()))
 
     async def audit(self, record: AuditRecord) -> None:
@@ -275,10 +189,14 @@ class BufferedStore:
         for record, _ in self._pending:  # not yet written
             if isinstance(record, SessionStartRec) and record.session_id == session_id:
                 return record.tenant
-        read = getattr(self.backend, "read_transcript", None)
-        if read is None:
-            return None
         try:
+            lookup = getattr(self.backend, "tenant_of", None)
+            if lookup is not None:
+                tenant: str | None = await lookup(session_id)
+                return tenant
+            read = getattr(self.backend, "read_transcript", None)
+            if read is None:
+                return None
             stored = await read(session_id)
         except BackendError as exc:
             raise GatewayError("the store cannot confirm whose session this is; try again",
@@ -297,6 +215,17 @@ class BufferedStore:
             raise BackendError(f"store backlog of {self.backlog} records not written within {timeout_s} s "
                                f"({self.last_error})", code="store-unavailable") from None
 
+    async def replay_dead_letters(self) -> int:
+        """Queues every dead letter again (in order, through the journal); any the backend still
+        refuses go back to the dead-letter file with the new error. Returns how many were queued."""
+        records, aside = await self._io(self.dead.take)
+        for record, _ in records:
+            await self._append(record)
+        if aside is not None:
+            await self._io(aside.unlink)
+        self.dead_letters = await self._io(self.dead.count)
+        return len(records)
+
     async def aclose(self, drain_timeout_s: float = 5.0) -> None:
         """Writes what it can within the timeout; the rest stays in the journal for the next start."""
         if self._drain is not None:
@@ -308,8 +237,9 @@ class BufferedStore:
                 await self._drain
             self._drain = None
         if self._journal is not None:
-            await asyncio.to_thread(self._journal.close)
+            await self._io(self._journal.close)
             self._journal = None
+        self._files.shutdown(wait=False)
         await self.backend.aclose()
 
     # ------------------------------------------------------------------ internals
@@ -317,14 +247,25 @@ class BufferedStore:
     async def _append(self, record: Record) -> None:
         if self._journal is None or self._closing:
             raise BackendError("the store is not running", code="store-unavailable")
+        record = normalise(record)
         line = encode_record(record)
         async with self._append_lock:
-            # The overflow policy of the disk buffer: after hours without a backend, refuse rather
-            # than fill the disk the gateway runs on.
             if self._journal_end + len(line) > self.max_journal_bytes:
-                raise BackendError(f"store journal over {self.max_journal_bytes} bytes while the backend "
-                                   f"is unavailable ({self.last_error})", code="store-journal-full")
-            end = self._journal_end = await asyncio.to_thread(self._journal.append, line)
+                # The overflow policy of the disk buffer: after hours without a backend, drop
+                # (counted, logged) rather than fill the disk the gateway runs on.
+                self._drop(record, f"the journal is over {self.max_journal_bytes} bytes ({self.last_error})")
+                return
+            try:
+                end = self._journal_end = await self._io(self._journal.append, line)
+                self._journal_broken = False
+            except OSError as exc:  # disk full, say: keep it in memory while there is room
+                if not self._journal_broken:
+                    log.error("store journal %s unwritable: %s", self.journal_path, exc)
+                self._journal_broken, self.last_error = True, f"journal: {exc}"[:300]
+                if self._spilled or len(self._pending) >= self.max_buffered:
+                    self._drop(record, "the journal is unwritable and memory is full")
+                    return
+                end = self._journal_end
             if self._spilled or len(self._pending) >= self.max_buffered:
                 self._spilled = True
             else:
@@ -332,61 +273,97 @@ class BufferedStore:
         self._idle.clear()
         self._wake.set()
 
+    def _drop(self, record: Record, why: str) -> None:
+        self.dropped += 1
+        log.error("store dropped a %s record of session %s: %s", type(record).__name__,
+                  getattr(record, "session_id", "?")[:64], why)
+
+    async def _supervise(self) -> None:
+        """Runs the writer; restarts it (with backoff) if it ever dies."""
+        while True:
+            try:
+                await self._drain_loop()
+                return
+            except Exception:
+                self.writer_restarts += 1
+                self._writer_ok = False
+                log.exception("store writer died (restart %d); restarting it", self.writer_restarts)
+                pause = self.backoff_s[0] * 2 ** min(self.writer_restarts, 8)
+                await asyncio.sleep(min(self.backoff_s[1], pause))
+
     async def _drain_loop(self) -> None:
         assert self._journal is not None
         backoff = self.backoff_s[0]
         size = self.batch_size
+        single = 0  # records still to write one at a time (a batch with a refused record in it)
+        attempts = 0  # of the record at the head, refused so far
+        self._writer_ok = True
         while True:
             if not self._pending and self._spilled:
                 await self._reload()
             if not self._pending:
                 async with self._append_lock:
                     if not self._pending and not self._spilled:
-                        if self._committed and await asyncio.to_thread(self._journal.reset_if,
+                        if self._committed and await self._io(self._journal.reset_if,
                                                                        self._committed):
                             self._committed = self._journal_end = 0
                         self._idle.set()
                         self._wake.clear()
-                await self._wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await self._wake.wait()
+                self.dead_letters = await self._io(self.dead.count)  # a replay may have run
                 continue
-            batch = [self._pending[i] for i in range(min(size, len(self._pending)))]
+            batch = [self._pending[i] for i in range(min(1 if single else size, len(self._pending)))]
             try:
                 # Not wait_for: on 3.11 it may swallow aclose's cancel as a write completes, and
                 # this loop (which aclose awaits) would then never end.
                 async with asyncio.timeout(self.write_timeout_s):
                     await self.backend.write([r for r, _ in batch])
-            except Exception as exc:  # the drain must outlive any backend failure
+            except Exception as exc:  # the writer must outlive any backend failure
+                code = _failure_code(exc)
                 if not isinstance(exc, GatewayError | OSError | TimeoutError):
-                    log.exception("store backend failed unexpectedly; records kept, retrying")
-                code = getattr(exc, "code", "store-unavailable")
-                if code == "store-rejected":
-                    if len(batch) > 1:
-                        size = 1  # find the one bad record: write one at a time
-                        continue
-                    self.rejected += 1
-                    log.error("store rejected a %s record of session %s; dropped",
-                              type(batch[0][0]).__name__, getattr(batch[0][0], "session_id", "?"))
-                else:
+                    log.warning("store backend raised %s: %s", type(exc).__name__, str(exc)[:200])
+                self.last_error = f"{code}: {exc}"[:300]
+                if code == "store-unavailable":
                     if self.available:
-                        log.warning("store unavailable (%s); buffering", exc)
-                    self.available, self.last_error = False, f"{code}: {exc}"[:300]
+                        log.warning("store unavailable (%s); buffering", str(exc)[:200])
+                    self.available = False
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.backoff_s[1])
                     continue
-            if not self.available:
-                log.warning("store available again; writing %d buffered records", len(self._pending))
-            self.available, backoff, size = True, self.backoff_s[0], self.batch_size
+                if len(batch) > 1:
+                    single = len(batch)  # find the refused record: write these one at a time
+                    continue
+                attempts += 1
+                self.available = False  # degraded while a record is being refused
+                if attempts < self.max_attempts:
+                    await asyncio.sleep(self.backoff_s[0] * 2 ** (attempts - 1))
+                    continue
+                record = batch[0][0]
+                await self._io(self.dead.append, record, self.last_error)
+                self.dead_letters += 1
+                self.available = True  # the backend answered: the record was the problem
+                log.error("store refused a %s record of session %s %d times; set aside in %s (%s)",
+                          type(record).__name__, getattr(record, "session_id", "?")[:64], attempts,
+                          self.dead.path, self.last_error)
+            else:
+                if not self.available:
+                    log.warning("store available again; writing %d buffered records", len(self._pending))
+                self.available, backoff = True, self.backoff_s[0]
+            attempts = 0
+            single = max(0, single - len(batch))
             for _ in batch:
                 self._pending.popleft()
             self._committed = batch[-1][1]
-            await asyncio.to_thread(self._journal.commit, self._committed)
+            await self._io(self._journal.commit, self._committed)
 
     async def _reload(self) -> None:
         assert self._journal is not None
         async with self._append_lock:  # no append runs while the file is read back
-            records = await asyncio.to_thread(self._journal.read_from, self._committed, self.max_buffered)
+            records = await self._io(self._journal.read_from, self._committed, self.max_buffered)
             self._pending.extend(records)
-            end = await asyncio.to_thread(self._journal.end)
+            end = await self._io(self._journal.end)
             self._spilled = bool(records) and records[-1][1] < end
 
 
@@ -400,7 +377,7 @@ class DurableStoreSettings:
     journal_path: str = "var/store-journal.jsonl"  # local buffer while PostgreSQL is away
     journal_fsync: bool = False  # True: survive power loss too (a disk flush per record)
     max_buffered_records: int = 10_000  # in memory; beyond it records wait only in the journal
-    max_journal_mb: int = 1024  # the journal's cap on disk; beyond it new records are refused
+    max_journal_mb: int = 1024  # the journal's cap on disk; beyond it new records are dropped (counted)
     retention_days: int = 0  # transcripts older than this are deleted by `gateway ops retention`; 0 = keep
     connect_timeout_s: float = 3.0
     write_timeout_s: float = 5.0
@@ -419,14 +396,3 @@ class DurableStoreSettings:
         check(0 <= self.retention_days <= 3650, "durable.retention_days must be 0..3650")
         check(0.1 <= self.connect_timeout_s <= 60 and 0.1 <= self.write_timeout_s <= 60,
               "durable.connect_timeout_s/write_timeout_s must be 0.1..60 s")
-
-
-def open_durable_store(settings: DurableStoreSettings, *, caller_pepper: str = "") -> BufferedStore:
-    """The PostgreSQL store behind a journal (durable.backend = 'postgres'); call `start()` next."""
-    from gateway.store.postgres import PostgresStore
-
-    backend = PostgresStore(settings.dsn, connect_timeout_s=settings.connect_timeout_s,
-                            statement_timeout_s=settings.write_timeout_s)
-    return BufferedStore(backend, settings.journal_path, max_buffered=settings.max_buffered_records,
-                         write_timeout_s=settings.write_timeout_s, fsync=settings.journal_fsync,
-                         caller_pepper=caller_pepper, max_journal_bytes=settings.max_journal_mb << 20)

@@ -18,41 +18,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.errors import BackendError
-from gateway.store.buffered import (
-    AuditRec,
-    ErrorRec,
-    Record,
-    SessionEndRec,
-    SessionStartRec,
-    TurnRec,
-)
+from gateway.store.buffered import BufferedStore, DurableStoreSettings
 from gateway.store.migrations import apply_postgres
+from gateway.store.records import Record, TurnRec
+from gateway.store.sql import record_sql
 
 MAX_LIST = 1000
-
-
-def _sql(record: Record) -> tuple[str, tuple[Any, ...]]:
-    if isinstance(record, TurnRec):
-        return ("INSERT INTO turns (session_id, seq, turn_id, speaker, modality, text, language, at, timings)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, seq) DO NOTHING",
-                (record.session_id, record.seq, record.turn_id, record.speaker, record.modality,
-                 record.text, record.language, record.at, json.dumps(record.timings)))
-    if isinstance(record, SessionStartRec):
-        return ("INSERT INTO sessions (id, tenant, channel, language, started_at, caller_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (record.session_id, record.tenant, record.channel, record.language, record.at,
-                 record.caller_hash))
-    if isinstance(record, ErrorRec):
-        return ("INSERT INTO errors (session_id, code, message, at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (session_id, at, code) DO NOTHING",
-                (record.session_id, record.code, record.message, record.at))
-    if isinstance(record, SessionEndRec):
-        return ("UPDATE sessions SET ended_at = %s, end_reason = %s WHERE id = %s",
-                (record.at, record.reason, record.session_id))
-    assert isinstance(record, AuditRec)
-    return ("INSERT INTO audit (at, subject, role, tenant, action, session_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (record.at, record.subject, record.role, record.tenant, record.action, record.session_id))
 
 
 class PostgresStore:
@@ -106,7 +77,9 @@ class PostgresStore:
         async def work(conn: Any) -> None:
             async with conn.transaction(), conn.cursor() as cur:
                 for record in batch:
-                    await cur.execute(*_sql(record))
+                    if isinstance(record, TurnRec):  # seq = MAX + 1: one writer per session at a time
+                        await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (record.session_id,))
+                    await cur.execute(*record_sql(record, "%s"))
 
         await self._run(work)
 
@@ -115,6 +88,15 @@ class PostgresStore:
             await self._drop()
 
     # ------------------------------------------------------------------ reads and deletion
+
+    async def tenant_of(self, session_id: str) -> str | None:
+        async def work(conn: Any) -> str | None:
+            cur = await conn.execute("SELECT tenant FROM sessions WHERE id = %s", (session_id,))
+            row = await cur.fetchone()
+            return None if row is None else str(row[0])
+
+        result: str | None = await self._run(work)
+        return result
 
     async def read_transcript(self, session_id: str) -> dict[str, Any] | None:
         """The stored session, its turns and errors (the shape of transcripts.read_transcript)."""
@@ -181,3 +163,12 @@ class PostgresStore:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def open_durable_store(settings: DurableStoreSettings, *, caller_pepper: str = "") -> BufferedStore:
+    """The PostgreSQL store behind a journal (durable.backend = 'postgres'); call `start()` next."""
+    backend = PostgresStore(settings.dsn, connect_timeout_s=settings.connect_timeout_s,
+                            statement_timeout_s=settings.write_timeout_s)
+    return BufferedStore(backend, settings.journal_path, max_buffered=settings.max_buffered_records,
+                         write_timeout_s=settings.write_timeout_s, fsync=settings.journal_fsync,
+                         caller_pepper=caller_pepper, max_journal_bytes=settings.max_journal_mb << 20)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.errors import GatewayError
+from gateway.inputs import AudioIn, DtmfIn, Played
 from gateway.ports import SessionPort
 from gateway.telephony import (
     CallBridge,
@@ -89,7 +90,7 @@ async def run_call(session: SessionPort, inputs: AsyncIterator[PhoneInput], wire
             elif isinstance(cmd, SendMark):
                 await wire.mark(cmd.name)
             elif isinstance(cmd, MarkPlayed):
-                session.mark_played(cmd.turn_id)
+                session.push(Played(cmd.turn_id))
             elif isinstance(cmd, Transfer):
                 stats.transfers += 1
                 ending.append(f"handoff-{cmd.reason}")  # the far end may drop while we hand off
@@ -103,10 +104,10 @@ async def run_call(session: SessionPort, inputs: AsyncIterator[PhoneInput], wire
         async for item in inputs:
             if isinstance(item, TelephonyFrame):
                 stats.frames_in += 1
-                session.push_audio(item.audio)
+                session.push(AudioIn(item.audio))
             elif isinstance(item, PhoneDtmf):
                 stats.dtmf += 1
-                session.push_dtmf(item.digit)
+                session.push(DtmfIn(item.digit))
             elif isinstance(item, PhoneMark):
                 await dispatch(bridge.on_mark(item.name))
             elif isinstance(item, PhoneHangup):

@@ -73,6 +73,10 @@ class WebRtcSettings:
         if problems:
             raise ConfigError("webrtc settings: " + "; ".join(problems))
 
+    def ice_hosts(self) -> contextlib.AbstractContextManager[None]:
+        """The host addresses ICE may offer, while a peer gathers its candidates."""
+        return ice_hosts(self.host_addresses)
+
     def rtc_configuration(self) -> RTCConfiguration:
         from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 

@@ -9,19 +9,25 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import AudioClear, ErrorEvent, ReplyAudio, ReplyAudioEnd, SessionEvent
+from gateway.inputs import AudioIn, ImageIn, Played, VideoFrameIn
 from gateway.ports import SessionPort, dispatch
 from gateway.protocol.ws_v1 import ServerProtocol, to_json
-from gateway.transports.webrtc import WebRtcSettings, ice_hosts
 from gateway.transports.webrtc_media import (
     FRAME_MS,
     FrameSampler,
@@ -41,8 +47,41 @@ CHANNEL_TYPES = frozenset({"text", "image", "sign.confirm", "barge_in", "dtmf", 
 MAX_CHANNEL_MESSAGE = 262_144  # aiortc's own SCTP message limit
 
 
+class PeerSettings(Protocol):
+    """What a peer needs of gateway.transports.webrtc.WebRtcSettings (which imports this module
+    lazily: the peer must not import it back)."""
+
+    @property
+    def sign_fps(self) -> float: ...
+
+    @property
+    def video_max_side(self) -> int: ...
+
+    @property
+    def jpeg_quality(self) -> int: ...
+
+    @property
+    def screen_interval_s(self) -> float: ...
+
+    @property
+    def screen_change(self) -> float: ...
+
+    @property
+    def reply_buffer_s(self) -> float: ...
+
+    @property
+    def answer_timeout_s(self) -> float: ...
+
+    @property
+    def max_channel_buffer(self) -> int: ...
+
+    def rtc_configuration(self) -> RTCConfiguration: ...
+
+    def ice_hosts(self) -> contextlib.AbstractContextManager[None]: ...
+
+
 class WebRtcPeer:
-    def __init__(self, session: SessionPort, settings: WebRtcSettings,
+    def __init__(self, session: SessionPort, settings: PeerSettings,
                  on_close: Callable[[WebRtcPeer], None]) -> None:
         self.session = session
         self.settings = settings
@@ -50,7 +89,8 @@ class WebRtcPeer:
         self.audio = session.request.audio
         self.buffer = ReplyBuffer(self.audio.frame_bytes(FRAME_MS),
                                   int(self.audio.sample_rate * 2 * settings.reply_buffer_s))
-        self.track = ReplyTrack(self.buffer, self.audio.sample_rate, session.mark_played)
+        self.track = ReplyTrack(self.buffer, self.audio.sample_rate,
+                                lambda turn_id: session.push(Played(turn_id)))
         self.channel: RTCDataChannel | None = None
         self.pc: RTCPeerConnection | None = None
         self.state = "new"
@@ -81,7 +121,7 @@ class WebRtcPeer:
         pc.on("datachannel", self._on_datachannel)
         pc.on("connectionstatechange", self._on_state)
         try:
-            with ice_hosts(self.settings.host_addresses):
+            with self.settings.ice_hosts():
                 async with asyncio.timeout(self.settings.answer_timeout_s):
                     await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
                     pc.addTrack(self.track)
@@ -179,7 +219,7 @@ class WebRtcPeer:
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 for out in resampler.resample(frame):
-                    self.session.push_audio(out.to_ndarray().tobytes())
+                    self.session.push(AudioIn(out.to_ndarray().tobytes()))
         # The caller's microphone track only ends when its connection does.
         await self._lost()
 
@@ -208,7 +248,7 @@ class WebRtcPeer:
                 continue
             frame, t_ms = slot.pop()
             jpeg = await asyncio.to_thread(encode_jpeg, frame, s.video_max_side, s.jpeg_quality)
-            self.session.push_video_frame(jpeg, t_ms)
+            self.session.push(VideoFrameIn(jpeg, t_ms))
             self.video_sent += 1
 
     async def _pump_screen(self, track: MediaStreamTrack) -> None:
@@ -241,7 +281,7 @@ class WebRtcPeer:
             current = await asyncio.to_thread(thumbnail, frame)
             if wanted or screen_changed(previous, current, self.settings.screen_change):
                 previous = current
-                self.session.push_image(await asyncio.to_thread(encode_png, frame))
+                self.session.push(ImageIn(await asyncio.to_thread(encode_png, frame)))
                 self.screens_sent += 1
 
     @staticmethod

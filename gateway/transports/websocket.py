@@ -75,7 +75,8 @@ class WebSocketServer:
         self.gateway = gateway
         self.media = media
         self.ws_routes = dict(ws_routes or {})  # e.g. /phone/twilio, /phone/asterisk
-        self.routes: dict[str, HttpRoute] = {"/health": self._health, "/metrics": self._metrics,
+        self.routes: dict[str, HttpRoute] = {"/health": self._health, "/ready": self._ready,
+                                             "/metrics": self._metrics,
                                              **(extra_routes or {})}
         self._server: Server | None = None
         # The principal settled at the upgrade, handed to the connection handler.
@@ -134,6 +135,11 @@ class WebSocketServer:
         health = self.gateway.health()
         status = http.HTTPStatus.OK if self.gateway.ready else http.HTTPStatus.SERVICE_UNAVAILABLE
         return json_response(status, health)
+
+    async def _ready(self, request: Request) -> Response:
+        """200 while this node takes sessions; 503 while starting, draining or the store is degraded."""
+        status = http.HTTPStatus.OK if self.gateway.serving else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return json_response(status, self.gateway.health())
 
     async def _metrics(self, request: Request) -> Response:
         security = self.gateway.settings.security

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import MediaError
+from contracts.errors import MediaError
 
 Float32Audio = npt.NDArray[np.float32]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import LimitExceeded, MediaError
+from contracts.errors import LimitExceeded, MediaError
 
 Float32Audio = npt.NDArray[np.float32]
 Int16Audio = npt.NDArray[np.int16]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import MediaError
+from contracts.errors import MediaError
 
 Float32Audio = npt.NDArray[np.float32]
 

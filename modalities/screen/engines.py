@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import ConfigError
+from contracts.errors import ConfigError
 from modalities.screen.settings import ScreenSettings
 from models.base import OcrEngine
 

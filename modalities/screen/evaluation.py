@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.evaluation import edit_distance
+from contracts.evaluation import edit_distance
 from models.base import OcrLine
 
 MAX_META_BYTES = 1_000_000

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import LimitExceeded, MediaError
+from contracts.errors import LimitExceeded, MediaError
 from modalities.screen.settings import ScreenSettings
 
 RgbImage = npt.NDArray[np.uint8]

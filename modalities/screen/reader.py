@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.core.api import TextTurn
-from gateway.core.policies.pii import mask
+from contracts.pii import mask
+from contracts.turns import TextTurn
 from modalities.screen.engines import StagedOcrEngine
 from modalities.screen.fields import Field, ScreenKind, classify, extract_fields, summarise
 from modalities.screen.intake import decode_image

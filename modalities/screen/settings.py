@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.errors import ConfigError
+from contracts.errors import ConfigError
 
 ENGINES = ("ppocr-v4", "ppocr-v5", "paddleocr")
 

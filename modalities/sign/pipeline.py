@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import LimitExceeded, MediaError
+from contracts.errors import LimitExceeded, MediaError
 from modalities.sign.decoder import SignDecoder
 from modalities.sign.events import SignEvent
 from modalities.sign.settings import SignSettings

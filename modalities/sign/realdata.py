@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.evaluation import realdata_dir
+from contracts.evaluation import realdata_dir
 
 F64 = npt.NDArray[np.float64]
 MAX_NPY_BYTES = 4096

@@ -25,6 +25,7 @@ from gateway.events import (
     SessionStarted,
     TranscriptFinal,
 )
+from gateway.inputs import AudioIn, BargeInRequest, DtmfIn, Played, SessionInput
 from gateway.ports import SessionRequest
 from gateway.telephony import from_pcm16, to_pcm16
 
@@ -90,6 +91,16 @@ class ScriptedSession:
 
     def __post_init__(self) -> None:
         self._events.put_nowait(SessionStarted(self.session_id, self.request.audio, "en"))
+
+    def push(self, item: SessionInput) -> None:
+        if isinstance(item, AudioIn):
+            self.push_audio(item.payload)
+        elif isinstance(item, DtmfIn):
+            self.push_dtmf(item.digit)
+        elif isinstance(item, BargeInRequest):
+            self.barge_in()
+        elif isinstance(item, Played):
+            self.mark_played(item.turn_id)
 
     def push_audio(self, payload: bytes) -> None:
         before = len(self.audio)

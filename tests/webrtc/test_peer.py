@@ -24,6 +24,17 @@ from PIL import Image
 from gateway.cli.webrtc_bench import SpeechTrack
 from gateway.errors import GatewayError
 from gateway.events import AudioClear, AudioFormat, ReplyAudio, ReplyAudioEnd, SessionEvent, TranscriptFinal
+from gateway.inputs import (
+    AudioIn,
+    BargeInRequest,
+    DtmfIn,
+    ImageIn,
+    Played,
+    SessionInput,
+    SignConfirm,
+    TextIn,
+    VideoFrameIn,
+)
 from gateway.ports import SessionRequest
 from gateway.transports.webrtc import WebRtcPeers, WebRtcSettings, ice_hosts
 from gateway.transports.webrtc_peer import WebRtcPeer
@@ -45,29 +56,23 @@ class FakeSession:
         self.played: list[int] = []
         self.barge_ins = 0
 
-    def push_audio(self, payload: bytes) -> None:
-        self.audio += payload
-
-    def push_text(self, text: str) -> None:
-        self.texts.append(text)
-
-    def push_dtmf(self, digit: str) -> None:
-        self.texts.append("dtmf:" + digit)
-
-    def push_image(self, data: bytes) -> None:
-        self.images.append(data)
-
-    def push_video_frame(self, data: bytes, media_time_ms: int) -> None:
-        self.frames.append((data, media_time_ms))
-
-    def barge_in(self) -> None:
-        self.barge_ins += 1
-
-    def mark_played(self, turn_id: int) -> None:
-        self.played.append(turn_id)
-
-    def confirm_sign(self, yes: bool) -> None:
-        self.confirmations.append(yes)
+    def push(self, item: SessionInput) -> None:
+        if isinstance(item, AudioIn):
+            self.audio += item.payload
+        elif isinstance(item, TextIn):
+            self.texts.append(item.text)
+        elif isinstance(item, DtmfIn):
+            self.texts.append("dtmf:" + item.digit)
+        elif isinstance(item, ImageIn):
+            self.images.append(item.data)
+        elif isinstance(item, VideoFrameIn):
+            self.frames.append((item.data, item.media_time_ms))
+        elif isinstance(item, BargeInRequest):
+            self.barge_ins += 1
+        elif isinstance(item, Played):
+            self.played.append(item.turn_id)
+        elif isinstance(item, SignConfirm):
+            self.confirmations.append(item.yes)
 
     def emit_nowait(self, event: SessionEvent) -> None:
         if self.peer is not None:

@@ -1,0 +1,224 @@
+"""`gateway loadtest URL --callers N --audio FILES`: real-time callers against a running gateway.
+
+Run it as its own process against `gateway serve` (or any deployment): each caller opens a
+session over the public WebSocket protocol, speaks real recordings in real time as 20 ms frames,
+keeps its line open with silence while it waits (as a phone line does), and judges every reply
+from its own side of the wire:
+
+- reply latency: the caller's end of speech (last voiced frame of the recording, by energy:
+  modalities/audio/speech_spans.py, the same definition for any server) to the first reply audio
+  that reaches the caller after it;
+- talked over: reply audio that started while the caller was still mid-recording (in a pause or
+  over their speech);
+- unanswered: no reply audio within --timeout seconds of the end of speech;
+- refused: the session was not admitted (`busy`), which is the right answer past capacity.
+
+With --server-pid (same machine) it also reads the server's resident memory and CPU time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gateway.cli.groups import CommandGroups
+from gateway.cli.processes import rss_bytes
+from gateway.client import DEFAULT_URL, GatewayClient, encode_frames
+from gateway.errors import GatewayError
+from gateway.evaluation import percentile
+from gateway.events import AudioFormat
+from modalities.audio.files import read_audio
+from modalities.audio.speech_spans import SpeechSpan, judge_turn, speech_span
+
+FRAME_MS = 20
+MAX_CALLERS = 500
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_SECONDS = 120.0
+GAP_S = 1.0  # silence between a reply and the caller's next recording
+
+
+def register(groups: CommandGroups) -> None:
+    p = groups.top.add_parser("loadtest", help="real-time callers speaking recordings to a running gateway")
+    p.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"WebSocket URL (default {DEFAULT_URL})")
+    p.add_argument("--audio", nargs="+", required=True, help="recordings the callers speak (WAV, FLAC, ...)")
+    p.add_argument("--callers", type=int, default=1, help=f"concurrent callers (1..{MAX_CALLERS})")
+    p.add_argument("--turns", type=int, default=3, help="recordings each caller speaks, one per turn")
+    p.add_argument("--language", default="auto", help="session language (ISO 639-1) or auto")
+    p.add_argument("--ramp", type=float, default=0.5, help="seconds between caller starts")
+    p.add_argument("--timeout", type=float, default=20.0,
+                   help="seconds after the end of speech before a turn counts as unanswered")
+    p.add_argument("--server-pid", type=int, help="the gateway's process id, for its RSS and CPU (same host)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class Recording:
+    name: str
+    frames: tuple[bytes, ...]
+    span: SpeechSpan
+
+
+@dataclass
+class Tally:
+    callers: int
+    latencies_s: list[float] = field(default_factory=list)
+    turns: int = 0
+    unanswered: int = 0
+    talked_over: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
+    recordings = []
+    for path in paths:
+        audio, rate = read_audio(Path(path), max_bytes=MAX_FILE_BYTES, max_seconds=MAX_SECONDS)
+        span = speech_span(audio, rate)
+        if span is None:
+            raise ValueError(f"{path}: no speech found (silent recording)")
+        frames = encode_frames(audio, rate, fmt, FRAME_MS)
+        recordings.append(Recording(Path(path).name, tuple(frames), span))
+    return recordings
+
+
+class Line:
+    """The caller's side of the line: sends 20 ms frames at the real-time rate, never faster."""
+
+    def __init__(self, client: GatewayClient, fmt: AudioFormat) -> None:
+        self.client = client
+        self.silence = encode_frames(np.zeros(fmt.sample_rate * FRAME_MS // 1000, np.float32),
+                                     fmt.sample_rate, fmt, FRAME_MS)[0]
+        self.next_at = time.perf_counter()
+
+    async def send(self, frame: bytes) -> float:
+        """Sends one frame at its slot; returns the wall time of the slot."""
+        delay = self.next_at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:  # the caller fell behind (an overloaded client): restart the clock, do not burst
+            self.next_at = time.perf_counter()
+        slot = self.next_at
+        await self.client.send_bytes(frame)
+        self.next_at += FRAME_MS / 1000
+        return slot
+
+    async def silence_for(self, seconds: float) -> None:
+        for _ in range(max(1, int(seconds * 1000 / FRAME_MS))):
+            await self.send(self.silence)
+
+
+def _settled_after(client: GatewayClient, t: float) -> bool:
+    """A reply to speech that ended at wall time `t` has finished (or the turn ended otherwise)."""
+    return any(e["_t"] >= t and e.get("type") in ("reply.audio.end", "turn.timing", "error")
+               for e in client.result.events)
+
+
+async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Tally) -> None:
+    client = line.client
+    start = await line.send(recording.frames[0])
+    for frame in recording.frames[1:]:
+        await line.send(frame)
+    speech_start = start + recording.span.start_s
+    speech_end = start + recording.span.end_s
+    deadline = speech_end + timeout_s
+    while time.perf_counter() < deadline and not _settled_after(client, speech_end):
+        await line.silence_for(0.1)
+    await line.silence_for(GAP_S)
+    verdict = judge_turn(speech_start, speech_end, client.result.audio_bursts, deadline)
+    tally.turns += 1
+    tally.talked_over += verdict.talked_over
+    if verdict.latency_s is None:
+        tally.unanswered += 1
+    else:
+        tally.latencies_s.append(verdict.latency_s)
+
+
+async def caller(index: int, args: argparse.Namespace, fmt: AudioFormat, recordings: list[Recording],
+                 tally: Tally) -> None:
+    await asyncio.sleep(index * args.ramp)
+    try:
+        client = GatewayClient(args.url, audio=fmt, language=args.language)
+        await client.__aenter__()
+    except GatewayError as exc:  # `busy` past capacity; anything else is an error
+        tally.refused[exc.code] += 1
+        return
+    try:
+        line = Line(client, fmt)
+        for turn in range(args.turns):
+            await one_turn(line, recordings[(index + turn) % len(recordings)], args.timeout, tally)
+    finally:
+        await client.end()
+        tally.errors.update(e.get("code", "?") for e in client.result.errors)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def loadtest(args: argparse.Namespace) -> dict[str, object]:
+    fmt = AudioFormat("pcm16", 16000)
+    recordings = await asyncio.to_thread(load_recordings, args.audio, fmt)
+    tally = Tally(args.callers)
+    pid = args.server_pid
+    rss_start = rss_bytes(pid) if pid else 0
+    cpu_start, wall_start = (_cpu_seconds(pid) if pid else 0.0), time.perf_counter()
+    await asyncio.gather(*(caller(i, args, fmt, recordings, tally) for i in range(args.callers)))
+    wall = time.perf_counter() - wall_start
+    figures: dict[str, object] = {
+        "callers": args.callers, "admitted": args.callers - sum(tally.refused.values()),
+        "refused": dict(tally.refused), "turns": tally.turns,
+        "answered": tally.turns - tally.unanswered, "unanswered": tally.unanswered,
+        "talked_over": tally.talked_over, "errors": dict(tally.errors), "seconds": round(wall, 1),
+        "latency_p50_ms": round(percentile(tally.latencies_s, 50) * 1000, 1),
+        "latency_p95_ms": round(percentile(tally.latencies_s, 95) * 1000, 1),
+    }
+    if pid:
+        figures["server_rss_mb"] = [round(rss_start / 2**20), round(rss_bytes(pid) / 2**20)]
+        figures["server_cpu_percent"] = round((_cpu_seconds(pid) - cpu_start) / wall * 100, 1)
+    return figures
+
+
+def print_report(f: dict[str, object]) -> None:
+    print(f"callers {f['callers']}: admitted {f['admitted']}, refused {f['refused'] or 0}")
+    print(f"turns {f['turns']}: answered {f['answered']}, unanswered {f['unanswered']}; "
+          f"replies started during the caller's speech or pauses: {f['talked_over']}")
+    print(f"reply latency (end of speech -> first reply audio at the caller): "
+          f"p50 {f['latency_p50_ms']:.0f} ms  p95 {f['latency_p95_ms']:.0f} ms")
+    if f["errors"]:
+        print(f"error events: {f['errors']}")
+    if "server_rss_mb" in f:
+        print(f"server RSS {f['server_rss_mb']} MB (start, end); CPU {f['server_cpu_percent']}% "
+              f"of one core over {f['seconds']} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.callers <= MAX_CALLERS or not 1 <= args.turns <= 100:
+        print(f"--callers must be 1..{MAX_CALLERS} and --turns 1..100")
+        return 2
+    try:
+        figures = asyncio.run(loadtest(args))
+    except GatewayError as exc:  # an unreadable or oversized recording
+        print(f"{exc.code}: {exc}")
+        return 2
+    except ValueError as exc:
+        print(exc)
+        return 2
+    except OSError as exc:
+        print(f"cannot reach the gateway at {args.url}: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_report(figures)
+    return 0 if figures["unanswered"] == 0 else 1

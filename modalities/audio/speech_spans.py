@@ -1,0 +1,67 @@
+"""Where a recording's caller is speaking: voiced 20 ms frames by energy, for load testers.
+
+The load tester needs one end-of-speech definition that does not depend on the gateway under test
+(nor on its VAD), so the same recording is judged the same way against any server: a frame is
+voiced when its RMS is within `range_db` of the recording's loudest frame and above an absolute
+floor. Pure functions over arrays; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRAME_S = 0.02
+
+
+@dataclass(frozen=True)
+class SpeechSpan:
+    """First and last voiced moment of a recording, in seconds from its start."""
+
+    start_s: float
+    end_s: float
+
+
+def frame_levels_db(audio: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS level in dBFS of each whole frame of float32 audio in [-1, 1]."""
+    size = max(1, int(rate * frame_s))
+    count = len(audio) // size
+    if count == 0:
+        return np.zeros(0, np.float32)
+    frames = np.asarray(audio[: count * size], np.float64).reshape(count, size)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return np.asarray(20 * np.log10(np.maximum(rms, 1e-9)), np.float32)
+
+
+def speech_span(audio: np.ndarray, rate: int, *, range_db: float = 35.0,
+                floor_db: float = -55.0) -> SpeechSpan | None:
+    """The span from the first to the last voiced frame, or None for a silent recording."""
+    levels = frame_levels_db(audio, rate)
+    if levels.size == 0:
+        return None
+    threshold = max(floor_db, float(levels.max()) - range_db)
+    voiced = np.flatnonzero(levels > threshold)
+    if voiced.size == 0:
+        return None
+    return SpeechSpan(float(voiced[0]) * FRAME_S, float(voiced[-1] + 1) * FRAME_S)
+
+
+@dataclass(frozen=True)
+class TurnVerdict:
+    """How the gateway answered one recording, judged from the caller's side (wall seconds)."""
+
+    latency_s: float | None  # caller's end of speech -> first reply audio after it; None: unanswered
+    talked_over: int  # reply audio bursts that started while the caller was still speaking or pausing
+
+
+def judge_turn(speech_start: float, speech_end: float, bursts: list[float],
+               deadline: float) -> TurnVerdict:
+    """`bursts`: wall times at which reply audio started arriving (after a gap in the audio).
+
+    A burst strictly inside (speech_start, speech_end) started while the caller was mid-utterance:
+    in a pause or over their speech. The latency is to the first burst at or after speech_end and
+    before `deadline`."""
+    talked_over = sum(1 for t in bursts if speech_start < t < speech_end)
+    after = [t for t in bursts if speech_end <= t <= deadline]
+    return TurnVerdict(min(after) - speech_end if after else None, talked_over)

@@ -1,0 +1,39 @@
+"""`gateway loadtest` as a user runs it: its own process, real recordings in real time, against a
+gateway over the public protocol. Checked here: it counts what it measured (no timing thresholds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import PROJECT, SAMPLES, GatewayThread
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_one_real_time_caller_is_answered_without_being_talked_over(live_gateway: GatewayThread) -> None:
+    command = [sys.executable, "-m", "gateway.cli.main", "loadtest", live_gateway.url, "--json",
+               "--audio", str(SAMPLES / "audio" / "en_question_returns.wav"),
+               "--callers", "1", "--turns", "2", "--language", "en", "--timeout", "60"]
+    done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["admitted"] == 1 and figures["turns"] == 2
+    assert figures["answered"] == 2 and figures["unanswered"] == 0
+    assert figures["talked_over"] == 0
+    assert figures["latency_p50_ms"] > 0
+
+
+def test_a_silent_recording_is_refused_with_a_clear_line(tmp_path: Path) -> None:
+    silent = tmp_path / "silence.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "loadtest", "ws://127.0.0.1:9/ws",
+                           "--audio", str(silent)], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "no speech found" in done.stdout
