@@ -245,6 +245,8 @@ class CoreConversation:
         for kind, detail in step.records:
             await self._record(kind, detail)
         if step.handoff:
+            for name, value in step.slots.items():  # the person sees what the action had (masked)
+                self.state.slots.setdefault(name, mask(value).text)
             yield self._handoff(step.handoff, urgent=False)
         for event in with_final(step.events):
             yield event

@@ -78,6 +78,7 @@ class ActionStep:
     records: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     handoff: str = ""  # a reason: the conversation hands the caller to a person first
     feedback_for: str = ""  # "action:<name>": the last clause asks whether that solved it
+    slots: dict[str, str] = field(default_factory=dict)  # for the hand-off package: what the action had
     said: list[str] = field(default_factory=list)
 
     def clause(self, text: str, language: str, final: bool = True) -> None:
@@ -130,6 +131,7 @@ class ActionDesk:
         self.offered_person = False  # the last reply offered a person after a failure
         self.offers_made = 0  # proactive offers this call (at most one)
         self.context = ""  # the caller's words since the action started (for the risk policy)
+        self.last_values: dict[str, str] = {}  # of the last action that ended without success
 
     @property
     def idle(self) -> bool:
@@ -168,7 +170,7 @@ class ActionDesk:
             if answer is not None:
                 step = ActionStep()
                 if answer:
-                    step.handoff = "action-failed"
+                    step.handoff, step.slots = "action-failed", dict(self.last_values)
                     step.clause(core_say("handoff", turn.language), turn.language)
                 else:
                     step.clause(say("anything-else", turn.language), turn.language)
@@ -243,7 +245,7 @@ class ActionDesk:
             step.clause(param.ask.get(language) or param.ask["en"], language)
             return step
         if stage == "give-up":
-            self.flow, self.offered_person = None, True
+            self.flow, self.offered_person, self.last_values = None, True, dict(flow.values)
             missing = flow.missing()
             step.records.append(("action-step", {"action": action.name, "step": "gave-up"}))
             name = missing.label.get(language, missing.name) if missing else ""
@@ -282,7 +284,7 @@ class ActionDesk:
             return await self._advance(flow, step, turn.language)
         if self.attempts >= MAX_ATTEMPTS:
             self.challenge, self.flow = None, None
-            step.handoff = "verification-failed"
+            step.handoff, step.slots = "verification-failed", dict(flow.values)
             step.clause(core_say("verify-locked", turn.language), turn.language)
         else:
             step.clause(core_say("verify-failed", turn.language), turn.language)
@@ -304,7 +306,7 @@ class ActionDesk:
             step.clause(render(action.not_found.get(language, action.not_found["en"]), action, flow.values,
                                language), language)
             return step
-        self.offered_person = True
+        self.offered_person, self.last_values = True, dict(flow.values)
         if result.outcome == "not-found":
             text = say("not-found", language, details=flow.readback(language))
         elif result.outcome == "http-4xx":
