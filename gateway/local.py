@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
 
+from gateway.analytics.page import report_routes  # GET /admin/report (docs/report.md)
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.transports.webrtc import WebRtcPeers
@@ -45,7 +46,7 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
 
     media = WebRtcPeers(settings.webrtc)
     server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk},
-                             extra_routes=web_routes(), media=media)
+                             extra_routes={**web_routes(), **report_routes(settings)}, media=media)
     async with AsyncExitStack() as stack:
         bound = await server.start(host, port)
         stack.push_async_callback(gateway.aclose)

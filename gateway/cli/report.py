@@ -23,7 +23,8 @@ def register(groups: CommandGroups) -> None:
     report.add_argument("--store", help="transcript store SQLite (default: settings store.path)")
     report.add_argument("--records", help="core records SQLite (default: settings core.records_path)")
     report.add_argument("--tenant", help="one tenant's calls (default: every tenant)")
-    report.add_argument("--html", default="var/report.html", help="where to write the HTML page ('' = none)")
+    report.add_argument("--html", help="where to write the HTML page (default: reports/ beside the "
+                        "transcript store, served at /admin/report; '' = none)")
     report.add_argument("--no-embeddings", action="store_true",
                         help="cluster the knowledge gaps by shared words instead of the USE embedder")
     report.set_defaults(func=run)
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.analytics.data import load_window, parse_since
     from gateway.analytics.figures import compute, gap_questions
     from gateway.analytics.gaps import cluster
+    from gateway.analytics.page import report_file
     from gateway.analytics.render import html_page, text_summary
     from gateway.config import load_settings
 
@@ -56,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if embedder is not None:
             embedder.close()
     print(text_summary(report))
-    if args.html:
-        out = Path(args.html)
+    html_path = report_file(settings.store.path, args.tenant) if args.html is None else args.html
+    if html_path:
+        out = Path(html_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html_page(report), encoding="utf-8")
         print(f"HTML report with charts: {out}")

@@ -233,8 +233,8 @@ class CoreConversation:
         if self._desk.challenge is not None and self._turn_record is not None:
             self._turn_record["text"] = "[VERIFICATION ANSWER]"  # a one-time code is never stored
         intent = classify(text)
-        slots = {**self.state.slots, **extract_slots(text)}
-        step = await self._desk.step(ActionTurn(text, raw, language, intent, slots, turn.detail))
+        step = await self._desk.step(ActionTurn(text, raw, language, intent, extract_slots(text), turn.detail,
+                                                dict(self.state.slots)))
         if step is None:
             for kind, detail in self._desk.drain():  # e.g. an LLM asked which tool, and none fit
                 await self._record(kind, detail)
@@ -245,6 +245,8 @@ class CoreConversation:
         for kind, detail in step.records:
             await self._record(kind, detail)
         if step.handoff:
+            for name, value in step.slots.items():  # the person sees what the action had (masked)
+                self.state.slots.setdefault(name, mask(value).text)
             yield self._handoff(step.handoff, urgent=False)
         for event in with_final(step.events):
             yield event

@@ -143,7 +143,9 @@ async def test_after_a_failure_yes_hands_the_caller_to_a_person(actions: ActionC
     conv = actions.open()
     await say(conv, "Where is my order A1029?", "en")
     events = await say(conv, "yes please", "en")
-    assert [e.reason for e in events if isinstance(e, Handoff)] == ["action-failed"]
+    handoffs = [e for e in events if isinstance(e, Handoff)]
+    assert [e.reason for e in handoffs] == ["action-failed"]
+    assert handoffs[0].package["slots"]["order_number"].startswith("A1029")  # the person sees the order
 
 
 async def test_a_change_is_never_retried(actions: ActionCore) -> None:
@@ -204,3 +206,15 @@ async def test_a_tenant_with_its_own_actions_never_uses_anothers(tmp_path, kb_db
 
     with pytest.raises(ConfigError, match="is not a tenant name"):
         dataclasses.replace(settings, tenant_actions_root=str(bad)).validate()
+
+
+async def test_an_order_number_said_earlier_does_not_turn_a_policy_question_into_an_action(
+        actions: ActionCore) -> None:
+    conv = actions.open()
+    await say(conv, "My order MLH-123456 has a wobbly chair leg", "en")
+    await say(conv, "yes", "en")  # confirms the order number the core read back
+    text = reply(await say(conv, "How long does a refund take?", "en"))
+    assert "Did that answer your question?" in text and "reason" not in text  # a knowledge answer
+    assert actions.rows("action-step") == []
+    started = reply(await say(conv, "I want to return it", "en"))  # now it is an action: number known
+    assert "reason" in started and "order number" not in started.lower()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from gateway.core.actions.declarations import Action, ActionCatalog, Breaker
 # ok | not-found | http-4xx | http-5xx | timeout | unreachable | bad-json | bad-response | circuit-open
 FAILURES = ("http-4xx", "http-5xx", "timeout", "unreachable", "bad-json", "bad-response", "circuit-open")
 RETRY_BACKOFF_S = 0.2
+log = logging.getLogger("gateway.actions")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class ActionClient:
                               (time.perf_counter() - started) * 1000, attempts, data or {})
 
         if not breaker.allow():
+            log.warning("action %s integration=%s outcome=circuit-open", action.name, action.integration)
             return result("circuit-open")
         path_names = {p.name for p in action.parameters if "{" + p.name + "}" in action.path}
         url = integration.base_url + action.path.format(
@@ -124,7 +127,10 @@ class ActionClient:
             breaker.success()  # the service answered; a 4xx is about the request
         else:
             breaker.failure()
-        return result(outcome, status, attempt, data if outcome == "ok" else None)
+        done = result(outcome, status, attempt, data if outcome == "ok" else None)
+        log.info("action %s integration=%s outcome=%s status=%s attempts=%d latency_ms=%.1f breaker=%s",
+                 action.name, action.integration, outcome, status, attempt, done.latency_ms, breaker.state)
+        return done  # (the log line has no payload, no parameter values: they may be personal)
 
     async def _once(self, action: Action, url: str, rest: Mapping[str, str], headers: Mapping[str, str],
                     timeout_s: float, max_bytes: int) -> tuple[str, int, dict[str, Any]]:

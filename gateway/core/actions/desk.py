@@ -67,8 +67,9 @@ class ActionTurn:
     raw: str  # used once, in memory, for a verification answer; never stored
     language: str
     intent: str
-    slots: Mapping[str, str] = field(default_factory=dict)
+    slots: Mapping[str, str] = field(default_factory=dict)  # found in this turn
     detail: Mapping[str, Any] = field(default_factory=dict)  # screenshot fields
+    earlier: Mapping[str, str] = field(default_factory=dict)  # slots from earlier turns
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ActionStep:
     records: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     handoff: str = ""  # a reason: the conversation hands the caller to a person first
     feedback_for: str = ""  # "action:<name>": the last clause asks whether that solved it
+    slots: dict[str, str] = field(default_factory=dict)  # for the hand-off package: what the action had
     said: list[str] = field(default_factory=list)
 
     def clause(self, text: str, language: str, final: bool = True) -> None:
@@ -129,6 +131,7 @@ class ActionDesk:
         self.offered_person = False  # the last reply offered a person after a failure
         self.offers_made = 0  # proactive offers this call (at most one)
         self.context = ""  # the caller's words since the action started (for the risk policy)
+        self.last_values: dict[str, str] = {}  # of the last action that ended without success
 
     @property
     def idle(self) -> bool:
@@ -167,7 +170,7 @@ class ActionDesk:
             if answer is not None:
                 step = ActionStep()
                 if answer:
-                    step.handoff = "action-failed"
+                    step.handoff, step.slots = "action-failed", dict(self.last_values)
                     step.clause(core_say("handoff", turn.language), turn.language)
                 else:
                     step.clause(say("anything-else", turn.language), turn.language)
@@ -176,6 +179,8 @@ class ActionDesk:
             if self.flow is not None:
                 self.flow = None  # the caller moved on: the conversation's policies take over
             return None
+        # Only this turn's words and screen choose an action (an order number mentioned earlier
+        # must not turn a later policy question into one); earlier slots may still fill it.
         known = Known(turn.text, turn.slots, _screen(turn.detail))
         flow = self.flow
         if flow is None:
@@ -191,7 +196,7 @@ class ActionDesk:
                 return None
             flow = self.flow = ActionFlow(action, dict(proposed))
             self.context = ""
-            flow.fill(known)
+            flow.fill(Known(turn.text, {**turn.earlier, **turn.slots}, known.screen))
             start: tuple[str, dict[str, object]] = ("action-step", {"action": action.name, "step": "start"})
             step = ActionStep(records=[*self.drain(), start])
         else:
@@ -240,7 +245,7 @@ class ActionDesk:
             step.clause(param.ask.get(language) or param.ask["en"], language)
             return step
         if stage == "give-up":
-            self.flow, self.offered_person = None, True
+            self.flow, self.offered_person, self.last_values = None, True, dict(flow.values)
             missing = flow.missing()
             step.records.append(("action-step", {"action": action.name, "step": "gave-up"}))
             name = missing.label.get(language, missing.name) if missing else ""
@@ -279,7 +284,7 @@ class ActionDesk:
             return await self._advance(flow, step, turn.language)
         if self.attempts >= MAX_ATTEMPTS:
             self.challenge, self.flow = None, None
-            step.handoff = "verification-failed"
+            step.handoff, step.slots = "verification-failed", dict(flow.values)
             step.clause(core_say("verify-locked", turn.language), turn.language)
         else:
             step.clause(core_say("verify-failed", turn.language), turn.language)
@@ -301,7 +306,7 @@ class ActionDesk:
             step.clause(render(action.not_found.get(language, action.not_found["en"]), action, flow.values,
                                language), language)
             return step
-        self.offered_person = True
+        self.offered_person, self.last_values = True, dict(flow.values)
         if result.outcome == "not-found":
             text = say("not-found", language, details=flow.readback(language))
         elif result.outcome == "http-4xx":
