@@ -62,6 +62,7 @@ from modalities.speech.endpointing import (
     sounds_complete,
 )
 from modalities.speech.listener import SpeechListener
+from modalities.speech.repetition import cut_runaway
 from modalities.speech.transcriber import TurnText, TurnTranscriber
 
 log = logging.getLogger("gateway.session")
@@ -414,6 +415,7 @@ class Session:
 
         `trace` is the turn's span if it began earlier (speech, screenshot); the reply ends it."""
         turn_id = self._turn_id if turn_id is None else turn_id
+        turn = TextTurn(cut_runaway(turn.text), turn.language, turn.modality, turn.detail)  # runaway ASR
         trace = trace or self.trace_turn(turn.modality)
         trace.set({"turn.id": turn_id, "turn.language": turn.language})
         with trace.ends_on_error():
