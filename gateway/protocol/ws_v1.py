@@ -167,7 +167,7 @@ class ServerProtocol:
         if kind == "played":
             return Played(_ranged(msg, "turn_id", 0, MAX_TURN_ID))
         if kind == "image":
-            return ImageIn(self._b64(msg), _optional(msg, "mime", str) or "")
+            return ImageIn(self._b64(msg), clean_text(_optional(msg, "mime", str) or "")[:100])
         if kind == "video.frame":
             t_ms = _ranged(msg, "t_ms", 0, MAX_MEDIA_MS)
             return VideoFrameIn(self._b64(msg), t_ms)
