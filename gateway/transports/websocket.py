@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from gateway.app import Gateway
-from gateway.errors import GatewayError, LimitExceeded
+from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import ErrorEvent, SessionEvent
 from gateway.inputs import End
 from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest, dispatch
@@ -234,7 +234,9 @@ class WebSocketServer:
                         break
                     dispatch(session, item)
                 except GatewayError as exc:
-                    bad_frames += 1
+                    # Malformed or oversized frames count; refusals a good client meets too
+                    # (rate-limited, image-busy, busy) do not.
+                    bad_frames += isinstance(exc, ProtocolError) or exc.code == "message-too-large"
                     if bad_frames >= security.max_bad_frames:
                         await self._cut_off(ws, session, bad_frames)
                         reason = "too-many-bad-frames"
