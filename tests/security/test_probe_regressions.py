@@ -228,6 +228,9 @@ async def test_a_connection_that_never_starts_a_session_is_closed(gw: GatewayThr
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         close = await closed(ws)
         assert close.rcvd is not None and close.rcvd.reason == "twilio-start-timeout"
+    async with connect(gw.url.replace("/ws", "/phone/asterisk")) as ws:  # chan_websocket: no MEDIA_START
+        close = await closed(ws, wait=5)  # security.start_timeout_s here, not the old fixed 10 s
+        assert close.rcvd is not None and close.rcvd.reason == "chan-websocket-start-timeout"
 
 
 async def test_unstarted_connections_count_toward_the_connection_limit(gw: GatewayThread) -> None:
