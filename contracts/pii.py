@@ -1,8 +1,11 @@
 """Mask personal data before text reaches an LLM, a store, logs or metrics.
 
 Mainland China resident ID numbers (checksum-validated), bank card numbers (Luhn-validated),
-phone numbers and e-mail addresses. Any other run of 15+ digits is masked too: a mistyped card
-or ID is still personal data. Pure functions.
+phone numbers and e-mail addresses. Any other run of 15+ digits (single spaces or hyphens between
+them allowed) is masked too: a mistyped card or ID is still personal data. Digits said in words are
+found as well: Chinese numerals (四一一一, 幺 for one, 两 for two, mixed with digits), full-width
+digits and spoken English digit sequences ("four one one one ..."); the text is normalised for
+matching only, and the mask covers the original words. Pure functions.
 """
 
 from __future__ import annotations
@@ -24,7 +27,18 @@ _PHONE = re.compile(
     r"|\+\d{1,3}[ (-]*\d{1,4}[) -]*\d{3,4}[ -]?\d{3,4}"  # international
     r"|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}"  # North American
     r")(?![\d])")
-_LONG_DIGITS = re.compile(r"(?<!\d)\d{15,}(?!\d)")
+_LONG_DIGITS = re.compile(r"(?<![\d-])\d(?:[ -]?\d){14,}(?!\d)")
+# One character per digit (so positions stay put): Chinese numerals and full-width digits.
+_CHAR_DIGITS = {**dict.fromkeys("零〇", "0"), **dict.fromkeys("一幺", "1"), **dict.fromkeys("二两", "2"),
+                "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
+                **{chr(0xFF10 + d): str(d) for d in range(10)}}
+_CHAR_TABLE = str.maketrans(_CHAR_DIGITS)
+_WORD_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_WORD = r"(?:(?:double|triple)[ -])?(?:" + "|".join(_WORD_DIGITS) + r")\b"
+# Two or more digit words in a row ("four one one one"): said as one number, matched as one.
+_SPOKEN_RUN = re.compile(r"(?i)\b" + _WORD + r"(?:[\s,-]+" + _WORD + r")+")
+_SPOKEN_WORD = re.compile(r"(?i)(?:(double|triple)[ -])?(" + "|".join(_WORD_DIGITS) + r")\b")
 
 MAX_CHARS = 20_000
 
@@ -72,8 +86,45 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _normalised(text: str) -> tuple[str, list[int], list[int]] | None:
+    """Digits for digit words: (normalised text, original start and end of each of its characters),
+    or None when the text holds no digit words."""
+    plain = text.translate(_CHAR_TABLE)
+    runs = list(_SPOKEN_RUN.finditer(plain))
+    if not runs and plain == text:
+        return None
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for run in runs:
+        chars.extend(plain[pos:run.start()])
+        starts.extend(range(pos, run.start()))
+        ends.extend(range(pos + 1, run.start() + 1))
+        for word in _SPOKEN_WORD.finditer(plain, run.start(), run.end()):
+            times = {"double": 2, "triple": 3}.get((word.group(1) or "").lower(), 1)
+            for _ in range(times):
+                chars.append(_WORD_DIGITS[word.group(2).lower()])
+                starts.append(word.start())
+                ends.append(word.end())
+        pos = run.end()
+    chars.extend(plain[pos:])
+    starts.extend(range(pos, len(plain)))
+    ends.extend(range(pos + 1, len(plain) + 1))
+    return "".join(chars), starts, ends
+
+
 def find_pii(text: str) -> list[PiiMatch]:
     text = text[:MAX_CHARS]
+    normal = _normalised(text)
+    if normal is None:
+        return _find(text)
+    plain, starts, ends = normal
+    return [PiiMatch(m.kind, text[starts[m.start]:ends[m.end - 1]], starts[m.start], ends[m.end - 1])
+            for m in _find(plain)]
+
+
+def _find(text: str) -> list[PiiMatch]:
     found: list[PiiMatch] = []
 
     def free(start: int, end: int) -> bool:

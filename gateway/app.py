@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import time
 import typing
-import uuid
 
 from gateway.cluster import ClusterUnavailable, SessionLocation, open_cluster
 from gateway.cluster.desk import AgentDesk
@@ -26,6 +25,7 @@ from gateway.errors import GatewayError, LimitExceeded
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.security import AuditLog, AuthError, Principal, TenantSessions, check_source
+from gateway.security.identifiers import new_session_id
 from gateway.security.tenants import TenantSettings
 from gateway.session import Session, SessionDeps
 from gateway.store.transcripts import TranscriptStore, TranscriptWriter
@@ -109,7 +109,7 @@ class Gateway:
         if request.language == "auto" and (tenant.language or self.settings.speech.language != "auto"):
             request = dataclasses.replace(request, language=tenant.language or self.settings.speech.language)
         cap = tenant.max_sessions or self.settings.security.max_sessions_per_tenant
-        session_id = request.session_id or uuid.uuid4().hex
+        session_id = request.session_id or new_session_id()  # never a run the PII rules would mask
         if request.session_id is not None and session_id not in self.sessions:
             # Resuming a stored conversation: never into another tenant's.
             stored = await self.store.tenant_of(session_id)

@@ -39,10 +39,11 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
     gateway = Gateway(settings)
 
     async def twilio(ws: ServerConnection) -> None:
-        await handle_twilio(ws, gateway, settings.phone)
+        await handle_twilio(ws, gateway, settings.phone, start_timeout_s=settings.security.start_timeout_s)
 
     async def asterisk(ws: ServerConnection) -> None:
-        await handle_chan_websocket(ws, gateway, settings.phone)
+        await handle_chan_websocket(ws, gateway, settings.phone,
+                                    start_timeout_s=settings.security.start_timeout_s)
 
     media = WebRtcPeers(settings.webrtc)
     server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk},

@@ -36,6 +36,8 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host with security.mode = 'off' (logged as a warning)")
     p.set_defaults(func=run)
 
 
@@ -76,10 +78,18 @@ def exit_now(why: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # invalid settings: one line and status 2 (cli.main)
+    from gateway.security.exposure import insecure_warning, is_loopback, refusal
+
+    host = args.host or settings.server.host
+    refused = refusal(settings.security, host, insecure=args.insecure)
+    if refused is not None:
+        raise ConfigError(refused)  # one line, status 2, before anything listens
     configure_logging(args.log_level, settings.server.log_format)
     from gateway.security import install_redaction
 
     install_redaction(settings.security.secrets())  # no configured secret ever reaches a log line
+    if settings.security.mode == "off" and not is_loopback(host):
+        logging.getLogger("gateway").warning("%s", insecure_warning(host, args.port or settings.server.port))
     watchdog = Watchdog()
     try:
         asyncio.run(serve(settings, args.host or settings.server.host, args.port or settings.server.port,

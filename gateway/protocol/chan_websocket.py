@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.errors import LimitExceeded, MediaError, ProtocolError
 from gateway.events import AudioFormat
+from gateway.protocol.wire import clean_text, loads_bounded
 
 MAX_TEXT_CHARS = 8192
 MAX_AUDIO_BYTES = 16000  # 1 s of ulaw; Asterisk sends optimal_frame_size (160) per frame
@@ -95,8 +96,8 @@ class ChanWebsocket:
                 raise MediaError(f"chan_websocket format {fmt[:20]!r} unsupported",
                                  code="chan-websocket-unsupported-format")
             self.started = CwMediaStart(
-                connection_id=str(fields.get("connection_id", ""))[:256],
-                channel=str(fields.get("channel", ""))[:256], audio=FORMATS[fmt],
+                connection_id=clean_text(str(fields.get("connection_id", ""))[:256]),
+                channel=clean_text(str(fields.get("channel", ""))[:256]), audio=FORMATS[fmt],
                 optimal_frame_size=_int(fields, "optimal_frame_size", 160), ptime=_int(fields, "ptime", 20))
             return self.started
         if name == "DTMF_END":
@@ -113,8 +114,8 @@ class ChanWebsocket:
         text = message.strip()
         if text.startswith("{"):
             try:
-                obj = json.loads(text)
-            except ValueError:
+                obj = loads_bounded(text)
+            except ValueError:  # malformed or nested too deeply
                 raise ProtocolError("chan_websocket control frame is bad JSON",
                                     code="protocol-bad-frame") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):

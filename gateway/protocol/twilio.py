@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import LimitExceeded, MediaError, ProtocolError
+from gateway.protocol.wire import clean_text, loads_bounded
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 MAX_FRAME_BYTES = 64 * 1024  # a 20 ms media frame is ~250 bytes of JSON
@@ -76,7 +77,7 @@ def _str(msg: Mapping[str, Any], key: str, event: str, *, cap: int = MAX_PARAM_C
     value = msg.get(key)
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise _missing(event, key)
-    text = str(value)
+    text = clean_text(str(value))  # a lone surrogate ("\ud800") would break every later encode
     if len(text) > cap:
         raise LimitExceeded(f"twilio field {key!r} longer than {cap}", code="twilio-field-too-long")
     return text
@@ -95,9 +96,10 @@ class TwilioStream:
             raise LimitExceeded(f"twilio frame of {len(frame)} bytes over {self.max_frame_bytes}",
                                 code="twilio-frame-too-large")
         try:
-            msg = json.loads(frame)
+            msg = loads_bounded(frame)  # depth-limited: a 10,000-level frame is a bad frame, skipped
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"twilio frame is not JSON: {exc}", code="protocol-bad-frame") from None
+            raise ProtocolError(f"twilio frame is not JSON: {str(exc)[:100]}",
+                                code="protocol-bad-frame") from None
         if not isinstance(msg, dict):
             raise ProtocolError("twilio frame is not a JSON object", code="protocol-bad-frame")
         event = msg.get("event")
@@ -151,7 +153,7 @@ class TwilioStream:
         if len(raw) > MAX_PARAMS:
             raise LimitExceeded(f"twilio start has over {MAX_PARAMS} custom parameters",
                                 code="twilio-field-too-long")
-        params = {str(k)[:MAX_PARAM_CHARS]: _str(raw, k, "start") for k in raw}
+        params = {clean_text(str(k)[:MAX_PARAM_CHARS]): _str(raw, k, "start") for k in raw}
         tracks = start.get("tracks", ["inbound"])
         self.stream_sid = stream_sid
         return TwilioStart(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +43,8 @@ from gateway.inputs import (
     TextIn,
     VideoFrameIn,
 )
+from gateway.protocol.wire import clean_text, dumps_wire, loads_bounded
+from gateway.security.identifiers import check_session_id, check_tenant_name
 
 VERSION = 1
 MIN_FRAME_MS = 10
@@ -53,6 +54,8 @@ LANGUAGES = ("auto", "en", "zh", "yue", "es", "fr", "de", "ja", "ko", "pt", "it"
              "th", "id", "tr", "nl", "pl")
 DIGITS = frozenset("0123456789*#ABCD")
 CHANNELS = ("websocket", "browser", "kiosk", "phone")
+MAX_TURN_ID = 2**31 - 1
+MAX_MEDIA_MS = 24 * 3600 * 1000  # a video frame's t_ms: no session lasts a day
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,10 @@ class ServerProtocol:
 
     def receive_text(self, text: str) -> ClientMessage:
         try:
-            msg = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            raise ProtocolError("text frame is not JSON", code="protocol-bad-json") from None
+            msg = loads_bounded(text)
+        except ValueError:  # malformed, or nested deeper than any message of ours
+            raise ProtocolError("text frame is not JSON (or nests too deeply)",
+                                code="protocol-bad-json") from None
         if not isinstance(msg, dict):
             raise ProtocolError("message must be a JSON object", code="protocol-bad-json")
         kind = msg.get("type")
@@ -145,7 +149,7 @@ class ServerProtocol:
             raise ProtocolError(f"{kind!r} is a caller message; agents use agent.*",
                                 code="protocol-forbidden")
         if kind == "text":
-            body = _field(msg, "text", str)
+            body = clean_text(_field(msg, "text", str))
             if not body.strip() or len(body) > MAX_TEXT_CHARS:
                 raise ProtocolError(f"text must be 1..{MAX_TEXT_CHARS} characters",
                                     code="protocol-bad-field")
@@ -161,13 +165,11 @@ class ServerProtocol:
         if kind == "sign.confirm":
             return SignConfirm(_field(msg, "yes", bool))
         if kind == "played":
-            return Played(_field(msg, "turn_id", int))
+            return Played(_ranged(msg, "turn_id", 0, MAX_TURN_ID))
         if kind == "image":
-            return ImageIn(self._b64(msg), _optional(msg, "mime", str) or "")
+            return ImageIn(self._b64(msg), clean_text(_optional(msg, "mime", str) or "")[:100])
         if kind == "video.frame":
-            t_ms = _field(msg, "t_ms", int)
-            if t_ms < 0:
-                raise ProtocolError("t_ms must be >= 0", code="protocol-bad-field")
+            t_ms = _ranged(msg, "t_ms", 0, MAX_MEDIA_MS)
             return VideoFrameIn(self._b64(msg), t_ms)
         if kind == "webrtc.offer":
             sdp = _field(msg, "sdp", str)
@@ -186,9 +188,10 @@ class ServerProtocol:
         if kind == "agent.list":
             return AgentList()
         if kind == "agent.take":
-            return AgentTake(_optional(msg, "session_id", str))
+            wanted = _optional(msg, "session_id", str)
+            return AgentTake(None if wanted is None else check_session_id(wanted))
         if kind == "agent.say":
-            text = _field(msg, "text", str)
+            text = clean_text(_field(msg, "text", str))
             if not text.strip() or len(text) > MAX_TEXT_CHARS:
                 raise ProtocolError(f"text must be 1..{MAX_TEXT_CHARS} characters", code="protocol-bad-field")
             return AgentSay(text.strip())
@@ -208,15 +211,16 @@ class ServerProtocol:
     def _start(self, msg: Mapping[str, Any]) -> Start:
         if self.audio is not None:
             raise ProtocolError("session already started", code="protocol-already-started")
-        version = msg.get("v", VERSION)
+        # A field that is present must be valid: null, 1.0 or true is refused, never defaulted.
+        version = _given(msg, "v", int, VERSION)
         if version != VERSION:
             raise ProtocolError(f"protocol version {version!r} not supported (1)",
                                 code="protocol-version")
-        audio = msg.get("audio") or {"encoding": "pcm16", "sample_rate": 16000}
-        if not isinstance(audio, dict):
-            raise ProtocolError("'audio' must be an object", code="protocol-bad-field")
-        encoding = audio.get("encoding", "pcm16")
-        rate = audio.get("sample_rate")
+        audio = _given(msg, "audio", dict, {"encoding": "pcm16", "sample_rate": 16000})
+        encoding = _given(audio, "encoding", str, "pcm16")
+        rate = _given(audio, "sample_rate", int, None)
+        if rate is None:
+            raise ProtocolError("'audio' needs 'sample_rate'", code="protocol-bad-field")
         if encoding not in SAMPLE_RATES:
             raise ProtocolError(f"audio encoding {encoding!r} not supported: pcm16, mulaw, alaw",
                                 code="audio-unsupported-format")
@@ -224,23 +228,23 @@ class ServerProtocol:
             raise ProtocolError(
                 f"sample rate {rate!r} not supported for {encoding}: {SAMPLE_RATES[encoding]}",
                 code="audio-unsupported-format")
-        language = _optional(msg, "language", str) or "auto"
+        language = _given(msg, "language", str, "auto")
         if language not in LANGUAGES:
             raise ProtocolError(f"language {language!r} not supported: {LANGUAGES}",
                                 code="protocol-bad-field")
-        channel = _optional(msg, "channel", str) or "websocket"
+        channel = _given(msg, "channel", str, "websocket")
         if channel not in CHANNELS:
             raise ProtocolError(f"channel {channel!r} not one of {CHANNELS}", code="protocol-bad-field")
-        role = _optional(msg, "role", str) or "caller"
+        role = _given(msg, "role", str, "caller")
         if role not in ("caller", "agent"):
             raise ProtocolError("role must be 'caller' or 'agent'", code="protocol-bad-field")
-        session_id = _optional(msg, "session_id", str)
-        if session_id is not None and not (0 < len(session_id) <= 64 and session_id.isprintable()):
-            raise ProtocolError("session_id must be 1..64 printable characters", code="protocol-bad-field")
-        tenant = _optional(msg, "tenant", str) or "default"
+        session_id = _given(msg, "session_id", str, None)
+        if session_id is not None:
+            check_session_id(session_id)  # a strict pattern, and never a phone or card number
+        tenant = check_tenant_name(_given(msg, "tenant", str, "default"))
         self.audio = AudioFormat(encoding, rate)
         self.role = role
-        return Start(self.audio, language, channel, tenant[:64], session_id, role)
+        return Start(self.audio, language, channel, tenant, session_id, role)
 
     # ------------------------------------------------------------------ outbound
 
@@ -248,7 +252,7 @@ class ServerProtocol:
         """The frame for an event (None: nothing goes on the wire for it)."""
         if isinstance(event, ReplyAudio):
             return event.audio
-        return json.dumps(to_json(event), ensure_ascii=False, separators=(",", ":"))
+        return dumps_wire(to_json(event))  # valid UTF-8 whatever the caller's text held
 
 
 def to_json(event: SessionEvent) -> dict[str, Any]:
@@ -302,3 +306,19 @@ def _field(msg: Mapping[str, Any], name: str, kind: type) -> Any:
 
 def _optional(msg: Mapping[str, Any], name: str, kind: type) -> Any:
     return None if msg.get(name) is None else _field(msg, name, kind)
+
+
+def _given(msg: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    """An optional field: the default when absent; when present (even null) it must be valid."""
+    if name not in msg:
+        return default
+    if msg[name] is None:
+        raise ProtocolError(f"'{name}' must be {kind.__name__}, not null", code="protocol-bad-field")
+    return _field(msg, name, kind)
+
+
+def _ranged(msg: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    value: int = _field(msg, name, int)
+    if not low <= value <= high:
+        raise ProtocolError(f"'{name}' must be {low}..{high}", code="protocol-bad-field")
+    return value

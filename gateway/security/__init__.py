@@ -13,7 +13,13 @@ from gateway.security.auth import (
     query_of,
     visible,
 )
-from gateway.security.bridges import check_bridge, check_source, check_twilio, twilio_signature
+from gateway.security.bridges import (
+    bridge_credential_configured,
+    check_bridge,
+    check_source,
+    check_twilio,
+    twilio_signature,
+)
 from gateway.security.limits import ConnectionLimiter, TenantSessions, TokenBucket
 from gateway.security.redact import RedactingFilter, caller_hash, install_redaction, redact
 from gateway.security.settings import SecuritySettings
@@ -22,7 +28,8 @@ from gateway.security.tokens import AuthError, hash_api_key, issue_jwt, new_api_
 __all__ = [
     "ANONYMOUS", "AuditLog", "AuditRecord", "AuthError", "ConnectionLimiter", "Principal",
     "RedactingFilter", "SecuritySettings", "TenantSessions", "TokenBucket", "authenticate",
-    "authorize_start", "caller_hash", "can_read_transcript", "check_bridge", "check_read_transcript",
+    "authorize_start", "bridge_credential_configured",
+    "caller_hash", "can_read_transcript", "check_bridge", "check_read_transcript",
     "check_source",
     "check_tenant", "check_twilio", "hash_api_key", "http_status", "install_redaction", "issue_jwt",
     "new_api_key", "query_of", "redact", "twilio_signature", "verify_jwt", "visible",

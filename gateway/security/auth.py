@@ -35,15 +35,17 @@ ANONYMOUS = Principal("anonymous", ANY_TENANT, "admin", "none")
 
 
 def authenticate(headers: Mapping[str, str], query: Mapping[str, str], settings: SecuritySettings, *,
-                 now: float) -> Principal:
+                 now: float, own_origins: Iterable[str] = ()) -> Principal:
     """The principal behind a WebSocket upgrade request (`headers`: websockets' case-insensitive
     Headers, or a dict with canonical names).
 
     Credentials: `Authorization: Bearer <jwt|api key>`, `X-API-Key: <key>`, or (browsers cannot set
     headers on a WebSocket) the query parameter `access_token`. The query is redacted from logs.
+    A browser's `Origin` must be one of `settings.allowed_origins` or `own_origins` (the gateway's
+    own pages: the server passes http://127.0.0.1:PORT and http://localhost:PORT), scheme included.
     """
     origin = headers.get("Origin")
-    if origin is not None and not _origin_allowed(origin, settings.allowed_origins, headers.get("Host")):
+    if origin is not None and not _origin_allowed(origin, (*settings.allowed_origins, *own_origins)):
         raise AuthError(f"origin {origin[:100]!r} is not allowed", code="origin-forbidden")
     if settings.mode == "off":
         return ANONYMOUS
@@ -101,11 +103,10 @@ def _api_key(key: str, settings: SecuritySettings) -> Principal:
     return Principal(found.name, found.tenant, found.role, "api-key")
 
 
-def _origin_allowed(origin: str, allowed: Iterable[str], host: str | None) -> bool:
-    """Listed origins, or the gateway's own (pages it serves: Origin's host:port equals Host)."""
+def _origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
+    """An exact match on scheme://host[:port]. Never compared with the Host header: after DNS
+    rebinding the attacker's page sends Origin and Host with the same (attacker's) name."""
     origin = origin.strip().rstrip("/").lower()
-    if host and origin.split("://", 1)[-1] == host.strip().lower():
-        return True
     return any(a == "*" or a.rstrip("/").lower() == origin for a in allowed)
 
 

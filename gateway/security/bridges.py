@@ -66,6 +66,15 @@ def check_bridge(peer_address: str | None, secret: str | None, settings: Securit
         raise AuthError("bridge secret does not match", code="auth-invalid")
 
 
+def bridge_credential_configured(settings: SecuritySettings, *, twilio: bool = True) -> bool:
+    """Whether phone bridges have something to prove besides coming from loopback: a shared
+    secret, a Twilio auth token (for Twilio streams), or a source allow-list beyond loopback.
+    Behind a reverse proxy every peer is 127.0.0.1, so the default list proves nothing there."""
+    if settings.bridge_secret or (twilio and settings.twilio_auth_token):
+        return True
+    return any(not network.is_loopback for network in settings.source_networks())
+
+
 def check_source(peer_address: str | None, settings: SecuritySettings) -> None:
     """Bridges without a place for a secret (AudioSocket, SIP) rest on the source allow-list."""
     try:

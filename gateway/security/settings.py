@@ -53,6 +53,11 @@ class SecuritySettings:
     max_bytes_per_s: int = 4_000_000  # per connection, averaged over a 4 s burst (screenshots)
     max_sessions_per_tenant: int = 0  # live sessions per tenant, all nodes together; 0 = no cap
     metrics_public: bool = False  # mode "required": /metrics without an admin credential (private scrape)
+    # Abuse bounds (issue 16): an idle upgrade holds a file descriptor, garbage fills logs and store.
+    start_timeout_s: float = 10.0  # a connection with no session.start / bridge start by then is closed
+    max_connections: int = 0  # open WebSocket connections, started or not; 0 = 2 x server.max_sessions + 10
+    max_bad_frames: int = 100  # invalid frames one connection may send before it is cut off (1008)
+    max_error_rows_per_s: float = 2.0  # per session, burst 10: error rows/log lines beyond are not written
 
     def validate(self) -> None:
         _check(self.mode in MODES, f"security.mode must be one of {MODES}")
@@ -74,6 +79,10 @@ class SecuritySettings:
         _check(64_000 <= self.max_bytes_per_s <= 1_000_000_000,
                "security.max_bytes_per_s must be 64000..1e9")
         _check(self.max_sessions_per_tenant >= 0, "security.max_sessions_per_tenant must be >= 0")
+        _check(0.5 <= self.start_timeout_s <= 300, "security.start_timeout_s must be 0.5..300")
+        _check(self.max_connections >= 0, "security.max_connections must be >= 0")
+        _check(1 <= self.max_bad_frames <= 100_000, "security.max_bad_frames must be 1..100000")
+        _check(0.1 <= self.max_error_rows_per_s <= 1000, "security.max_error_rows_per_s must be 0.1..1000")
         if self.bridge_secret:
             _check(len(self.bridge_secret) >= 16, "security.bridge_secret must be at least 16 characters")
 

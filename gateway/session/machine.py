@@ -86,6 +86,7 @@ from modalities.speech.endpointing import (
     TurnEnded,
     sounds_complete,
 )
+from modalities.speech.repetition import cut_runaway
 
 MAX_CANCELLED_REMEMBERED = 64
 MAX_HELD_WINDOWS = 1000  # ~30 s of 32 ms windows held for a pause transcript; beyond, go on without it
@@ -289,7 +290,7 @@ class SessionMachine:
             out.append(CloseSpeech(result.turn_id, "empty"))
         else:
             language = result.language or self._text_language(result.text)
-            turn = TextTurn(result.text, language, "speech")
+            turn = TextTurn(cut_runaway(result.text), language, "speech")  # ASR loops cut, flagged
             if self._ending is not None:
                 interrupted = result.turn_id == self._interrupted
                 out.append(Emit(TranscriptFinal(result.turn_id, turn.text, turn.language, "speech")))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from gateway.cluster.handoff import RemoteAgent
 from gateway.errors import GatewayError
 from gateway.events import ErrorEvent, SessionEnded
 from gateway.inputs import End
+from gateway.protocol.wire import dumps_wire
 from gateway.protocol.ws_v1 import AgentList, AgentRelease, AgentSay, AgentTake, ServerProtocol, to_json
 from gateway.security import ANONYMOUS, Principal
 from gateway.session import Session
@@ -103,7 +103,7 @@ class AgentChannel:
         self._forward: asyncio.Task[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message, ensure_ascii=False))
+        await self.ws.send(dumps_wire(message))  # valid UTF-8 whatever a caller typed
 
     async def run(self) -> None:
         await self.send({"type": "agent.ready", "agent_id": self.agent_id,

@@ -41,6 +41,7 @@ from gateway.transports.phone_bridge import CallStats, run_call
 log = logging.getLogger("gateway.phone.audiosocket")
 PCM_8K = AudioFormat("pcm16", 8000)
 START_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 200  # beyond server.max_sessions' default of 50: calls end and start at once
 READ_BYTES = 4096
 LEAD_MS = 40  # a little ahead of real time, so event-loop jitter never starves Asterisk
 
@@ -76,9 +77,11 @@ class _AudioSocketWire:
 
 
 class AudioSocketServer:
-    def __init__(self, factory: SessionFactory, settings: PhoneSettings = DEFAULT_SETTINGS) -> None:
+    def __init__(self, factory: SessionFactory, settings: PhoneSettings = DEFAULT_SETTINGS, *,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.factory = factory
         self.settings = settings
+        self.max_connections = max_connections  # open TCP connections, started or not
         self.server: asyncio.Server | None = None
         self.calls: set[asyncio.Task[CallStats | None]] = set()
         self.last_stats: CallStats | None = None
@@ -100,6 +103,10 @@ class AudioSocketServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self.calls) >= self.max_connections:  # unstarted ones count too: each holds an fd
+            log.warning("audiosocket connection refused: all %d connections open", self.max_connections)
+            writer.close()
+            return
         self.calls.add(task)
         try:
             self.last_stats = await self._call(reader, writer)

@@ -65,13 +65,17 @@ class _ChanWire:
 
 
 async def handle_chan_websocket(ws: ServerConnection, factory: SessionFactory,
-                                settings: PhoneSettings = DEFAULT_SETTINGS) -> CallStats | None:
+                                settings: PhoneSettings = DEFAULT_SETTINGS, *,
+                                start_timeout_s: float = START_TIMEOUT_S) -> CallStats | None:
     proto = ChanWebsocket()
     try:
-        async with asyncio.timeout(START_TIMEOUT_S):
+        async with asyncio.timeout(start_timeout_s):
             first = await ws.recv()
         start = proto.receive(first)
-    except (ConnectionClosed, TimeoutError):
+    except ConnectionClosed:
+        return None
+    except TimeoutError:
+        await ws.close(1008, "chan-websocket-start-timeout")
         return None
     except GatewayError as exc:
         log.warning("chan_websocket start refused: %s (%s)", exc.code, exc.message)

@@ -7,8 +7,9 @@ call goes on. A handoff closes the stream, which makes Twilio run the next TwiML
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +25,8 @@ from gateway.protocol.twilio import (
     TwilioStop,
     TwilioStream,
 )
+from gateway.protocol.ws_v1 import LANGUAGES
+from gateway.security.identifiers import check_tenant_name
 from gateway.telephony import (
     DEFAULT_SETTINGS,
     CallBridge,
@@ -84,32 +87,59 @@ def _to_input(proto: TwilioStream, frame: str | bytes) -> PhoneInput | None:
     return None
 
 
-async def handle_twilio(ws: ServerConnection, factory: SessionFactory,
-                        settings: PhoneSettings = DEFAULT_SETTINGS) -> CallStats | None:
-    proto = TwilioStream()
+def _session_fields(params: Mapping[str, str]) -> tuple[str, str]:
+    """(tenant, language) from customParameters; a tenant that is no tenant name (or carries a
+    number the PII rules would mask) refuses the call, like session.start on /ws."""
+    tenant = check_tenant_name(params.get("tenant", "default"))
+    language = params.get("language", "auto").lower()
+    if language not in LANGUAGES:
+        language = language.split("-", 1)[0]  # "en-US" is English
+    if language not in LANGUAGES:
+        raise GatewayError("customParameters.language is not a supported language",
+                           code="twilio-bad-parameter")
+    return tenant, language
+
+
+async def _await_start(ws: ServerConnection, proto: TwilioStream) -> TwilioStart | None:
     bad = 0
-    start: TwilioStart | None = None
+    async for frame in ws:
+        try:
+            event = proto.receive(frame)
+        except GatewayError as exc:
+            bad += 1
+            log.warning("twilio frame refused before start: %s (%s)", exc.code, exc.message)
+            if bad > MAX_BAD_FRAMES:
+                await ws.close(1008, exc.code)
+                return None
+            continue
+        if isinstance(event, TwilioStart):
+            return event
+    return None
+
+
+async def handle_twilio(ws: ServerConnection, factory: SessionFactory,
+                        settings: PhoneSettings = DEFAULT_SETTINGS, *,
+                        start_timeout_s: float = START_TIMEOUT_S) -> CallStats | None:
+    proto = TwilioStream()
     try:
-        async for frame in ws:
-            try:
-                event = proto.receive(frame)
-            except GatewayError as exc:
-                bad += 1
-                log.warning("twilio frame refused before start: %s (%s)", exc.code, exc.message)
-                if bad > MAX_BAD_FRAMES:
-                    await ws.close(1008, exc.code)
-                    return None
-                continue
-            if isinstance(event, TwilioStart):
-                start = event
-                break
+        async with asyncio.timeout(start_timeout_s):  # an unstarted stream holds a slot: bounded
+            start = await _await_start(ws, proto)
     except ConnectionClosed:
+        return None
+    except TimeoutError:
+        log.info("twilio stream closed: no 'start' within %g s", start_timeout_s)
+        await ws.close(1008, "twilio-start-timeout")
         return None
     if start is None:
         return None
     params = {**start.custom_parameters, "stream_sid": start.stream_sid, "call_sid": start.call_sid}
-    request = SessionRequest(channel="phone", audio=MULAW_8K,
-                             language=params.get("language", "auto"), tenant=params.get("tenant", "default"),
+    try:
+        tenant, language = _session_fields(params)
+    except GatewayError as exc:
+        log.warning("twilio call refused: %s", exc.code)  # never the value: it may be a number
+        await ws.close(1008, "twilio-bad-parameter")
+        return None
+    request = SessionRequest(channel="phone", audio=MULAW_8K, language=language, tenant=tenant,
                              params=params)
     try:
         session = await factory.open(request)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import AudioClear, ErrorEvent, ReplyAudio, ReplyAudioEnd, SessionEvent
 from gateway.inputs import AudioIn, ImageIn, Played, VideoFrameIn
 from gateway.ports import SessionPort, dispatch
+from gateway.protocol.wire import dumps_wire, loads_bounded
 from gateway.protocol.ws_v1 import ServerProtocol, to_json
 from gateway.transports.webrtc_media import (
     FRAME_MS,
@@ -304,8 +304,8 @@ class WebRtcPeer:
         if len(message) > MAX_CHANNEL_MESSAGE:
             raise LimitExceeded(f"message over {MAX_CHANNEL_MESSAGE} bytes", code="limit-exceeded")
         try:
-            kind = json.loads(message).get("type")
-        except (json.JSONDecodeError, RecursionError, AttributeError):
+            kind = loads_bounded(message).get("type")
+        except (ValueError, AttributeError):  # malformed, nested too deeply, or not an object
             raise ProtocolError("message is not a JSON object", code="protocol-bad-json") from None
         if kind not in CHANNEL_TYPES:
             raise ProtocolError(f"{kind!r} is not a data-channel message (signalling and session.end "
@@ -323,7 +323,7 @@ class WebRtcPeer:
             return
         if channel.bufferedAmount > self.settings.max_channel_buffer:
             return  # a stalled page loses events on this channel, never memory
-        channel.send(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+        channel.send(dumps_wire(message))  # valid UTF-8 whatever the caller's text held
 
     def _report(self, error: GatewayError) -> None:
         log.info("webrtc peer of %s: %s %s", self.session.session_id, error.code, error.message)

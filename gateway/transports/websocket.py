@@ -7,6 +7,11 @@ an error event and the connection stays open; a vanished client ends its session
 Who connects is settled before the upgrade (gateway.security: keys, tokens, origins for clients;
 source address, shared secret or Twilio signature for phone bridges); a refused upgrade is an
 HTTP 401/403 whose JSON body names the error code. Each connection has a message/byte rate limit.
+
+Bounded (issue 16): open connections, started or not, are capped (`security.max_connections`,
+then HTTP 503 `busy`); a connection that sends no `session.start` within
+`security.start_timeout_s` is closed (1008); one that sends `security.max_bad_frames` invalid
+frames is cut off (1008); error rows and log lines are rate-limited per session.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from gateway.app import Gateway
-from gateway.errors import GatewayError, LimitExceeded
+from gateway.errors import GatewayError, LimitExceeded, ProtocolError
 from gateway.events import ErrorEvent, SessionEvent
 from gateway.inputs import End
 from gateway.ports import MediaPeer, MediaPeerFactory, SessionRequest, dispatch
@@ -36,8 +41,10 @@ from gateway.security import (
     AuthError,
     ConnectionLimiter,
     Principal,
+    TokenBucket,
     authenticate,
     authorize_start,
+    bridge_credential_configured,
     check_bridge,
     check_twilio,
     http_status,
@@ -49,6 +56,8 @@ from gateway.transports.agent import AgentChannel
 log = logging.getLogger("gateway.ws")
 
 WS_PATHS = ("/", "/ws", "/v1/ws")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+ERROR_BURST_S = 5.0  # error rows: a burst of this many seconds' worth, then the per-second rate
 HttpRoute = Callable[[Request], Awaitable[Response | None]]
 WsRoute = Callable[[ServerConnection], Awaitable[object]]  # another WebSocket protocol on its own path
 TWILIO_PATH = "/phone/twilio"
@@ -79,6 +88,7 @@ class WebSocketServer:
                                              "/metrics": self._metrics,
                                              **(extra_routes or {})}
         self._server: Server | None = None
+        self._own_origins: tuple[str, ...] = ()  # the gateway's own pages, set once the port is known
         # The principal settled at the upgrade, handed to the connection handler.
         self._principals: weakref.WeakKeyDictionary[ServerConnection, Principal] = weakref.WeakKeyDictionary()
 
@@ -92,7 +102,13 @@ class WebSocketServer:
             ping_interval=20, ping_timeout=20, close_timeout=5,
         )
         sock = next(iter(self._server.sockets))
-        return int(sock.getsockname()[1])
+        bound = int(sock.getsockname()[1])
+        self._own_origins = own_origins(host, bound)
+        return bound
+
+    def max_connections(self) -> int:
+        configured = self.gateway.settings.security.max_connections
+        return configured or 2 * self.gateway.settings.server.max_sessions + 10
 
     async def aclose(self) -> None:
         if self._server is not None:
@@ -105,6 +121,12 @@ class WebSocketServer:
         path = request.path.split("?", 1)[0]
         if (path in WS_PATHS or path in self.ws_routes) and \
                 request.headers.get("Upgrade", "").lower() == "websocket":
+            if self._server is not None and len(self._server.connections) >= self.max_connections():
+                self.gateway.metrics.errors.labels("busy").inc()
+                return json_response(http.HTTPStatus.SERVICE_UNAVAILABLE, {
+                    "type": "error", "code": "busy",
+                    "message": f"all {self.max_connections()} connections are open "
+                               "(security.max_connections)"})
             try:
                 self._principals[connection] = self._authenticate(connection, request, path)
             except AuthError as exc:
@@ -121,7 +143,14 @@ class WebSocketServer:
     def _authenticate(self, connection: ServerConnection, request: Request, path: str) -> Principal:
         security = self.gateway.settings.security
         if path not in self.ws_routes:
-            return authenticate(request.headers, query_of(request.path), security, now=time.time())
+            return authenticate(request.headers, query_of(request.path), security, now=time.time(),
+                                own_origins=self._own_origins)
+        twilio = path == TWILIO_PATH
+        if security.mode == "required" and not bridge_credential_configured(security, twilio=twilio):
+            # Behind a reverse proxy every peer is 127.0.0.1: the loopback allow-list proves nothing.
+            raise AuthError("security.mode = 'required' and no bridge credential is configured "
+                            "(security.bridge_secret, twilio_auth_token or a non-loopback bridge_sources)",
+                            code="auth-missing")
         if path == TWILIO_PATH and security.twilio_auth_token:
             base = security.public_url or f"wss://{request.headers.get('Host', '')}"
             check_twilio(request.headers.get("X-Twilio-Signature"), base.rstrip("/") + request.path, {},
@@ -166,12 +195,15 @@ class WebSocketServer:
             return
         security = self.gateway.settings.security
         limiter = ConnectionLimiter(security.max_messages_per_s, security.max_bytes_per_s)
+        error_rows = TokenBucket(security.max_error_rows_per_s, security.max_error_rows_per_s * ERROR_BURST_S)
         max_bytes = self.gateway.settings.server.max_message_bytes
         protocol = ServerProtocol(max_binary_bytes=max_bytes)
         session: Session | None = None
         peers: list[MediaPeer] = []  # a WebRTC peer once the page sends webrtc.offer
         sender: asyncio.Task[None] | None = None
         reason = "caller-vanished"
+        bad_frames = 0
+        watchdog = asyncio.create_task(self._close_unstarted(ws, security.start_timeout_s))
         try:
             async for message in ws:
                 try:
@@ -186,13 +218,16 @@ class WebSocketServer:
                         item = protocol.receive_text(message)
                     if isinstance(item, Start):
                         tenant = authorize_start(principal, item.tenant, item.role)
+                        self._check_live_tenant(item.session_id, tenant)
                     if isinstance(item, Start) and item.role == "agent":
+                        watchdog.cancel()
                         await AgentChannel(ws, self.gateway, protocol, tenant, principal).run()
                         return
                     if isinstance(item, Start):
                         session = await self.gateway.open(SessionRequest(
                             channel=item.channel, audio=item.audio, language=item.language,
                             tenant=tenant, session_id=item.session_id))
+                        watchdog.cancel()  # only now: a refused start leaves the watchdog running
                         sender = asyncio.create_task(self._send_events(ws, protocol, session, peers))
                         continue
                     if session is None:  # the protocol object refuses everything else before start
@@ -205,8 +240,18 @@ class WebSocketServer:
                         break
                     dispatch(session, item)
                 except GatewayError as exc:
-                    if session is not None:
+                    # Malformed or oversized frames count; refusals a good client meets too
+                    # (rate-limited, image-busy, busy) do not.
+                    bad_frames += isinstance(exc, ProtocolError) or exc.code == "message-too-large"
+                    if bad_frames >= security.max_bad_frames:
+                        await self._cut_off(ws, session, bad_frames)
+                        reason = "too-many-bad-frames"
+                        break
+                    if session is not None and error_rows.take(1, time.monotonic()):
                         await session.refuse(exc)
+                    elif session is not None:  # over the error-row rate: the caller still hears of it
+                        self.gateway.metrics.errors.labels(exc.code).inc()
+                        session.emit_nowait(ErrorEvent(exc.code, exc.message))
                     else:
                         self.gateway.metrics.errors.labels(exc.code).inc()
                         await ws.send(json.dumps(to_json(ErrorEvent(exc.code, exc.message))))
@@ -217,6 +262,7 @@ class WebSocketServer:
         except ConnectionClosed:
             pass
         finally:
+            watchdog.cancel()
             for peer in peers:
                 await peer.aclose()
             if session is not None:
@@ -225,6 +271,32 @@ class WebSocketServer:
                 with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
                     await asyncio.wait_for(sender, timeout=5)
                 sender.cancel()
+
+    def _check_live_tenant(self, session_id: str | None, tenant: str) -> None:
+        """Another tenant's live session id: refused as foreign, without saying it is live."""
+        live = self.gateway.sessions.get(session_id) if session_id else None
+        if live is not None and live.request.tenant != tenant:
+            raise AuthError("that session belongs to another tenant", code="tenant-forbidden")
+
+    async def _close_unstarted(self, ws: ServerConnection, timeout_s: float) -> None:
+        await asyncio.sleep(timeout_s)
+        self.gateway.metrics.errors.labels("session-start-timeout").inc()
+        with contextlib.suppress(ConnectionClosed):
+            message = f"no session.start within {timeout_s:g} s (security.start_timeout_s)"
+            await ws.send(json.dumps(to_json(ErrorEvent("session-start-timeout", message, fatal=True))))
+            await ws.close(1008, "session-start-timeout")
+
+    async def _cut_off(self, ws: ServerConnection, session: Session | None, bad_frames: int) -> None:
+        code = "too-many-bad-frames"
+        self.gateway.metrics.errors.labels(code).inc()
+        message = f"{bad_frames} invalid frames (security.max_bad_frames); the connection is closed"
+        if session is not None:
+            await session.refuse(GatewayError(message, code=code))  # one row and one log line
+        log.info("connection cut off after %d invalid frames", bad_frames)
+        with contextlib.suppress(ConnectionClosed):
+            if session is None:
+                await ws.send(json.dumps(to_json(ErrorEvent(code, message, fatal=True))))
+            await ws.close(1008, code)
 
     async def _offer(self, ws: ServerConnection, session: Session, sdp: str, peers: list[MediaPeer]) -> None:
         if self.media is None:
@@ -254,3 +326,12 @@ class WebSocketServer:
         except ConnectionClosed:
             pass
 
+
+def own_origins(host: str, port: int) -> tuple[str, ...]:
+    """The origins of the pages this gateway serves, as a browser names them: the loopback names
+    (and the listen address when it is a specific one). Never derived from a request's Host
+    header, which a DNS-rebinding page controls."""
+    hosts = list(LOOPBACK_HOSTS)
+    if host and host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
+        hosts.append(f"[{host}]" if ":" in host else host)
+    return tuple(f"http://{h}:{port}" for h in hosts)

@@ -80,3 +80,21 @@ def test_oversized_base64_refused_before_decoding(noise: str, extra: int) -> Non
     big = "A" * (1024 * 4 // 3 + 8 + extra)
     result = feed(protocol, json.dumps({"type": "image", "data": big, "mime": noise}))
     assert isinstance(result, GatewayError) and result.code == "limit-exceeded"
+
+
+surrogate_text = st.lists(st.sampled_from(["a", "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", "\\"]),
+                          min_size=1, max_size=12).map("".join)
+
+
+@FUZZ
+@given(surrogate_text, st.integers(1, 5000))
+def test_escaped_surrogates_and_deep_nesting_never_escape_as_other_errors(text: str, depth: int) -> None:
+    """Issue 16: the JSON escape of a lone surrogate and 10,000-level nesting are inputs like any
+    other: a typed message whose strings encode as UTF-8, or a GatewayError."""
+    protocol = ServerProtocol(max_binary_bytes=65536)
+    feed(protocol, json.dumps(start))
+    for frame in ('{"type": "text", "text": "' + text + '"}', '{"type": "text", "text": "x", "n": '
+                  + "[" * depth + "]" * depth + "}"):
+        result = feed(protocol, frame)
+        if not isinstance(result, GatewayError):
+            result.text.encode("utf-8")

@@ -195,3 +195,18 @@ async def test_truncated_frame_at_close_ends_call_cleanly(factory: ScriptedFacto
         assert factory.sessions[0].closed == "audiosocket-truncated"
     finally:
         await server.aclose()
+
+
+async def test_unstarted_connections_count_toward_the_connection_cap(factory: ScriptedFactory) -> None:
+    server = AudioSocketServer(factory, PhoneSettings(), max_connections=2)
+    port = await server.start("127.0.0.1", 0)
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]  # no call id: unstarted
+    try:
+        await asyncio.sleep(0.2)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the third is closed at once
+        writer.close()
+    finally:
+        for _, w in idle:
+            w.close()
+        await server.aclose()

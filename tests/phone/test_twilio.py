@@ -87,6 +87,24 @@ def test_protocol_refusals_after_start(frame: str, code: str) -> None:
     assert info.value.code == code
 
 
+def test_deeply_nested_frames_are_bad_frames_not_recursion_errors() -> None:
+    stream = TwilioStream()
+    stream.receive(json.dumps({"event": "start", "start": {"streamSid": "MZ1", "callSid": "CA1"}}))
+    for depth in (100, 10_000):
+        with pytest.raises(GatewayError) as err:
+            stream.receive('{"event": "media", "media": ' + "[" * depth + "]" * depth + "}")
+        assert err.value.code == "protocol-bad-frame"
+
+
+def test_surrogates_in_custom_parameters_are_replaced() -> None:
+    stream = TwilioStream()
+    frame = ('{"event": "start", "start": {"streamSid": "MZ1", "callSid": "CA1", '
+             '"customParameters": {"caller": "+1555\\ud800", "t\\udc00": "x"}}}')
+    start = stream.receive(frame)
+    assert isinstance(start, TwilioStart)
+    assert start.custom_parameters == {"caller": "+1555\ufffd", "t\ufffd": "x"}
+
+
 def test_media_before_start() -> None:
     with pytest.raises(GatewayError) as info:
         TwilioStream().receive(media_frame(b"\xff"))

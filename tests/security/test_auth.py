@@ -25,6 +25,7 @@ from gateway.security import (
     query_of,
     visible,
 )
+from gateway.transports.websocket import own_origins
 
 SECRET = "s" * 40
 NOW = 1_800_000_000.0
@@ -244,10 +245,24 @@ def test_query_of() -> None:
         query_of("/ws?" + "&".join(f"k{i}=v" for i in range(40)))
 
 
-def test_same_origin_pages_are_allowed(settings: SecuritySettings) -> None:
+def test_own_pages_are_allowed_by_the_list_the_server_passes(settings: SecuritySettings) -> None:
+    pages = own_origins("127.0.0.1", 8080)
     own = {"Origin": "http://127.0.0.1:8080", "Host": "127.0.0.1:8080"}
-    assert authenticate(bearer(token(), **own), {}, settings, now=NOW).tenant == "tenant-a"
+    principal = authenticate(bearer(token(), **own), {}, settings, now=NOW, own_origins=pages)
+    assert principal.tenant == "tenant-a"
     other_port = {"Origin": "http://127.0.0.1:9999", "Host": "127.0.0.1:8080"}
     assert code_of(bearer(token(), **other_port), settings) == "origin-forbidden"
-    assert authenticate({"Origin": "http://gw.local:8080", "Host": "gw.local:8080"}, {},
-                        SecuritySettings(), now=NOW).role == "admin"
+    assert "http://localhost:8080" in pages and "http://10.1.2.3:8080" in own_origins("10.1.2.3", 8080)
+
+
+@pytest.mark.parametrize("origin, host", [
+    ("http://rebind.evil.example:8080", "rebind.evil.example:8080"),  # DNS rebinding: Host follows
+    ("http://gw.local:8080", "gw.local:8080"),  # same-host is no longer a reason
+    ("https://127.0.0.1:8080", "127.0.0.1:8080"),  # the scheme counts
+    ("http://127.0.0.1:8080.evil.example", "127.0.0.1:8080"),
+])
+def test_origin_never_trusts_the_host_header(origin: str, host: str) -> None:
+    with pytest.raises(AuthError) as err:
+        authenticate({"Origin": origin, "Host": host}, {}, SecuritySettings(), now=NOW,
+                     own_origins=own_origins("127.0.0.1", 8080))
+    assert err.value.code == "origin-forbidden"
