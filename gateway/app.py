@@ -115,7 +115,10 @@ class Gateway:
             stored = await self.store.tenant_of(session_id)
             if stored is not None and stored != request.tenant:
                 raise AuthError("that session belongs to another tenant", code="tenant-forbidden")
-        if session_id in self.sessions:  # checked after the await above: no await until it is taken
+        live = self.sessions.get(session_id)  # checked after the await above: no await until taken
+        if live is not None and live.request.tenant != request.tenant:  # never reveal it is live
+            raise AuthError("that session belongs to another tenant", code="tenant-forbidden")
+        if live is not None:
             raise LimitExceeded(f"session {session_id} is already live", code="session-in-use")
         location = SessionLocation(session_id, self.cluster.node_id, request.tenant, request.channel,
                                    time.time())

@@ -52,6 +52,7 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
         bound = await server.start(host, port)
         stack.push_async_callback(gateway.aclose)
         stack.push_async_callback(server.aclose)
+        stack.push_async_callback(gateway.close_sessions)  # first: the server's close waits on them
         await gateway.start(preload=preload)
         sip_port = audiosocket_port = None
         if phone:

@@ -10,6 +10,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -168,3 +169,16 @@ async def test_second_sigterm_exits_at_once(tmp_path: Path) -> None:
         await ws.close()
     finally:
         server.stop()
+
+
+def test_watchdog_ends_a_process_whose_shutdown_hangs() -> None:
+    """The last resort: a shutdown stuck past its deadline (here: a main thread that never
+    returns, and a non-daemon thread that would hold the interpreter's exit) ends with status 3."""
+    code = ("import threading, time\n"
+            "from gateway.cli.serve import Watchdog\n"
+            "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+            "Watchdog().arm(0.5)\n"
+            "time.sleep(60)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == EXIT_FORCED, done.stderr
+    assert "did not complete" in done.stderr
