@@ -305,7 +305,9 @@ class SessionMachine:
 
     def _caller_turn(self, turn_id: int, turn: TextTurn, now: float, out: list[Command], *,
                      speech_end_ms: int | None = None, asr_ms: float = 0.0) -> None:
-        """A caller turn is final: shown, stored, and answered (cutting an audible earlier reply)."""
+        """A caller turn is final: shown, stored, and answered (cutting an audible earlier reply).
+        A runaway repetition (an ASR loop, or a pasted one) is cut and flagged before anything sees it."""
+        turn = TextTurn(cut_runaway(turn.text), turn.language, turn.modality, turn.detail)
         out.append(Emit(TranscriptFinal(turn_id, turn.text, turn.language, turn.modality)))
         out.append(Record("caller", turn_id, turn.modality, turn.text, turn.language, {"asr": asr_ms}))
         self._start_reply(StartReply(turn_id, turn, speech_end_ms, asr_ms), now, out)
