@@ -16,6 +16,7 @@ import numpy as np
 from gateway.errors import LimitExceeded, MediaError, ModelUnavailable
 from models import weights
 from models.base import Float32Audio, TranscriberInfo, Transcript
+from models.extras import needs_extra
 
 WhisperSize = Literal["tiny.en", "base"]
 MAX_AUDIO_SECONDS = 600.0
@@ -34,7 +35,8 @@ class FasterWhisperTranscriber:
     ) -> None:
         if model not in ("tiny.en", "base"):
             raise ModelUnavailable(f"unknown whisper model {model!r}; choose 'tiny.en' or 'base'")
-        from faster_whisper import WhisperModel  # lazy: ctranslate2 is heavy to import
+        with needs_extra("voice", "speech recognition"):
+            from faster_whisper import WhisperModel  # lazy: ctranslate2 is heavy to import
 
         folder = weights.resolve(f"whisper-{model}")
         try:
@@ -107,7 +109,8 @@ class FasterWhisperTranscriber:
         if language != "zh" or not text:
             return text
         if self._t2s is None:
-            from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
+            with needs_extra("zh", "Chinese transcripts"):
+                from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
 
             self._t2s = OpenCC("t2s")
         return str(self._t2s.convert(text))
