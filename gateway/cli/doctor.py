@@ -7,7 +7,8 @@ on. The package lists come from the installed distribution's metadata (or pyproj
 from a checkout that is not installed), so they cannot drift from what `pip install` does.
 
 Exit status: 0 when every capability the settings use is ready, 1 otherwise. Capabilities the
-settings do not use are reported but do not fail the run (a voice-only node is a valid install).
+settings do not use are reported but do not fail the run (a voice-only node is a valid install);
+with --strict every capability must be ready (the image build runs it so).
 """
 
 from __future__ import annotations
@@ -203,6 +204,22 @@ def _check_opencv(report: Report) -> None:
                                     "pip install --force-reinstall opencv-contrib-python-headless==5.0.0.93"))
 
 
+def _check_mediapipe_library(report: Report) -> None:
+    """libmediapipe.so is loaded only when the first hand tracker starts: load it here instead."""
+    import ctypes
+    import importlib.util
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.origin is None:
+        return  # the package check already names it
+    for library in sorted((Path(spec.origin).parent / "tasks" / "c").glob("libmediapipe*.so")):
+        try:
+            ctypes.CDLL(str(library))
+        except OSError as exc:
+            report.problems.append((f"{library.name} does not load: {exc}",
+                                    "apt-get install -y libegl1 libgles2"))
+
+
 def check(cap: Capability, settings: Settings, requirements: dict[str | None, list[str]],
           weights: bool = True) -> Report:
     in_use, why = _in_use(cap, settings)
@@ -216,6 +233,8 @@ def check(cap: Capability, settings: Settings, requirements: dict[str | None, li
             report.problems.append((f"package {requirement}: {wrong}", fix))
     if cap.name in ("ocr", "sign"):
         _check_opencv(report)
+    if cap.name == "sign":
+        _check_mediapipe_library(report)
     if weights:
         from models.weights import WeightResolver
 
@@ -245,6 +264,8 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--quiet", action="store_true", help="print only what is missing")
     p.add_argument("--no-weights", action="store_true", help="skip the sha256 check of model weights")
     p.add_argument("--only", default="", help="comma-separated capabilities (default: all)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on any capability that is not ready, used or not (image builds)")
     p.set_defaults(func=run)
 
 
@@ -270,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
             report = check(cap, settings, requirements, weights=not args.no_weights)
         except GatewayError as exc:  # a check itself failed: report it, go on with the others
             report = Report(cap, True, "", problems=[(f"check failed: {exc}", "see the message")])
-        failed |= report.in_use and not report.ready
+        failed |= (report.in_use or args.strict) and not report.ready
         _print(report, args.quiet)
     return 1 if failed else 0
 
