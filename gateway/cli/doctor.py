@@ -3,8 +3,8 @@
 A capability is one extra of the package (pyproject.toml) plus what it needs outside Python: its
 packages (installed, at the version the extra pins), its model weights (located and sha256-checked
 by models.weights, as the engines do), the system tools it uses and the settings that switch it
-on. The package lists come from the installed distribution's metadata (or pyproject.toml when run
-from a checkout that is not installed), so they cannot drift from what `pip install` does.
+on. The package lists come from pyproject.toml in a checkout and from the installed
+distribution's metadata otherwise, so they cannot drift from what `pip install` does.
 
 Exit status: 0 when every capability the settings use is ready, 1 otherwise. Capabilities the
 settings do not use are reported but do not fail the run (a voice-only node is a valid install);
@@ -94,11 +94,14 @@ class Report:
 
 
 def declared_requirements() -> dict[str | None, list[str]]:
-    """extra (None = base) -> its requirement strings, from metadata or the checkout's pyproject."""
+    """extra (None = base) -> its requirement strings: a checkout's pyproject.toml (an editable
+    install's metadata may be older), else the installed distribution's metadata."""
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return _from_pyproject(CHECKOUT / "pyproject.toml")
     try:
         lines = md.requires(PACKAGE) or []
     except md.PackageNotFoundError:
-        return _from_pyproject(CHECKOUT / "pyproject.toml")
+        return {}
     out: dict[str | None, list[str]] = {}
     for line in lines:
         match = _REQ.match(line)

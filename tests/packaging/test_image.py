@@ -110,4 +110,5 @@ def test_health_call_and_metrics_against_the_running_container(container: str) -
     status, metrics = _get(f"{container}/metrics")
     assert status == 200
     assert re.search(r'^gateway_sessions_total\{channel="websocket"\} [1-9]', metrics, re.M), metrics[:2000]
-    assert re.search(r'^gateway_stage_seconds_count\{stage="tts_first"\} [1-9]', metrics, re.M)
+    assert re.search(r'^gateway_reply_latency_seconds_count [1-9]', metrics, re.M)
+    assert re.search(r'^gateway_stage_seconds_count\{stage="asr"\} [1-9]', metrics, re.M)
