@@ -19,20 +19,18 @@ import json
 import re
 import shutil
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
 from gateway.config import Settings, load_settings
 from gateway.errors import GatewayError, ModelUnavailable
-from models.extras import PACKAGE
+from models.extras import PACKAGE, declared_requirements
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 OPENCV_BUILDS = ("opencv-python", "opencv-contrib-python", "opencv-python-headless",
                  "opencv-contrib-python-headless")
 _REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*?)\s*(?:;(.*))?$")
-_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -91,31 +89,6 @@ class Report:
 
 
 # ------------------------------------------------------------------ what the package declares
-
-
-def declared_requirements() -> dict[str | None, list[str]]:
-    """extra (None = base) -> its requirement strings: a checkout's pyproject.toml (an editable
-    install's metadata may be older), else the installed distribution's metadata."""
-    if (CHECKOUT / "pyproject.toml").is_file():
-        return _from_pyproject(CHECKOUT / "pyproject.toml")
-    try:
-        lines = md.requires(PACKAGE) or []
-    except md.PackageNotFoundError:
-        return {}
-    out: dict[str | None, list[str]] = {}
-    for line in lines:
-        match = _REQ.match(line)
-        marker = (match.group(4) or "") if match else ""
-        found = _EXTRA_MARKER.search(marker)
-        out.setdefault(found.group(1) if found else None, []).append(line.split(";")[0].strip())
-    return out
-
-
-def _from_pyproject(path: Path) -> dict[str | None, list[str]]:
-    project = tomllib.loads(path.read_text("utf-8"))["project"]
-    out: dict[str | None, list[str]] = {None: list(project.get("dependencies", []))}
-    out.update({k: list(v) for k, v in project.get("optional-dependencies", {}).items()})
-    return out
 
 
 def _normal(name: str) -> str:
