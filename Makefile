@@ -31,8 +31,8 @@ lint: install
 	$(BIN)/mypy gateway modalities models
 
 # After editing dependencies in pyproject.toml: re-pin (keeps other pins; --upgrade to refresh).
-lock: $(BIN)/python
-	$(BIN)/pip install -q uv && $(BIN)/uv lock
+lock: install
+	$(BIN)/uv lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
