@@ -29,8 +29,11 @@ case "$cmd" in
   run)
     NAME="${3:-cc-gateway}"
     PORT="${4:-8080}"
+    # Host network (no CNI set-up needed): the phone listeners take any free port so they never
+    # collide with another gateway on the machine (SIP udp/5080, AudioSocket tcp/9092).
     podman --runtime "$RUNTIME" run -d --name "$NAME" --network host "${ULIMITS[@]}" \
-      -e GATEWAY_SERVER__HOST=127.0.0.1 -e "GATEWAY_SERVER__PORT=$PORT" "$TAG"
+      -e GATEWAY_SERVER__HOST=127.0.0.1 -e "GATEWAY_SERVER__PORT=$PORT" \
+      -e GATEWAY_PHONE__SIP_PORT=0 -e GATEWAY_PHONE__AUDIOSOCKET_PORT=0 "$TAG"
     ;;
   *) echo "usage: $0 build|run [TAG] [NAME] [PORT]" >&2; exit 2 ;;
 esac
