@@ -87,3 +87,14 @@ def test_doctor_fails_only_for_what_the_settings_use(capsys: pytest.CaptureFixtu
     assert doctor.run(args) == 0
     args.only = "nope"
     assert doctor.run(args) == 2
+
+
+def test_webrtc_peers_without_aiortc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve builds WebRtcPeers at start: without the extra it is MissingExtra (local_gateway then
+    serves WebSocket and phone calls, and offers get webrtc-unavailable)."""
+    from gateway.transports.webrtc import WebRtcPeers
+
+    monkeypatch.delitem(sys.modules, "gateway.transports.webrtc_peer", raising=False)
+    monkeypatch.setitem(sys.modules, "aiortc", None)
+    with pytest.raises(MissingExtra, match=r"pip install 'cc-gateway\[webrtc\]' \(aiortc is missing\)"):
+        WebRtcPeers()
