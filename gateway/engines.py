@@ -146,12 +146,12 @@ class Engines:
 
         try:
             pipeline = self.sign_pipeline()
-        except ModelUnavailable:  # sign language is optional: its weights package may be absent
+            try:
+                pipeline.warm()  # the tracker is made here: a missing sign extra shows here too
+            finally:
+                pipeline.close()
+        except ModelUnavailable:  # sign language is optional: its extra or weights may be absent
             return
-        try:
-            pipeline.warm()
-        finally:
-            pipeline.close()
 
     # ---------------------------------------------------------------- calling (async)
 

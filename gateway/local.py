@@ -5,6 +5,7 @@ benchmarks and the end-to-end tests."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from gateway.config import Settings
 from gateway.transports.webrtc import WebRtcPeers
 from gateway.transports.websocket import WebSocketServer
 from gateway.web_routes import web_routes
+from models.extras import MissingExtra
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class LocalGateway:
     gateway: Gateway
     url: str  # ws://HOST:PORT/ws
     http: str  # http://HOST:PORT (also the pages: /call, /kiosk, /agent)
-    media: WebRtcPeers
+    media: WebRtcPeers | None  # None without the webrtc extra
     sip_port: int | None = None
     audiosocket_port: int | None = None
 
@@ -45,7 +47,11 @@ async def local_gateway(settings: Settings, *, host: str = "127.0.0.1", port: in
         await handle_chan_websocket(ws, gateway, settings.phone,
                                     start_timeout_s=settings.security.start_timeout_s)
 
-    media = WebRtcPeers(settings.webrtc)
+    try:
+        media: WebRtcPeers | None = WebRtcPeers(settings.webrtc)
+    except MissingExtra as exc:  # no webrtc extra: WebSocket and phone calls still work
+        logging.getLogger("gateway").warning("%s; offers get webrtc-unavailable", exc)
+        media = None
     server = WebSocketServer(gateway, ws_routes={"/phone/twilio": twilio, "/phone/asterisk": asterisk},
                              extra_routes={**web_routes(), **report_routes(settings)}, media=media)
     async with AsyncExitStack() as stack:

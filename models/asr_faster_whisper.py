@@ -23,6 +23,7 @@ import numpy as np
 from contracts.errors import LimitExceeded, MediaError, ModelUnavailable
 from models import weights, whisper_guards
 from models.base import Float32Audio, TranscriberInfo, Transcript
+from models.extras import needs_extra
 
 WhisperSize = Literal["tiny.en", "base"]
 MAX_AUDIO_SECONDS = 600.0
@@ -49,7 +50,8 @@ class FasterWhisperTranscriber:
     ) -> None:
         if model not in ("tiny.en", "base"):
             raise ModelUnavailable(f"unknown whisper model {model!r}; choose 'tiny.en' or 'base'")
-        from faster_whisper import WhisperModel  # lazy: ctranslate2 is heavy to import
+        with needs_extra("voice", "speech recognition"):
+            from faster_whisper import WhisperModel  # lazy: ctranslate2 is heavy to import
 
         folder = weights.resolve(f"whisper-{model}")
         try:
@@ -192,7 +194,8 @@ class FasterWhisperTranscriber:
         if language != "zh" or not text:
             return text
         if self._t2s is None:
-            from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
+            with needs_extra("zh", "Chinese transcripts"):
+                from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
 
             self._t2s = OpenCC("t2s")
         return _CJK_GAP.sub("", str(self._t2s.convert(text)))

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from contracts.errors import ModelUnavailable
 from models.base import Hand
+from models.extras import needs_extra
 
 MODEL_NAME = "mediapipe-hand-landmarker"
 _BLOCKED = ("tensorflow", "sounddevice")
@@ -47,15 +48,10 @@ class MediapipeHandTracker:
         from models.weights import resolve
 
         model_path = resolve(MODEL_NAME)
-        try:
-            with _without_optional_imports():
-                import mediapipe as mp
-                from mediapipe.tasks.python import vision
-                from mediapipe.tasks.python.core.base_options import BaseOptions
-        except ImportError as exc:
-            raise ModelUnavailable(
-                f"mediapipe is not installed ({exc}); pip install -r requirements/sign.txt"
-            ) from exc
+        with needs_extra("sign", "sign input"), _without_optional_imports():
+            import mediapipe as mp
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
         self._mp: Any = mp
         self._video = video
         options = vision.HandLandmarkerOptions(

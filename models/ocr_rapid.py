@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from contracts.errors import ModelUnavailable
 from models.base import OcrInfo, OcrLine
+from models.extras import needs_extra
 from models.ppocr_onnx import PpOcrEngine, PpOcrOnnx, PpOcrTuning
 
 DET_FILE = "ch_PP-OCRv4_det_infer.onnx"
@@ -40,11 +40,8 @@ class RapidOcrStock:
     info = OcrInfo(name="rapidocr-default", languages=("zh", "en"))
 
     def __init__(self) -> None:
-        try:
+        with needs_extra("ocr", "the RapidOCR baseline"):
             from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
-            raise ModelUnavailable(
-                "rapidocr-onnxruntime is not installed: pip install rapidocr-onnxruntime==1.4.4") from exc
         self._engine = RapidOCR()
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from contracts.errors import ModelUnavailable
 from models.base import OcrLine
+from models.extras import needs_extra
 
 Image = npt.NDArray[np.uint8]
 Box = npt.NDArray[np.float32]  # 4x2 corner points, clockwise from top-left
@@ -52,10 +53,9 @@ class PpOcrOnnx:
     def __init__(self, det_model: Path, rec_model: Path, characters: Sequence[str] | None,
                  tuning: PpOcrTuning = PpOcrTuning()) -> None:
         """characters=None reads the dictionary from the recogniser's `character` metadata."""
-        try:
+        with needs_extra("ocr", "screen reading (OCR)"):
+            import cv2  # noqa: F401  # used by the stages; missing it must fail here, not mid-call
             import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - onnxruntime is a base requirement
-            raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime)") from exc
         options = ort.SessionOptions()
         options.intra_op_num_threads = tuning.threads
         options.inter_op_num_threads = 1

@@ -16,6 +16,7 @@ import numpy as np
 from contracts.errors import LimitExceeded, ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
+from models.extras import needs_extra
 
 MAX_TEXT_CHARS = 4000
 
@@ -24,9 +25,10 @@ class PiperSynthesizer:
     def __init__(
         self, voice: str = "piper-en_US-joe-medium", *, threads: int = 1, volume: float = 1.0
     ) -> None:
-        import onnxruntime as ort  # lazy: engines load only when configured
-        from piper import PiperVoice, SynthesisConfig
-        from piper.config import PiperConfig
+        with needs_extra("voice", "speech synthesis"):
+            import onnxruntime as ort  # lazy: engines load only when configured
+            from piper import PiperVoice, SynthesisConfig
+            from piper.config import PiperConfig
 
         folder = weights.resolve(voice)
         model = folder / f"{voice.removeprefix('piper-')}.onnx"

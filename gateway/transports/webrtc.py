@@ -115,7 +115,10 @@ class WebRtcPeers:
     """The MediaPeerFactory the WebSocket server uses: one peer per session, at most `max_peers`."""
 
     def __init__(self, settings: WebRtcSettings | None = None) -> None:
-        from gateway.transports.webrtc_peer import WebRtcPeer  # aiortc loads here, at start-up
+        from models.extras import needs_extra
+
+        with needs_extra("webrtc", "WebRTC calls (the /call page, the kiosk)"):
+            from gateway.transports.webrtc_peer import WebRtcPeer  # aiortc loads here, at start-up
 
         self.settings = settings or WebRtcSettings()
         self.settings.validate()

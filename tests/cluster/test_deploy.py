@@ -123,11 +123,13 @@ def test_compose_services() -> None:
 
 def test_dockerfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert "pip install --no-deps -e ." in text
+    assert re.search(r"^ARG BASE=python:3\.11-slim\b", text, re.M)
+    assert re.search(r"^FROM \$\{BASE\}", text, re.M)
+    # Installed from the lock as it is (never re-resolved), no --no-deps tricks.
+    assert "COPY pyproject.toml uv.lock" in text and text.count("uv sync --frozen") == 2
+    assert "--no-deps" not in text
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n?.*/health", text, re.M)
-    assert "requirements/nodeps.txt" in text
     root = DEPLOY.parent
     for copied in re.findall(r"^COPY (\S+)", text, re.M):
         assert (root / copied).exists(), copied

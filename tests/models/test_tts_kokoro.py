@@ -11,7 +11,7 @@ import pytest
 from gateway.errors import LimitExceeded, ModelUnavailable
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("misaki", reason="requirements/voice-zh.txt not installed")
+pytest.importorskip("misaki", reason="the zh extra is not installed (pip install 'cc-gateway[zh]')")
 
 
 @pytest.fixture(scope="module")

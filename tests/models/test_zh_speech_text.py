@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("cn2an", reason="requirements/voice-zh.txt not installed")
+pytest.importorskip("cn2an", reason="the zh extra is not installed (pip install 'cc-gateway[zh]')")
 
 from models.zh_speech_text import MAX_CLAUSE_CHARS, clauses, normalise
 
