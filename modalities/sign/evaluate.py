@@ -1,9 +1,6 @@
-"""Accuracy on real held-out hands and speed of tracking + classification (CLI: eval/bench sign).
-
-Hold-out by source: the model scored on the borisgraudt letters was trained without them
-(models/sign/holdout_borisgraudt.npz), the one scored on the real photos without the photos
-(holdout_mediapipe-photos.npz). The shipped model saw both; its scores are printed separately
-and marked as seen.
+"""The older real sources (borisgraudt stills, the mediapipe photos), the unseen-photo check, the
+published baseline and the speed of tracking + classification (CLI: eval/bench sign). The
+leave-one-signer-out accuracy lives in modalities.sign.loso.
 """
 
 from __future__ import annotations
@@ -26,10 +23,6 @@ from models.sign_classifier import WEIGHTS, MlpSignClassifier
 
 F64 = npt.NDArray[np.float64]
 MODEL_DIR = WEIGHTS.parent
-
-
-def holdout_path(source: str) -> Path:
-    return MODEL_DIR / f"holdout_{source}.npz"
 
 
 def tracker_fn(tracker: HandTracker, settings: SignSettings) -> Callable[[bytes], list[F64]]:
