@@ -282,6 +282,8 @@ def _bench(args: argparse.Namespace) -> int:
         print("realdata/hands not found (set GATEWAY_REALDATA): nothing to benchmark")
         return 2
     classifier = MlpSignClassifier()
+    if classifier.sequence is None:
+        print("sequence model missing (gateway sign train): timing handshapes only")
     cores = "all cores" if args.all_cores else "1 core"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{cores}; machine load average {load} (other work on the box slows these figures)")
@@ -299,7 +301,8 @@ def _bench(args: argparse.Namespace) -> int:
                 f"num_hands={hands}, {what}: {r['fps']:.1f} frames/s; "
                 f"per frame p50 {r['total_p50_ms']:.1f} ms p95 {r['total_p95_ms']:.1f} ms "
                 f"(track p50 {r['track_p50_ms']:.1f} ms, classify p50 "
-                f"{r['classify_p50_ms']:.2f} ms p95 {r['classify_p95_ms']:.2f} ms)"
+                f"{r['classify_p50_ms']:.2f} ms p95 {r['classify_p95_ms']:.2f} ms, sequence model p50 "
+                f"{r['sequence_p50_ms']:.2f} ms p95 {r['sequence_p95_ms']:.2f} ms)"
             )
     r = results[(2, 30)]
     # End of signing -> text turn: media-time wait (rest_ms at the sampling grid) + compute per frame.

@@ -80,3 +80,15 @@ def test_augmentation_keeps_absent_hands_absent_and_mirrors_slots() -> None:
     assert np.isfinite(out).all()
     assert window_features(out[0]).shape == (SEQ_DIM,)
     assert not window_features(np.zeros((10, 2, 21, 3), np.float32)).any()
+
+
+def test_rendered_landmark_frames_read_back() -> None:
+    from modalities.sign.pipeline import decode_jpeg
+    from modalities.sign.settings import SignSettings
+    from tests.sign.landmark_frames import LandmarkFrameTracker, render
+
+    points = np.zeros((2, 21, 3), np.float32)
+    points[1] = np.random.default_rng(4).uniform(-0.2, 1.2, size=(21, 3))
+    hands = LandmarkFrameTracker().track(decode_jpeg(render(points), SignSettings()), 0)
+    assert [h.handedness for h in hands] == ["Right"]
+    assert np.abs(hands[0].landmarks - points[1]).max() < 2e-4
