@@ -101,7 +101,7 @@ def record(args: argparse.Namespace) -> int:
     next_due, last = 0.0, -1
     try:
         for t_ms, data in frames:
-            if t_ms < next_due or t_ms <= last:
+            if t_ms < next_due - 100.0 / fps or t_ms <= last:  # a tenth of a period early still counts
                 continue
             next_due, last = t_ms + 1000.0 / fps, t_ms
             try:

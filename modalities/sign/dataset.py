@@ -41,6 +41,12 @@ class DataConfig:
     synthetic_hold: int = 12  # synthetic held windows per static class (the service signs among them)
 
 
+def moves(rec: Recording) -> bool:
+    """Real J/Z motion: only traduttore recorded whole J/Z sequences (borisgraudt's clip
+    boundaries are unknown, Techyrushi's are still photos)."""
+    return rec.source.startswith("traduttore")
+
+
 def static_label(rec: Recording) -> str | None:
     if rec.kind == "letter":
         label = STILL_OF.get(rec.label, rec.label)
@@ -124,8 +130,8 @@ def sequence_rows(recs: Sequence[Recording], cfg: DataConfig, labels: Sequence[s
         label = seq_label(rec, labels)
         if label == HOLD and id(rec) not in hold_ids:
             continue
-        if rec.source.startswith("borisgraudt") and rec.label in ("J", "Z"):
-            continue  # clip boundaries unknown: a cut J/Z is not a whole motion
+        if rec.label in ("J", "Z") and not moves(rec):
+            continue  # a still photo or a clip cut at unknown boundaries is not a whole motion
         if label in labels:
             chosen.append((rec.frames, label, rec.signer))
     windows = [seq[resample(len(seq))] for seq, _, _ in chosen]

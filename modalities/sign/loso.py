@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modalities.sign import vocabulary as vocab
-from modalities.sign.dataset import DataConfig, seq_label, sequence_rows, static_label, static_rows
+from modalities.sign.dataset import DataConfig, moves, seq_label, sequence_rows, static_label, static_rows
 from modalities.sign.features import features_batch
 from modalities.sign.multisigner import NO_SIGN, Recording
 from modalities.sign.realdata import RealSample
@@ -131,7 +131,8 @@ def evaluate(
             static_w = full_static
         seq_w = fit(xs[gs != signer], ys[gs != signer], len(SEQ_LABELS), SEQ_CFG)
         scores: dict[str, tuple[int, int]] = {}
-        letters = [r for r in mine if r.kind == "letter" and r.label not in ("J", "Z")]
+        # static letters; J and Z stills (photos, cut clips) count as their handshape (I, index)
+        letters = [r for r in mine if r.kind == "letter" and (r.label not in ("J", "Z") or not moves(r))]
         if letters:
             tally = Tally()
             for rec in letters:
@@ -140,6 +141,8 @@ def evaluate(
                 idx = np.unique(idx[resample(len(idx), min(5, len(idx)))]) if len(idx) else idx
                 if not len(idx):
                     continue
+                # identical frames (a photo detected 5 times) count once
+                idx = idx[np.unique(rec.frames[idx].reshape(len(idx), -1), axis=0, return_index=True)[1]]
                 guess = _mlp(static_w, features_batch(rec.frames[idx], present[idx])).argmax(1)
                 truth = static_label(rec) or ""
                 for gi in guess:
@@ -156,7 +159,7 @@ def evaluate(
             scores.setdefault(f"{signer} stills", (0, 0))
             c, t = scores[f"{signer} stills"]
             scores[f"{signer} stills"] = (c + (guess == sample.label), t + 1)
-        moving = [r for r in mine if r.kind == "letter" and r.label in ("J", "Z") and "boris" not in r.source]
+        moving = [r for r in mine if r.kind == "letter" and r.label in ("J", "Z") and moves(r)]
         words = [r for r in mine if r.kind == "word"]
         readings = read_words(static_w, seq_w, SEQ_LABELS, moving + words)
         counts: dict[str, list[int]] = {}

@@ -1,9 +1,12 @@
 """Real signing from several people: ../shared/realdata/hands/asl_multi_signer (never copied here).
 
 Every source becomes `Recording`s: one signer's landmark sequence, (frames, 2, 21, 3) float32 in
-one scale for x and y (MediaPipe's x is per image width: a 640x480 capture is assumed, as for the
-older borisgraudt set), hand slot 0 = the tracker's "Left" label, slot 1 = "Right", a hand not
-seen is all zeros. Signers are named so evaluation can leave one person out:
+one scale for x and y, hand slot 0 = the tracker's "Left" label, slot 1 = "Right", a hand not
+seen is all zeros. MediaPipe divides x by the image width and y by its height, and no source
+states its capture size (a 16:9 laptop camera, a 4:3 webcam, a portrait crop), so each file's
+aspect is estimated from its own landmarks without labels: a person's bones keep their length
+as the hand turns, so the right x scale is the one that makes the 2D bone lengths vary least
+across frames (`estimate_aspect`). Signers are named so evaluation can leave one person out:
 traduttore's sequences by their committing author (Alex, TheCamNelson, dmohazab; dmohazab's
 FYDPASL data is counted as the same person, as its README suspects), every other folder as one
 person, and both borisgraudt folders as the same person.
@@ -24,7 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
-ASPECT = 4.0 / 3.0
+ASPECTS = np.arange(0.5, 2.01, 0.05)
+BONES = np.array(
+    [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (9, 10), (10, 11), (11, 12), (13, 14),
+     (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20), (5, 9), (9, 13), (13, 17)]
+)  # fmt: skip
 MAX_NPZ_BYTES = 64_000_000
 MAX_SEQUENCES = 5_000
 
@@ -62,14 +69,31 @@ class Recording:
     frames: F32  # (frames, 2, 21, 3)
 
 
-def _normalise(a: npt.NDArray[np.float32]) -> F32:
+def estimate_aspect(hands: npt.NDArray[np.floating], sample: int = 3000) -> float:
+    """The x scale (width / height of the capture) that keeps 2D bone lengths steadiest.
+    hands: (..., 21, 3) image-normalised; absent hands (all zeros) are ignored."""
+    h = np.asarray(hands, np.float64).reshape(-1, 21, 3)
+    h = h[np.abs(h).sum(axis=(1, 2)) > 0]
+    if len(h) < 20:
+        return 4.0 / 3.0  # too few hands to tell: a 640x480 webcam
+    h = h[np.random.default_rng(0).permutation(len(h))[:sample]]
+    spread = []
+    for aspect in ASPECTS:
+        d = h[:, BONES[:, 0], :2] - h[:, BONES[:, 1], :2]
+        d[..., 0] *= aspect
+        lengths = np.linalg.norm(d, axis=-1) + 1e-9
+        spread.append(np.var(np.log(lengths / lengths.mean(axis=1, keepdims=True)), axis=0).mean())
+    return float(ASPECTS[int(np.argmin(spread))])
+
+
+def _normalise(a: npt.NDArray[np.float32], aspect: float) -> F32:
     """(n, f, h, 21, 3) with h 1 or 2 -> (n, f, 2, 21, 3), x and z rescaled to one scale."""
     if a.shape[2] == 1:  # one-hand recordings: the tracker's right-hand slot
         a = np.concatenate([np.zeros_like(a), a], axis=2)
     out = a.astype(np.float32).copy()
     present = np.abs(out).sum(axis=(-1, -2)) > 0
-    out[..., 0] *= ASPECT
-    out[..., 2] *= ASPECT
+    out[..., 0] *= aspect
+    out[..., 2] *= aspect
     out[~present] = 0.0
     return out
 
@@ -90,7 +114,7 @@ def load_npz(path: Path, warn: Callable[[str], None]) -> dict[str, F32]:
         if path.stat().st_size > MAX_NPZ_BYTES:
             warn(f"skipped {path}: larger than {MAX_NPZ_BYTES} bytes")
             return {}
-        out = {}
+        raw = {}
         with np.load(path, allow_pickle=False) as data:
             for name in data.files:
                 a = data[name]
@@ -98,8 +122,11 @@ def load_npz(path: Path, warn: Callable[[str], None]) -> dict[str, F32]:
                 if problem:
                     warn(f"skipped {path} label {name!r}: {problem}")
                     continue
-                out[name] = _normalise(a)
-        return out
+                raw[name] = a
+        if not raw:
+            return {}
+        aspect = estimate_aspect(np.concatenate([a.reshape(-1, 21, 3) for a in raw.values()]))
+        return {name: _normalise(a, aspect) for name, a in raw.items()}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         warn(f"skipped {path}: not a readable npz ({type(exc).__name__}: {exc})")
         return {}
@@ -200,10 +227,11 @@ def _boris_clips(folder: Path, warn: Callable[[str], None], clip: int = 20) -> l
         warn(f"skipped {path}: X {x.shape} does not match (n, 21, 3) with one label each")
         return []
     out = []
+    aspect = estimate_aspect(x)
     for letter in sorted(set(str(v) for v in y)):
         frames = x[np.asarray(y) == letter]
         for start in range(0, len(frames) - clip + 1, clip):
-            seq = _normalise(frames[None, start : start + clip, None])[0]
+            seq = _normalise(frames[None, start : start + clip, None], aspect)[0]
             out.append(Recording(folder.name, "borisgraudt", "letter", letter.upper(), seq))
     return out
 
