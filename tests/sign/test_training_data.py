@@ -92,3 +92,17 @@ def test_rendered_landmark_frames_read_back() -> None:
     hands = LandmarkFrameTracker().track(decode_jpeg(render(points), SignSettings()), 0)
     assert [h.handedness for h in hands] == ["Right"]
     assert np.abs(hands[0].landmarks - points[1]).max() < 2e-4
+
+
+def test_capture_aspect_is_recovered_from_the_landmarks_alone() -> None:
+    """Hands seen by a 16:9 camera (x divided by the width) or a portrait crop: the estimate that
+    keeps bone lengths steadiest finds the x scale back, with no labels."""
+    from modalities.sign import synth
+    from modalities.sign.multisigner import estimate_aspect
+
+    xs, _ = synth.dataset(6, 5)
+    hands = np.stack([h[0] for h in xs])  # isotropic units, many shapes and rotations
+    for aspect in (16 / 9, 0.8):
+        squashed = hands.copy()
+        squashed[..., 0] /= aspect
+        assert abs(estimate_aspect(squashed) - aspect) <= 0.15, aspect
