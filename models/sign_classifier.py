@@ -1,7 +1,9 @@
-"""SignClassifier on the project's own trained weights: a small MLP evaluated in numpy.
+"""SignClassifier on the project's own trained weights: small MLPs evaluated in numpy.
 
-Weights live in models/sign/sign_mlp.npz (written by `gateway sign train`, provenance beside it
-in sign_mlp.json). No TensorFlow, no torch: three matrix products per frame.
+Weights live in models/sign/sign_mlp.npz (handshape per frame) and models/sign/sign_seq.npz
+(movement over a window of frames), written by `gateway sign train` with provenance beside
+them (.json). No TensorFlow, no torch: a few matrix products per frame. The sequence model rides
+on the classifier (`.sequence`) so every session's decoder gets it with the shared classifier.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import numpy.typing as npt
 
 from contracts.errors import ModelUnavailable
 from models.base import Hand, SignPrediction
-from models.sign_features import features, palm_size
+from models.sign_features import FEATURE_DIM, features, palm_size
+from models.sign_sequence import SEQ_DIM, window_features
 
 WEIGHTS = Path(__file__).resolve().parent / "sign" / "sign_mlp.npz"
+SEQ_WEIGHTS = WEIGHTS.with_name("sign_seq.npz")
 MAX_WEIGHT_BYTES = 20_000_000
 F32 = npt.NDArray[np.float32]
 
@@ -32,6 +36,7 @@ class SignFrame(SignPrediction):
     anchor: tuple[tuple[float, float], ...] = ()
     scale: float = 0.0
     hands: int = 0
+    points: F32 | None = None  # (2, 21, 3): slot 0 the tracker's "Left" hand, 1 "Right"; absent = 0
 
 
 def softmax(logits: F32) -> F32:
@@ -40,14 +45,14 @@ def softmax(logits: F32) -> F32:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-class MlpSignClassifier:
-    """Blocking, thread-safe (read-only arrays); classify() costs well under a millisecond."""
+class _Mlp:
+    """An MLP read from an .npz (labels, mean, std, depth, w0/b0...); read-only after loading."""
 
-    def __init__(self, path: Path = WEIGHTS) -> None:
+    def __init__(self, path: Path, what: str, width: int) -> None:
         if not path.is_file():
-            raise ModelUnavailable(f"sign classifier weights missing: {path}; run `gateway sign train`")
+            raise ModelUnavailable(f"{what} weights missing: {path}; run `gateway sign train`")
         if path.stat().st_size > MAX_WEIGHT_BYTES:
-            raise ModelUnavailable(f"sign classifier weights {path} exceed {MAX_WEIGHT_BYTES} bytes")
+            raise ModelUnavailable(f"{what} weights {path} exceed {MAX_WEIGHT_BYTES} bytes")
         with np.load(path, allow_pickle=False) as data:
             self.labels: tuple[str, ...] = tuple(str(x) for x in data["labels"])
             self._mean = data["mean"].astype(np.float32)
@@ -56,17 +61,41 @@ class MlpSignClassifier:
                 (data[f"w{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32))
                 for i in range(int(data["depth"]))
             ]
-        if self._layers[-1][0].shape[1] != len(self.labels):
-            raise ModelUnavailable(f"sign classifier weights {path} do not match their labels")
+        if self._layers[-1][0].shape[1] != len(self.labels) or self._mean.shape != (width,):
+            raise ModelUnavailable(f"{what} weights {path} do not match their labels or features")
 
     def probabilities(self, feats: F32) -> F32:
-        """Class probabilities for a batch of feature rows (N x FEATURE_DIM)."""
+        """Class probabilities for a batch of feature rows."""
         h = (np.atleast_2d(feats).astype(np.float32) - self._mean) / self._std
         for i, (w, b) in enumerate(self._layers):
             h = h @ w + b
             if i < len(self._layers) - 1:
                 h = np.maximum(h, 0.0)
         return softmax(h)
+
+
+class SequenceModel(_Mlp):
+    """Reads a window of landmark frames as J, Z, a kiosk word, HOLD, OTHER or REST."""
+
+    def __init__(self, path: Path = SEQ_WEIGHTS) -> None:
+        super().__init__(path, "sign sequence model", SEQ_DIM)
+
+    def read(self, frames: F32) -> tuple[str, float]:
+        """(frames, 2, 21, 3) -> best label and its probability."""
+        probs = self.probabilities(window_features(frames))[0]
+        best = int(np.argmax(probs))
+        return self.labels[best], float(probs[best])
+
+
+class MlpSignClassifier(_Mlp):
+    """Blocking, thread-safe (read-only arrays); classify() costs well under a millisecond.
+    `sequence` is the movement model when its weights exist (None: handshapes only)."""
+
+    def __init__(self, path: Path = WEIGHTS, sequence_path: Path | None = SEQ_WEIGHTS) -> None:
+        super().__init__(path, "sign classifier", FEATURE_DIM)
+        self.sequence = (
+            SequenceModel(sequence_path) if sequence_path is not None and sequence_path.is_file() else None
+        )
 
     def classify(self, hands: Sequence[Hand]) -> SignFrame:
         if not hands:
@@ -75,6 +104,10 @@ class MlpSignClassifier:
         probs = self.probabilities(features(points))[0]
         order = np.argsort(probs)[::-1][:3]
         first = min(points, key=lambda p: float(p[0, 1]))
+        slots = np.zeros((2, 21, 3), np.float32)
+        for hand, p in zip(hands[:2], points, strict=True):
+            slot = 0 if hand.handedness == "Left" else 1
+            slots[slot if not slots[slot].any() else 1 - slot] = p
         anchor = tuple((float(first[i, 0]), float(first[i, 1])) for i in (8, 20, 0))
         return SignFrame(
             label=self.labels[int(order[0])],
@@ -83,7 +116,10 @@ class MlpSignClassifier:
             anchor=anchor,
             scale=palm_size(first),
             hands=len(points),
+            points=slots,
         )
 
     def close(self) -> None:
         self._layers = []
+        if self.sequence is not None:
+            self.sequence._layers = []

@@ -74,3 +74,55 @@ def features(hands: Sequence[F64]) -> F32:
             1.0,
         )
     return out
+
+
+def _hand_features_batch(p: F64) -> F64:
+    """hand_features for many hands at once: (M, 21, 3) -> (M, HAND_DIM)."""
+    size = np.mean(np.linalg.norm(p[:, [5, 9, 13, 17]] - p[:, :1], axis=2), axis=1) + 1e-6
+    dists = np.linalg.norm(p[:, _I] - p[:, _J], axis=2) / size[:, None]
+    cosines = []
+    for chain in _CHAINS:
+        bones = _unit(np.diff(p[:, list(chain)], axis=1))
+        cosines.append(np.sum(bones[:, :-1] * bones[:, 1:], axis=2))
+    tips = _unit(p[:, [8, 12, 16, 20, 4]] - p[:, [5, 9, 13, 17, 2]])
+    cosines.append(np.sum(tips[:, :4] * tips[:, 1:], axis=2))
+    axis = _unit(p[:, 9] - p[:, 0])
+    index = _unit(p[:, 8] - p[:, 5])
+    normal = _unit(np.cross(p[:, 5] - p[:, 0], p[:, 17] - p[:, 0]))
+    orient = np.stack(
+        [abs(axis[:, 0]), axis[:, 1], abs(index[:, 0]), index[:, 1], abs(normal[:, 1]), abs(normal[:, 2])],
+        axis=1,
+    )
+    return np.concatenate([dists, *cosines, orient], axis=1)
+
+
+def features_batch(hands: npt.NDArray[np.floating], present: npt.NDArray[np.bool_]) -> F32:
+    """features() for N frames at once: hands (N, 2, 21, 3), present (N, 2) -> (N, FEATURE_DIM)."""
+    h = np.asarray(hands, dtype=np.float64)
+    n = len(h)
+    out = np.zeros((n, FEATURE_DIM), dtype=np.float32)
+    both = present[:, 0] & present[:, 1]
+    # the higher hand (smaller wrist y) first; a lone hand is first whichever slot it is in
+    swap = np.where(both, h[:, 1, 0, 1] < h[:, 0, 0, 1], present[:, 1] & ~present[:, 0])
+    first = np.where(swap[:, None, None], h[:, 1], h[:, 0])
+    second = np.where(swap[:, None, None], h[:, 0], h[:, 1])
+    any_hand = present.any(axis=1)
+    if any_hand.any():
+        out[any_hand, :HAND_DIM] = _hand_features_batch(first[any_hand])
+    if both.any():
+        f, s = first[both], second[both]
+        out[both, HAND_DIM : 2 * HAND_DIM] = _hand_features_batch(s)
+        size = np.mean(np.linalg.norm(f[:, [5, 9, 13, 17]] - f[:, :1], axis=2), axis=1) + 1e-6
+        size2 = np.mean(np.linalg.norm(s[:, [5, 9, 13, 17]] - s[:, :1], axis=2), axis=1) + 1e-6
+        delta = (s[:, [0, 9]].mean(axis=1) - f[:, [0, 9]].mean(axis=1)) / size[:, None]
+        out[both, 2 * HAND_DIM :] = np.stack(
+            [
+                abs(delta[:, 0]),
+                delta[:, 1],
+                np.linalg.norm(delta[:, :2], axis=1),
+                size2 / size,
+                np.ones(len(f)),
+            ],
+            axis=1,
+        )
+    return out

@@ -1,28 +1,38 @@
-"""`gateway sign VIDEO_OR_IMAGES|train`, `gateway eval sign`, `gateway bench sign`."""
+"""`gateway sign VIDEO_OR_IMAGES|train|record WORD`, `gateway eval sign`, `gateway bench sign`."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
-
-MAX_VIDEO_BYTES = 200_000_000
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from gateway.cli.sign_frames import frames_from_files
 
 
 def register(groups: CommandGroups) -> None:
     sign = groups.top.add_parser("sign", help="recognise signing in a video or images, or `train` the model")
-    sign.add_argument("inputs", nargs="+", help="MJPEG/video file, image files or a folder; or: train")
+    sign.add_argument(
+        "inputs", nargs="+", help="MJPEG/video file, image files or a folder; or: train; or: record WORD"
+    )
     sign.add_argument("--fps", type=float, default=15.0, help="frame rate of image sequences (and sampling)")
     sign.add_argument("--seed", type=int, default=7, help="training seed")
-    sign.add_argument("--per-class", type=int, default=600, help="synthetic samples per class")
-    sign.add_argument("--epochs", type=int, default=25)
+    sign.add_argument("--per-class", type=int, default=150, help="synthetic samples per class")
+    sign.add_argument("--epochs", type=int, default=12)
+    sign.add_argument(
+        "--recordings", default="", help="train: a folder of `sign record` words (WORD/*.npy) to learn too"
+    )
+    sign.add_argument("--video", default="", help="record: a video file to take the examples from")
+    sign.add_argument("--camera", type=int, default=-1, help="record: a camera device number")
+    sign.add_argument("--out", default="sign-recordings", help="record: the folder to add WORD/NNN.npy to")
+    sign.add_argument("--count", type=int, default=5, help="record: examples to take")
+    sign.add_argument("--seconds", type=float, default=1.5, help="record: length of one example")
     sign.set_defaults(func=_sign)
-    ev = groups.eval.add_parser("sign", help="accuracy on real held-out hands + landmark detection rate")
+    ev = groups.eval.add_parser(
+        "sign", help="leave-one-signer-out accuracy on real signers, per class, + the older figures"
+    )
+    ev.add_argument("--signers", default="", help="comma-separated signers to hold out (default: all)")
     ev.set_defaults(func=_eval)
     bench = groups.bench.add_parser(
         "sign", help="tracking + classification frames/s on one core, turn latency"
@@ -32,70 +42,16 @@ def register(groups: CommandGroups) -> None:
     bench.set_defaults(func=_bench)
 
 
-# ------------------------------------------------------------------ frames from files
-
-
-def _frames(inputs: list[str], fps: float) -> Iterator[tuple[int, bytes]]:
-    paths: list[Path] = []
-    for raw in inputs:
-        p = Path(raw)
-        paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
-    period = 1000.0 / fps
-    if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
-        yield from _video(paths[0], fps)
-        return
-    for i, p in enumerate(paths):
-        yield int(i * period), _as_jpeg(p.read_bytes())
-
-
-def _as_jpeg(data: bytes) -> bytes:
-    if data.startswith(b"\xff\xd8"):
-        return data
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        out = io.BytesIO()
-        image.convert("RGB").save(out, "JPEG", quality=90)
-        return out.getvalue()
-
-
-def _video(path: Path, fps: float) -> Iterator[tuple[int, bytes]]:
-    if path.stat().st_size > MAX_VIDEO_BYTES:
-        raise SystemExit(f"{path} is larger than {MAX_VIDEO_BYTES} bytes")
-    if path.suffix.lower() in (".mjpeg", ".mjpg"):  # concatenated JPEGs at `fps`
-        data = path.read_bytes()
-        start, i = data.find(b"\xff\xd8"), 0
-        while start >= 0:
-            end = data.find(b"\xff\xd9", start)
-            if end < 0:
-                break
-            nxt = data.find(b"\xff\xd8", end)
-            yield int(i * 1000 / fps), data[start : (nxt if nxt >= 0 else len(data))]
-            start, i = nxt, i + 1
-        return
-    import cv2  # other containers need OpenCV's demuxer
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            ok, buf = cv2.imencode(".jpg", frame)
-            if ok:
-                yield int(cap.get(cv2.CAP_PROP_POS_MSEC)), buf.tobytes()
-    finally:
-        cap.release()
-
-
 # ------------------------------------------------------------------ commands
 
 
 def _sign(args: argparse.Namespace) -> int:
     if args.inputs == ["train"]:
         return _train(args)
+    if args.inputs[0] == "record":
+        from gateway.cli.sign_record import record
+
+        return record(args)
     from gateway.errors import GatewayError
     from modalities.sign.pipeline import SignPipeline
     from modalities.sign.settings import SignSettings
@@ -106,7 +62,7 @@ def _sign(args: argparse.Namespace) -> int:
     pipeline = SignPipeline(settings, MediapipeHandTracker, MlpSignClassifier())
     last = 0
     try:
-        for t_ms, frame in _frames(args.inputs, args.fps):
+        for t_ms, frame in frames_from_files(args.inputs, args.fps):
             last = t_ms
             try:
                 events = pipeline.process_frame(frame, t_ms)
@@ -127,32 +83,65 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from modalities.sign.evaluate import MODEL_DIR, holdout_path, real_samples
+    from modalities.sign.dataset import DataConfig, sequence_rows, static_rows
+    from modalities.sign.evaluate import MODEL_DIR, real_samples
+    from modalities.sign.multisigner import load_recordings, multi_signer
     from modalities.sign.realdata import hands_root
-    from modalities.sign.train import TrainConfig, train
+    from modalities.sign.sequence import SEQ_LABELS
+    from modalities.sign.train import TrainConfig, save, timed_fit
+    from modalities.sign.vocabulary import LABELS
 
     root = hands_root()
-    real = []
+    recs, old = [], []
     if root is None:
-        print("realdata/hands not found: training on synthetic hands only")
+        print("realdata/hands not found: training on synthetic hands (and any recordings) only")
     else:
         from models.hands_mediapipe import MediapipeHandTracker
 
+        recs = multi_signer(root, warn=print)
         tracker = MediapipeHandTracker(video=False)
         try:
-            real = real_samples(root, tracker)
+            old = real_samples(root, tracker)
         finally:
             tracker.close()
-    cfg = TrainConfig(seed=args.seed, per_class=args.per_class, epochs=args.epochs)
-    sources = sorted({s.source for s in real})
-    for source in sources:  # fold models for the held-out evaluation
-        info = train(real, cfg, holdout_path(source), holdout=[source])
-        print(f"held out {source}: {info['training_rows']} rows, {info['train_seconds']} s")
-    info = train(real, cfg, MODEL_DIR / "sign_mlp.npz")
-    print(
-        f"shipped model: {info['model']}, {info['training_rows']} rows, real sources {info['real_sources']}, "
-        f"{info['train_seconds']} s, sha256 {info['sha256']}"
+    own = load_recordings(Path(args.recordings), warn=print) if args.recordings else []
+    extra = sorted({r.label for r in own} - set(SEQ_LABELS))
+    seq_labels = (*SEQ_LABELS, *extra)
+    data = DataConfig(seed=args.seed, synthetic_per_class=args.per_class)
+    signers = sorted({r.signer for r in recs + own})
+    print(f"real recordings: {len(recs)} from {len(signers)} signers {signers}; own words {extra or 'none'}")
+    x, y, _ = static_rows(recs, old, data)
+    cfg = TrainConfig(seed=args.seed, epochs=args.epochs)
+    weights, seconds = timed_fit(x, y, len(LABELS), cfg)
+    common = {
+        "real_signers": signers,
+        "licences": {
+            "synthetic": "project-made (hand model in modalities/sign/handmodel.py)",
+            "asl_multi_signer": "MIT, each folder's LICENSE (see its SOURCE.txt for repository and commit)",
+            "borisgraudt": "MIT (borisgraudt/asl-ai), dataset badge CC0",
+            "mediapipe-photos": "Apache-2.0 (google-ai-edge/mediapipe model_maker testdata)",
+        },
+    }
+    info = save(
+        weights,
+        LABELS,
+        cfg,
+        MODEL_DIR / "sign_mlp.npz",
+        {**common, "data": data.__dict__, "training_rows": len(y), "train_seconds": seconds},
     )
+    print(f"handshape model: {info['model']}, {len(y)} rows, {seconds} s, sha256 {info['sha256']}")
+    xs, ys, _ = sequence_rows(recs + own, data, seq_labels)
+    seq_cfg = TrainConfig(seed=args.seed, hidden=(128,), epochs=args.epochs)
+    weights, seconds = timed_fit(xs, ys, len(seq_labels), seq_cfg)
+    info = save(
+        weights,
+        seq_labels,
+        seq_cfg,
+        MODEL_DIR / "sign_seq.npz",
+        {**common, "data": data.__dict__, "training_rows": len(ys), "train_seconds": seconds,
+         "own_words": extra},
+    )
+    print(f"sequence model: {info['model']}, {len(ys)} rows, {seconds} s, sha256 {info['sha256']}")
     return 0
 
 
@@ -160,12 +149,12 @@ def _eval(args: argparse.Namespace) -> int:
     from modalities.sign.evaluate import (
         default_weights,
         detection_rate,
-        holdout_path,
         published_baseline,
         real_samples,
-        score,
         unseen_photos,
     )
+    from modalities.sign.loso import evaluate, print_report
+    from modalities.sign.multisigner import multi_signer
     from modalities.sign.realdata import hands_root
     from modalities.sign.settings import SignSettings
     from models.hands_mediapipe import MediapipeHandTracker
@@ -188,34 +177,19 @@ def _eval(args: argparse.Namespace) -> int:
         + "  ".join(f"{k} {f}/{t}" for k, (f, t) in sorted(rates.items()))
     )
     for source in sorted({s.source for s in samples}):
-        subset = [s for s in samples if s.source == source]
-        baseline = published_baseline(subset)
+        baseline = published_baseline([s for s in samples if s.source == source])
         if baseline is not None:
             print(
-                f"\n{source} -- baseline, published ASL-Alpnum-Recognizer net (numpy, same landmarks): "
+                f"{source} -- baseline, published ASL-Alpnum-Recognizer net (numpy, same landmarks): "
                 f"{baseline.correct}/{baseline.total} = {baseline.accuracy:.1%}"
             )
-        for title, path in (
-            (f"held out (model never saw {source})", holdout_path(source)),
-            ("shipped model (SEEN in training)", default_weights()),
-        ):
-            if not path.is_file():
-                print(f"{source}: {path.name} missing; run `gateway sign train`")
-                continue
-            result = score(MlpSignClassifier(path), subset)
-            print(f"\n{source} -- {title}: accuracy {result.correct}/{result.total} = {result.accuracy:.1%}")
-            if "held out" in title:
-                print(f"  {'class':<12}{'precision':>10}{'recall':>8}{'n':>4}")
-                for label, (precision, recall, n) in sorted(result.per_class.items()):
-                    print(f"  {label:<12}{precision:>10.2f}{recall:>8.2f}{n:>4}")
-                if result.confusions:
-                    print(
-                        "  confusions: "
-                        + "; ".join(
-                            f"{t}->" + ",".join(f"{g}x{c}" for g, c in row.items())
-                            for t, row in sorted(result.confusions.items())
-                        )
-                    )
+    recs = multi_signer(root, warn=print)
+    chosen = [s for s in args.signers.split(",") if s] or None
+    started = time.perf_counter()
+    print("\nleave-one-signer-out (each line: both models trained WITHOUT that signer, scored on them):")
+    report = evaluate(recs, samples, signers=chosen)
+    print_report(report)
+    print(f"\n(leave-one-signer-out took {time.perf_counter() - started:.0f} s)")
     settings = SignSettings()
     unseen = unseen_photos(MlpSignClassifier(default_weights()), samples, settings)
     print(
@@ -247,6 +221,8 @@ def _bench(args: argparse.Namespace) -> int:
         print("realdata/hands not found (set GATEWAY_REALDATA): nothing to benchmark")
         return 2
     classifier = MlpSignClassifier()
+    if classifier.sequence is None:
+        print("sequence model missing (gateway sign train): timing handshapes only")
     cores = "all cores" if args.all_cores else "1 core"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{cores}; machine load average {load} (other work on the box slows these figures)")
@@ -264,7 +240,8 @@ def _bench(args: argparse.Namespace) -> int:
                 f"num_hands={hands}, {what}: {r['fps']:.1f} frames/s; "
                 f"per frame p50 {r['total_p50_ms']:.1f} ms p95 {r['total_p95_ms']:.1f} ms "
                 f"(track p50 {r['track_p50_ms']:.1f} ms, classify p50 "
-                f"{r['classify_p50_ms']:.2f} ms p95 {r['classify_p95_ms']:.2f} ms)"
+                f"{r['classify_p50_ms']:.2f} ms p95 {r['classify_p95_ms']:.2f} ms, sequence model p50 "
+                f"{r['sequence_p50_ms']:.2f} ms p95 {r['sequence_p95_ms']:.2f} ms)"
             )
     r = results[(2, 30)]
     # End of signing -> text turn: media-time wait (rest_ms at the sampling grid) + compute per frame.

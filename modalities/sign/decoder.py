@@ -10,6 +10,14 @@ A pure state machine in media time (no clocks, no I/O): push(t_ms, prediction) -
 - Letters form a spelled word until a pause of `word_gap_ms` (hands at rest or off camera);
   digits that share a letter's handshape (O/0, D/1, V/2, W/6, F/9) read as digits inside a
   number. Whole signs are words on their own.
+- Movements: with a sequence model (models.sign_classifier.SequenceModel), the last
+  `seq_window_ms` of landmarks is read on every frame; a movement (J, Z, a word) read at
+  `motion_threshold` or more on `seq_confirm` frames in a row is accepted, and while a movement
+  is under way no held handshape is accepted: that is how the decoder decides between "a held
+  handshape" and "a movement". A letter accepted during the movement's window was the
+  movement's own handshape and is taken back (J replaces the I it started from).
+- A spelled word passes through the lexicon (edit-distance correction, lower confidence when
+  corrected, so the read-back asks).
 - Hands at rest for `rest_ms` end the turn: SignTurnReady, with a read-back prompt when its
   confidence is below `readback_threshold`. A pending read-back is answered by a YES or NO sign
   or by confirm(); anything else refuses it and starts a new turn.
@@ -18,7 +26,12 @@ A pure state machine in media time (no clocks, no I/O): push(t_ms, prediction) -
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from modalities.sign import vocabulary as vocab
 from modalities.sign.events import (
@@ -28,6 +41,8 @@ from modalities.sign.events import (
     SignTurnReady,
     WordRecognised,
 )
+from modalities.sign.lexicon import Lexicon
+from modalities.sign.sequence import MIN_FRAMES, SEQ_LABELS
 from modalities.sign.settings import SignSettings
 from models.base import SignPrediction
 
@@ -38,6 +53,14 @@ MOTION_ANCHOR = {"I": 1, "Z/index": 0, "S": 2}
 STATIC_READING = {"Z/index": "1"}  # the index hand held still is the digit one
 DIGIT_OF = {letter: digit for letter, digit in vocab.ALIASES.items()}
 SIGNS = frozenset(vocab.KIOSK_SIGNS)
+NOT_MOVEMENTS = frozenset(("HOLD", "OTHER", "REST"))
+MOVEMENT_BASE = {"J": ("I",), "Z": ("1", "Z/index", "D")}  # the letter a motion letter starts from
+
+
+class SequenceReader(Protocol):
+    labels: Sequence[str]
+
+    def read(self, frames: npt.NDArray[np.float32]) -> tuple[str, float]: ...
 
 
 @dataclass
@@ -50,9 +73,21 @@ class _Run:
 
 
 class SignDecoder:
-    def __init__(self, settings: SignSettings) -> None:
+    def __init__(
+        self, settings: SignSettings, sequence: SequenceReader | None = None, lexicon: Lexicon | None = None
+    ) -> None:
         settings.validate()
         self.settings = settings
+        self._sequence = sequence
+        self._lexicon = lexicon if lexicon is not None else Lexicon.default(settings.lexicon_words)
+        extra = set(sequence.labels) - set(SEQ_LABELS) - NOT_MOVEMENTS if sequence is not None else set()
+        self._signs = SIGNS | frozenset(extra)  # recorded deployment words are whole signs too
+        self._window: deque[tuple[int, npt.NDArray[np.float32] | None]] = deque(maxlen=90)
+        self._candidate: tuple[str, int] = ("", 0)  # movement read, frames in a row
+        self._moving = False
+        self._moving_since: int | None = None  # media time the movement reading began
+        self._fired = ""  # the movement just accepted: not again until something else is read
+        self._letter_times: list[int] = []
         self._run: _Run | None = None
         self._track: deque[tuple[int, float, float]] = deque(maxlen=128)  # t, x, y (palm units)
         self._last_token: tuple[str, int] | None = None  # label, media time its run ended
@@ -72,7 +107,7 @@ class SignDecoder:
         t_ms = max(int(t_ms), self._last_t)  # media time never runs backwards
         self._last_t = t_ms
         label = self._label_of(prediction)
-        events: list[SignEvent] = []
+        events: list[SignEvent] = self._read_movement(t_ms, prediction)
         if label == REST:
             self._end_run(t_ms)
             self._rest_since = t_ms if self._rest_since is None else self._rest_since
@@ -94,7 +129,7 @@ class SignDecoder:
         motion = self._motion(label)
         if motion is not None and run.token != motion:
             events += self._accept(motion, run, t_ms, replace=run.token is not None)
-        elif run.token is None and t_ms - run.start >= self._dwell(label):
+        elif run.token is None and not self._moving and t_ms - run.start >= self._dwell(label):
             events += self._accept(STATIC_READING.get(label, label), run, t_ms, replace=False)
         return events
 
@@ -154,6 +189,56 @@ class SignDecoder:
             return "YES"
         return None
 
+    def _read_movement(self, t_ms: int, prediction: SignPrediction | None) -> list[SignEvent]:
+        if self._sequence is None:
+            return []
+        points = getattr(prediction, "points", None)
+        self._window.append((t_ms, points))
+        while self._window and self._window[0][0] < t_ms - self.settings.seq_window_ms:
+            self._window.popleft()
+        frames = [p for _, p in self._window if p is not None]
+        if len(frames) < MIN_FRAMES:
+            self._moving, self._candidate = False, ("", 0)
+            return []
+        stack = np.stack([p if p is not None else np.zeros((2, 21, 3), np.float32) for _, p in self._window])
+        label, probability = self._sequence.read(stack)
+        movement = label not in NOT_MOVEMENTS
+        self._moving = movement and probability >= 0.5
+        if not self._moving:
+            self._moving_since = None
+        elif self._moving_since is None:
+            self._moving_since = t_ms
+        if label != self._fired:
+            self._fired = ""
+        if not movement or probability < self.settings.motion_threshold or label == self._fired:
+            self._candidate = ("", 0)
+            return []
+        seen = self._candidate[1] + 1 if self._candidate[0] == label else 1
+        self._candidate = (label, seen)
+        if seen < self.settings.seq_confirm:
+            return []
+        began = self._moving_since if self._moving_since is not None else t_ms
+        self._window.clear()
+        self._candidate, self._moving, self._fired, self._moving_since = ("", 0), False, label, None
+        return self._accept_movement(label, probability, began, t_ms)
+
+    def _accept_movement(self, label: str, confidence: float, began: int, t_ms: int) -> list[SignEvent]:
+        if label in MOVEMENT_BASE:  # J replaces the I it started from, Z the index hand
+            recent = self._letter_times and self._letter_times[-1] >= began - self.settings.seq_window_ms
+            if recent and self._letters and self._letters[-1][0] in MOVEMENT_BASE[label]:
+                self._letters[-1] = (label, confidence)
+                if self._run is not None:
+                    self._run.token = label
+                return [LetterRecognised(label, round(confidence, 3), t_ms)]
+        else:  # a letter accepted as the movement began was its own handshape, not spelling
+            while self._letter_times and self._letter_times[-1] >= began - self.settings.dwell_ms:
+                self._letter_times.pop()
+                self._letters.pop()
+        run = _Run(label, began, confidence, 1)
+        if self._run is not None:
+            self._run.token = self._run.token or label  # the held shape under the movement is used up
+        return self._accept(label, run, t_ms, replace=False)
+
     def _end_run(self, t_ms: int) -> None:
         if self._run is not None and self._run.token is not None:
             self._last_token = (self._run.token, t_ms)
@@ -182,7 +267,7 @@ class SignDecoder:
             events: list[SignEvent] = [ReadbackResolved(False, "", t_ms)]
         else:
             events = []
-        if token in SIGNS:
+        if token in self._signs:
             events += self._end_word(t_ms)
             self._words.append((token, confidence))
             events.append(WordRecognised(token, round(confidence, 3), t_ms))
@@ -191,6 +276,7 @@ class SignDecoder:
                 self._letters[-1] = (token, confidence)
             else:
                 self._letters.append((token, confidence))
+                self._letter_times.append(t_ms)
             events.append(LetterRecognised(token, round(confidence, 3), t_ms))
         if len(self._words) + (1 if self._letters else 0) >= self.settings.max_tokens:
             events += self._end_word(t_ms) + self._end_turn(t_ms)
@@ -211,7 +297,8 @@ class SignDecoder:
             return []
         word = _spelled(self._letters)
         confidence = sum(c for _, c in self._letters) / len(self._letters)
-        self._letters = []
+        word, confidence = self._lexicon.correct(word, confidence)
+        self._letters, self._letter_times = [], []
         self._words.append((word, confidence))
         return [WordRecognised(word, round(confidence, 3), t_ms)]
 

@@ -1,14 +1,12 @@
-"""Accuracy on real held-out hands and speed of tracking + classification (CLI: eval/bench sign).
-
-Hold-out by source: the model scored on the borisgraudt letters was trained without them
-(models/sign/holdout_borisgraudt.npz), the one scored on the real photos without the photos
-(holdout_mediapipe-photos.npz). The shipped model saw both; its scores are printed separately
-and marked as seen.
+"""The older real sources (borisgraudt stills, the mediapipe photos), the unseen-photo check, the
+published baseline and the speed of tracking + classification (CLI: eval/bench sign). The
+leave-one-signer-out accuracy lives in modalities.sign.loso.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +24,6 @@ from models.sign_classifier import WEIGHTS, MlpSignClassifier
 
 F64 = npt.NDArray[np.float64]
 MODEL_DIR = WEIGHTS.parent
-
-
-def holdout_path(source: str) -> Path:
-    return MODEL_DIR / f"holdout_{source}.npz"
 
 
 def tracker_fn(tracker: HandTracker, settings: SignSettings) -> Callable[[bytes], list[F64]]:
@@ -150,29 +144,41 @@ def detection_rate(samples: Sequence[RealSample]) -> dict[str, tuple[int, int]]:
 def bench_frames(
     tracker: HandTracker, classifier: MlpSignClassifier, root: Path, frames: int, hold: int = 1
 ) -> dict[str, float]:
-    """Per-frame wall time of tracking and classification over the real photos with a hand, each
-    held for `hold` consecutive frames (hold=1: every frame a new image, so the tracker must
-    re-detect; a longer hold is a steady video where it only tracks)."""
+    """Per-frame wall time of tracking, classification and (when the classifier has one) the
+    sequence model over the last 1.5 s of frames, on the real photos with a hand, each held for
+    `hold` consecutive frames (hold=1: every frame a new image, so the tracker must re-detect; a
+    longer hold is a steady video where it only tracks)."""
     settings = SignSettings(max_frame_bytes=5_000_000)
     images = [decode_jpeg(f.read_bytes(), settings) for g, f in photo_files(root) if g in ("four", "call")]
-    track_ms, classify_ms = [], []
+    window: deque[npt.NDArray[np.float32]] = deque(maxlen=round(1.5 * settings.sample_fps))
+    track_ms, classify_ms, sequence_ms = [], [], []
     for i in range(frames):
         image = images[(i // hold) % len(images)]
         t0 = time.perf_counter()
         hands = tracker.track(image, i * 33)
         t1 = time.perf_counter()
-        if hands:
-            classifier.classify(hands)
+        prediction = classifier.classify(hands) if hands else None
         t2 = time.perf_counter()
+        window.append(
+            prediction.points
+            if prediction is not None and prediction.points is not None
+            else np.zeros((2, 21, 3), np.float32)
+        )
+        if classifier.sequence is not None and len(window) >= 6:
+            classifier.sequence.read(np.stack(window))
+        t3 = time.perf_counter()
         track_ms.append((t1 - t0) * 1000)
         classify_ms.append((t2 - t1) * 1000)
-    total = np.asarray(track_ms) + np.asarray(classify_ms)
+        sequence_ms.append((t3 - t2) * 1000)
+    total = np.asarray(track_ms) + np.asarray(classify_ms) + np.asarray(sequence_ms)
     return {
         "frames": float(frames),
         "track_p50_ms": float(np.percentile(track_ms, 50)),
         "track_p95_ms": float(np.percentile(track_ms, 95)),
         "classify_p50_ms": float(np.percentile(classify_ms, 50)),
         "classify_p95_ms": float(np.percentile(classify_ms, 95)),
+        "sequence_p50_ms": float(np.percentile(sequence_ms, 50)),
+        "sequence_p95_ms": float(np.percentile(sequence_ms, 95)),
         "total_p50_ms": float(np.percentile(total, 50)),
         "total_p95_ms": float(np.percentile(total, 95)),
         "fps": float(1000.0 / total.mean()),

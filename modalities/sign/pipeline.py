@@ -72,7 +72,8 @@ class SignPipeline:
     ) -> None:
         settings.validate()
         self.settings = settings
-        self.decoder = SignDecoder(settings)
+        # the movement model rides on the shared classifier (None: handshapes only)
+        self.decoder = SignDecoder(settings, sequence=getattr(classifier, "sequence", None))
         self._factory = tracker_factory
         self._tracker: HandTracker | None = None
         self._classifier = classifier

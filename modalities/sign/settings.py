@@ -22,6 +22,10 @@ class SignSettings:
     readback_threshold: float = 0.75  # turns below this mean confidence are read back
     max_tokens: int = 64  # tokens per turn: beyond this the turn is ended early
     max_hands: int = 2
+    seq_window_ms: int = 1500  # landmarks the sequence model reads for a movement (J, Z, words)
+    motion_threshold: float = 0.8  # sequence-model probability to accept a movement
+    seq_confirm: int = 2  # frames in a row that must agree on the movement
+    lexicon_words: tuple[str, ...] = ()  # a deployment's own spelled words (names, products)
 
     def validate(self) -> None:
         problems = []
@@ -37,7 +41,14 @@ class SignSettings:
             problems.append(f"min_confidence must be in (0, 1), got {self.min_confidence}")
         if not 0.0 < self.readback_threshold <= 1.0:
             problems.append(f"readback_threshold must be in (0, 1], got {self.readback_threshold}")
-        for name in ("dwell_ms", "repeat_gap_ms", "word_gap_ms", "rest_ms", "motion_window_ms"):
+        if not 0.0 < self.motion_threshold <= 1.0:
+            problems.append(f"motion_threshold must be in (0, 1], got {self.motion_threshold}")
+        if not 1 <= self.seq_confirm <= 10:
+            problems.append(f"seq_confirm must be 1..10, got {self.seq_confirm}")
+        if len(self.lexicon_words) > 100_000:
+            problems.append("lexicon_words holds more than 100000 words")
+        windows = ("dwell_ms", "repeat_gap_ms", "word_gap_ms", "rest_ms", "motion_window_ms", "seq_window_ms")
+        for name in windows:
             value = getattr(self, name)
             if not 0 < value <= 10_000:
                 problems.append(f"{name} must be 1..10000 ms, got {value}")

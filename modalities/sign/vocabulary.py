@@ -161,4 +161,9 @@ KIOSK_SIGNS = (
     "FINISH",
     "GOOD",
     "I-LOVE-YOU",
+    # learned from real signers by the sequence model only
+    "HELLO",
+    "PLEASE",
+    "HOW-MUCH",
+    "GOODBYE",
 )

@@ -50,3 +50,16 @@ def test_shipped_weights_match_their_provenance_and_labels() -> None:
     probs = classifier.probabilities(features([hand("B")]))
     assert probs.shape == (1, len(vocab.LABELS)) and abs(float(probs.sum()) - 1.0) < 1e-4
     assert len(vocab.KIOSK_SIGNS) >= 12
+
+
+def test_shipped_sequence_model_matches_its_provenance_and_rides_on_the_classifier() -> None:
+    from modalities.sign.sequence import SEQ_DIM, SEQ_LABELS
+    from models.sign_classifier import SEQ_WEIGHTS
+
+    info = json.loads(SEQ_WEIGHTS.with_suffix(".json").read_text())
+    assert info["sha256"] == hashlib.sha256(SEQ_WEIGHTS.read_bytes()).hexdigest()
+    assert info["model"].startswith(f"MLP {SEQ_DIM}-")
+    sequence = MlpSignClassifier().sequence
+    assert sequence is not None and sequence.labels[: len(SEQ_LABELS)] == SEQ_LABELS
+    label, probability = sequence.read(np.zeros((10, 2, 21, 3), np.float32))
+    assert label in sequence.labels and 0.0 < probability <= 1.0

@@ -1,0 +1,72 @@
+"""Motion signs as motion: features of a landmark window for the sequence model.
+
+A window (about 1.5 s of frames, both hand slots) is resampled to STEPS frames. Per frame and
+hand slot: the hand's 21 landmarks relative to its wrist in palm units (handshape and
+orientation), the wrist's position relative to the window's mean hand position in palm units
+(the trajectory: the tracker sees hands, not the body, so the frame is the reference), its
+velocity, a presence flag, and the index and pinky tips' positions on the same reference (they
+draw Z and J). Per hand over the window: the extent and path length of the wrist and both tips.
+An absent hand is zeros. Classes: the motion letters J and Z, the
+kiosk words real signers recorded, HOLD (a handshape held still: the static classifier's job),
+OTHER (signs outside the vocabulary) and REST (no sign).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+STEPS = 12
+PER_HAND = 63 + 2 + 2 + 1 + 4
+SUMMARY = 2 * 9
+SEQ_DIM = STEPS * 2 * PER_HAND + SUMMARY
+TIPS = (0, 8, 20)  # wrist, index tip (draws Z), pinky tip (draws J)
+MOTION_LETTERS = ("J", "Z")
+WORDS = ("HELLO", "THANK-YOU", "PLEASE", "YES", "NO", "I-LOVE-YOU", "GOOD", "HOW-MUCH", "GOODBYE")
+HOLD, OTHER, NONE = "HOLD", "OTHER", "REST"
+SEQ_LABELS: tuple[str, ...] = (*MOTION_LETTERS, *WORDS, HOLD, OTHER, NONE)
+MIN_FRAMES = 6  # fewer frames with a hand than this: no reading
+
+
+def resample(n: int, steps: int = STEPS) -> npt.NDArray[np.int64]:
+    return np.round(np.linspace(0, n - 1, steps)).astype(np.int64)
+
+
+def window_features(frames: npt.NDArray[np.floating]) -> F32:
+    """(frames, 2, 21, 3) -> SEQ_DIM values (zeros when no hand is in the window)."""
+    w = np.asarray(frames, dtype=np.float64)[resample(len(frames))]
+    return window_features_batch(w[None])[0]
+
+
+def window_features_batch(w: npt.NDArray[np.floating]) -> F32:
+    """(N, STEPS, 2, 21, 3), already resampled -> (N, SEQ_DIM)."""
+    w = np.asarray(w, dtype=np.float64)
+    n = len(w)
+    present = np.abs(w).sum(axis=(-1, -2)) > 0  # (N, T, 2)
+    wrist = w[..., 0, :]  # (N, T, 2, 3)
+    sizes = np.mean(np.linalg.norm(w[..., [5, 9, 13, 17], :] - w[..., :1, :], axis=-1), axis=-1)  # (N,T,2)
+    count = np.maximum(present.sum(axis=(1, 2)), 1)
+    scale = np.where(present, sizes, 0.0).sum(axis=(1, 2)) / count + 1e-6  # (N,)
+    ref = np.where(present[..., None], wrist[..., :2], 0.0).sum(axis=(1, 2)) / count[:, None]  # (N, 2)
+    local = (w - wrist[..., None, :]) / scale[:, None, None, None, None]
+    traj = (wrist[..., :2] - ref[:, None, None, :]) / scale[:, None, None, None]
+    traj = np.where(present[..., None], traj, 0.0)
+    vel = np.zeros_like(traj)
+    both = present[:, 1:] & present[:, :-1]
+    vel[:, 1:] = np.where(both[..., None], traj[:, 1:] - traj[:, :-1], 0.0)
+    local = np.where(present[..., None, None], local, 0.0).reshape(n, STEPS, 2, 63)
+    points = (w[..., TIPS, :2] - ref[:, None, None, None, :]) / scale[:, None, None, None, None]
+    points = np.where(present[..., None, None], points, 0.0)  # (N, T, 2, 3, 2)
+    out = np.concatenate(
+        [local, traj, vel, present[..., None].astype(np.float64), points[..., 1:, :].reshape(n, STEPS, 2, 4)],
+        axis=-1,
+    )
+    big = np.where(present[..., None, None], points, np.inf)
+    small = np.where(present[..., None, None], points, -np.inf)
+    extent = np.nan_to_num(small.max(axis=1) - big.min(axis=1), neginf=0.0, posinf=0.0)  # (N, 2, 3, 2)
+    step = np.linalg.norm(np.diff(points, axis=1), axis=-1)  # (N, T-1, 2, 3)
+    moved = present[:, 1:] & present[:, :-1]
+    path = np.where(moved[..., None], step, 0.0).sum(axis=1)  # (N, 2, 3)
+    summary = np.concatenate([extent.reshape(n, 2, 6), path], axis=-1).reshape(n, SUMMARY)
+    return np.concatenate([out.reshape(n, STEPS * 2 * PER_HAND), summary], axis=1).astype(np.float32)
