@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from contracts.errors import LimitExceeded, ModelUnavailable
+
 Float32Audio = npt.NDArray[np.float32]  # mono, range -1..1
 Int16Audio = npt.NDArray[np.int16]  # mono PCM16
 
@@ -70,6 +72,16 @@ class SynthesizerInfo:
     name: str
     languages: tuple[str, ...]
     sample_rate: int
+    max_text_chars: int = 4000
+
+    def check(self, text: str, language: str) -> None:
+        """The one request check every voice makes before synthesising (stable error codes)."""
+        if language not in self.languages:
+            raise ModelUnavailable(f"{self.name} does not speak {language!r}",
+                                   code="tts-language-unsupported")
+        if len(text) > self.max_text_chars:
+            raise LimitExceeded(f"text of {len(text)} characters exceeds {self.max_text_chars}",
+                                code="text-too-long")
 
 
 class Synthesizer(Protocol):

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from contracts.errors import LimitExceeded, ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
 
-MAX_TEXT_CHARS = 4000
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000  # without it a missing data file makes espeak call exit()
 _POS_CHARACTER = 1
@@ -77,12 +76,7 @@ class EspeakSynthesizer:
         return 0  # 0: go on synthesising
 
     def synthesize(self, text: str, *, language: str) -> Iterator[Int16Audio]:
-        if language not in self.info.languages:
-            raise ModelUnavailable(f"espeak-ng has no voice for {language!r}",
-                                   code="tts-language-unsupported")
-        if len(text) > MAX_TEXT_CHARS:
-            raise LimitExceeded(f"text of {len(text)} characters exceeds {MAX_TEXT_CHARS}",
-                                code="text-too-long")
+        self.info.check(text, language)
         voice = _VOICE_NAMES.get(language, language).encode()
         for sentence in _sentences(text):
             with self._lock:

@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from contracts.errors import LimitExceeded, ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
 from models.zh_speech_text import MandarinPhonemizer, clauses
 
-MAX_TEXT_CHARS = 4000
 MAX_PHONEMES = 510  # the model's context (512 with the two pad tokens)
 SAMPLE_RATE = 24000
 VOICES = ("jm_kumo", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
@@ -59,12 +58,7 @@ class KokoroSynthesizer:
         self._lock = threading.Lock()
 
     def synthesize(self, text: str, *, language: str) -> Iterator[Int16Audio]:
-        if language not in self.info.languages:
-            raise ModelUnavailable(f"{self.info.name} does not speak {language!r}",
-                                   code="tts-language-unsupported")
-        if len(text) > MAX_TEXT_CHARS:
-            raise LimitExceeded(f"text of {len(text)} characters exceeds {MAX_TEXT_CHARS}",
-                                code="text-too-long")
+        self.info.check(text, language)
         for clause in clauses(text):
             if not any(c.isalnum() for c in clause):
                 continue  # punctuation alone: Kokoro would make a breath of noise

@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from contracts.errors import LimitExceeded, ModelUnavailable
+from contracts.errors import ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
 from models.extras import needs_extra
-
-MAX_TEXT_CHARS = 4000
 
 
 class PiperSynthesizer:
@@ -47,12 +45,7 @@ class PiperSynthesizer:
         self._lock = threading.Lock()
 
     def synthesize(self, text: str, *, language: str) -> Iterator[Int16Audio]:
-        if language not in self.info.languages:
-            raise ModelUnavailable(f"{self.info.name} does not speak {language!r}",
-                                   code="tts-language-unsupported")
-        if len(text) > MAX_TEXT_CHARS:
-            raise LimitExceeded(f"text of {len(text)} characters exceeds {MAX_TEXT_CHARS}",
-                                code="text-too-long")
+        self.info.check(text, language)
         with self._lock:
             if self._voice is None:
                 raise ModelUnavailable(f"{self.info.name} was closed")
