@@ -4,6 +4,7 @@ Blocking; used from threads."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from gateway.errors import BackendError
 from gateway.store.records import (
     _KIND_OF,
     MAX_LINE_BYTES,
@@ -33,6 +35,12 @@ class Journal:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the journal's lifetime
+        try:  # one writer per journal: two processes would each commit offsets over the other's records
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            raise BackendError(f"the store journal {self.path} is in use by another process (two gateways "
+                               "on one store file?)", code="store-journal-in-use") from None
         self._end = self._file.tell()
 
     def append(self, line: bytes) -> int:

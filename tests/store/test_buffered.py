@@ -107,8 +107,9 @@ async def test_crash_replays_journal_without_duplicates(tmp_path: Path) -> None:
     for i in range(2, 6):
         await store.turn(turn(i))
     # A crash: the process dies (no aclose); a torn half line is left at the end of the file.
-    assert store._drain is not None
+    assert store._drain is not None and store._journal is not None
     store._drain.cancel()
+    store._journal.close()  # the process is gone: so is its lock on the journal
     torn = encode_record(SessionEndRec("s1", "hangup", 2000.0))[:17]
     await asyncio.to_thread(_append_bytes, tmp_path / "journal.jsonl", torn)
     second = FakeBackend()
@@ -181,6 +182,16 @@ async def test_dead_writer_is_restarted(tmp_path: Path) -> None:
     assert store.writer_restarts == 1 and store.state == "ok"
     assert backend.texts() == ["turn 1", "turn 2"]
     await store.aclose()
+
+
+async def test_one_journal_one_process(tmp_path: Path) -> None:
+    store = await make(tmp_path, FakeBackend())
+    with pytest.raises(BackendError) as err:  # a second gateway on the same store file
+        await make(tmp_path, FakeBackend())
+    assert err.value.code == "store-journal-in-use"
+    await store.aclose()
+    again = await make(tmp_path, FakeBackend())  # released with the first
+    await again.aclose()
 
 
 async def test_closed_store_refuses(tmp_path: Path) -> None:
