@@ -33,6 +33,7 @@ from gateway.logs import log_event
 from gateway.metrics import Metrics
 from gateway.ports import SessionRequest
 from gateway.session.commands import Executor
+from gateway.session.inbox import Inbox
 from gateway.session.machine import MachineConfig, SessionMachine
 from gateway.session.messages import Command, Result, Stage, WorkerFailed
 from gateway.session.outbox import Outbox
@@ -76,7 +77,7 @@ class Session(Executor):
         self.session_id, self.request, self.conversation, self.deps = session_id, request, conversation, deps
         self.language = request.language
         self.machine = SessionMachine(machine_config(deps.settings, request.language))
-        self._inbox: asyncio.Queue[SessionInput] = asyncio.Queue(INBOX_SIZE)
+        self._inbox: Inbox[SessionInput] = Inbox(INBOX_SIZE)
         self._outbox = Outbox(self.machine.is_cancelled, deps.metrics.dropped_events.inc)
         self._closed = asyncio.Event()
         self._finished = asyncio.Event()
@@ -107,10 +108,11 @@ class Session(Executor):
         """Any caller input, from any transport; never blocks (overflow is one error per burst)."""
         if self._ended:
             return
-        try:
-            self._inbox.put_nowait(item)
+        if isinstance(item, End):  # never dropped, even from a full inbox
+            self._inbox.put_end(item)
+        elif self._inbox.put(item):
             self._overflowing = False
-        except asyncio.QueueFull:
+        else:
             self.deps.metrics.dropped_inputs.labels(self.request.channel).inc()
             if not self._overflowing:
                 self._overflowing = True
