@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,10 +26,12 @@ from models.zh_speech_text import MandarinPhonemizer, clauses
 MAX_PHONEMES = 510  # the model's context (512 with the two pad tokens)
 SAMPLE_RATE = 24000
 VOICES = ("jm_kumo", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
+CACHE_BYTES = 32 * 1024 * 1024  # about 11 minutes of speech: the knowledge base's answers repeat
 
 
 class KokoroSynthesizer:
-    def __init__(self, voice: str = "jm_kumo", *, threads: int = 1, speed: float = 1.0) -> None:
+    def __init__(self, voice: str = "jm_kumo", *, threads: int = 1, speed: float = 1.0,
+                 cache_bytes: int = CACHE_BYTES) -> None:
         import onnxruntime as ort  # lazy: engines load only when configured
 
         if voice not in VOICES:
@@ -56,6 +59,12 @@ class KokoroSynthesizer:
         self._speed = np.array([speed], dtype=np.float32)
         self.info = SynthesizerInfo(name=f"kokoro-{voice}", languages=("zh",), sample_rate=SAMPLE_RATE)
         self._lock = threading.Lock()
+        # Clause -> audio, least recently used first. A clause costs ~0.5 CPU-s per second of
+        # speech; FAQ answers and prompts come back call after call.
+        self._cache: OrderedDict[str, Int16Audio] = OrderedDict()
+        self._cache_bytes = 0
+        self._cache_limit = max(0, cache_bytes)
+        self.cache_hits = 0
 
     def synthesize(self, text: str, *, language: str) -> Iterator[Int16Audio]:
         self.info.check(text, language)
@@ -70,6 +79,24 @@ class KokoroSynthesizer:
         return self._phonemize(text)
 
     def _clause(self, clause: str) -> Int16Audio:
+        with self._lock:
+            cached = self._cache.get(clause)
+            if cached is not None:
+                self._cache.move_to_end(clause)
+                self.cache_hits += 1
+                return cached
+        audio = self._compute(clause)
+        with self._lock:
+            if audio.nbytes <= self._cache_limit and clause not in self._cache:
+                audio.setflags(write=False)  # shared between callers: nobody may change it
+                self._cache[clause] = audio
+                self._cache_bytes += audio.nbytes
+                while self._cache_bytes > self._cache_limit:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_bytes -= old.nbytes
+        return audio
+
+    def _compute(self, clause: str) -> Int16Audio:
         tokens = [self._vocab[c] for c in self._phonemize(clause) if c in self._vocab][:MAX_PHONEMES]
         if not tokens:
             return np.zeros(0, dtype=np.int16)
@@ -87,3 +114,5 @@ class KokoroSynthesizer:
     def close(self) -> None:
         with self._lock:
             self._session = None
+            self._cache.clear()
+            self._cache_bytes = 0

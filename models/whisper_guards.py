@@ -75,7 +75,7 @@ def rejection(tokens: Sequence[int], text: str, cap: int) -> str | None:
     return None
 
 
-_REPEATED = re.compile(r"(.{2,}?)(?:[\s，,、]*\1){2,}")
+_REPEATED = re.compile(r"(.{2,50}?)(?:[\s，,、]*\1){2,}")  # bounded: linear in the text
 
 
 def collapse_repeats(text: str) -> str:

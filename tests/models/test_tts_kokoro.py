@@ -73,3 +73,23 @@ def test_engines_fall_back_to_espeak_when_kokoro_is_missing(monkeypatch: pytest.
     assert synth.info.name == "espeak-ng" and engines.tts_backend("zh") == "espeak"
     assert engines.tts_backend("en") == "piper"
     synth.close()
+
+
+def test_repeated_clauses_come_from_a_bounded_cache() -> None:
+    from models.tts_kokoro import KokoroSynthesizer
+
+    try:
+        small = KokoroSynthesizer(cache_bytes=150_000)  # 好的 is ~62 kB, 谢谢您的耐心等待 ~131 kB
+    except ModelUnavailable as exc:
+        pytest.skip(f"Kokoro weights not installed: {exc}")
+    try:
+        first = list(small.synthesize("好的。", language="zh"))
+        again = list(small.synthesize("好的。", language="zh"))
+        assert small.cache_hits == 1 and np.array_equal(first[0], again[0])
+        assert not again[0].flags.writeable
+        list(small.synthesize("谢谢您的耐心等待。", language="zh"))  # evicts 好的 (over 150 kB together)
+        assert small._cache_bytes <= 150_000 and list(small._cache) == ["谢谢您的耐心等待。"]
+        list(small.synthesize("好的。", language="zh"))
+        assert small.cache_hits == 1  # computed again, not served stale from beyond the bound
+    finally:
+        small.close()
