@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,13 @@ def test_dockerfile() -> None:
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n?.*/health", text, re.M)
     root = DEPLOY.parent
-    for copied in re.findall(r"^COPY (\S+)", text, re.M):
+    copies = re.findall(r"^COPY (\S+)", text, re.M)
+    for copied in copies:
         assert (root / copied).exists(), copied
+    # Every package the wheel holds is in the image (a new top-level package must be copied too).
+    packages = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    for pattern in packages["include"]:
+        assert f"{pattern.rstrip('*')}/" in copies, f"deploy/Dockerfile does not COPY {pattern.rstrip('*')}/"
 
 
 @pytest.mark.parametrize("key", ["GATEWAY_NOPE__X", "GATEWAY_SECURITY__NOPE"])
