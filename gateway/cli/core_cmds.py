@@ -164,6 +164,14 @@ def run_eval(args: argparse.Namespace) -> int:
             f"{_pct(score.grounded, score.answers):>10} {handoffs:>10} {stepups:>10} {score.pii_leaks:>9} "
             f"{score.llm_answers:>4}/{score.answers:<4}"
         )
+        if score.ood_turns or score.emergencies_expected:
+            print(
+                f"{'':<10} turns correct {score.turns_ok}/{score.turns} {_pct(score.turns_ok, score.turns)}; "
+                f"confident answers out of domain {score.ood_confident_wrong}/{score.ood_turns} "
+                f"{_pct(score.ood_confident_wrong, score.ood_turns)}; emergency recall "
+                f"{score.emergencies_caught}/{score.emergencies_expected}; "
+                f"false emergencies {score.false_emergencies}"
+            )
         if args.verbose:
             for failure in score.failures:
                 print(f"    {failure}")
