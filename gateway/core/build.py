@@ -22,6 +22,7 @@ from gateway.core.conversation import CoreConversation
 from gateway.core.kb.index import KnowledgeIndex
 from gateway.core.kb.ingest import ingest, load_index
 from gateway.core.kb.store import KnowledgeStore
+from gateway.core.nlu.understand import catalog_path_for, load_understanding
 from gateway.core.phrasing import LlmPhraser
 from gateway.core.policies.verify import Verifier
 from gateway.core.records import CoreRecords
@@ -110,6 +111,13 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
         shared = _build_index(settings.kb_folder(), settings.db_path, embedder, stores)
         own = {tenant: _build_index(folder, settings.tenant_db_path(tenant), embedder, stores)
                for tenant, folder in settings.tenant_kb_folders().items()}
+        # A malformed intent catalog stops the start here (CatalogError names the file and the entry).
+        shared_catalog = catalog_path_for(settings.kb_folder(), settings)
+        understanding = load_understanding(shared_catalog, embedder, Path(settings.intent_model_path))
+        tenant_understanding = {
+            tenant: understanding if (path := catalog_path_for(folder, settings)) == shared_catalog
+            else load_understanding(path, embedder, settings.tenant_intent_model_path(tenant))
+            for tenant, folder in settings.tenant_kb_folders().items()}
     except BaseException:
         for store in stores:  # a bad document in one tenant's folder fails the start cleanly
             store.close()
@@ -122,9 +130,11 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
         max_tokens=settings.llm_max_tokens)
     services = CoreServices(settings=settings, index=shared,
                             records=CoreRecords(settings.records_path),
-                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser)
+                            agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser,
+                            understanding=understanding)
     # Records, agent queue, verifier and phraser stay shared (keyed by session); only the index differs.
-    tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
+    tenants = {tenant: dataclasses.replace(services, index=index, understanding=tenant_understanding[tenant])
+               for tenant, index in own.items()}
     fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
         services, index=KnowledgeIndex(()))
     return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)

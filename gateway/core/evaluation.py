@@ -166,7 +166,8 @@ def _check(turn: Turn, events: list[CoreEvent], core: Core, score: Score, where:
         score.ood_turns += 1
         if sourced:  # a policy quoted with confidence to a question it does not answer
             score.ood_confident_wrong += 1
-            problems.append(f"confident answer {' '.join(s for c in sourced for s in c.sources)[:60]!r} out of domain")
+            cited = ' '.join(s for c in sourced for s in c.sources)[:60]
+            problems.append(f"confident answer {cited!r} out of domain")
     if expect.get("chat") and (handoffs or stepups):
         problems.append("chit-chat got a handoff or step-up")
     urgent = [h for h in handoffs if h.reason == "emergency"]
