@@ -267,10 +267,13 @@ class CoreConversation:
             return text
         if modality in _FOLLOW_UP_MODALITIES:
             return f"{text} {without_question_type(self.state.last_question)}"
-        if (_FOLLOW_UP.search(text.lower()) and not _self_contained(text)) or len(tokenize(text)) <= 1:
-            context = self.state.topic or without_question_type(self.state.last_question)
-            return f"{text} {context}"
+        if self._follow_up(text) and self.state.topic:
+            return f"{text} {self.state.topic}"
         return text
+
+    def _follow_up(self, text: str) -> bool:
+        leans = _FOLLOW_UP.search(text.lower()) is not None and not _self_contained(text)
+        return bool(self.state.last_question) and (leans or len(tokenize(text)) <= 1)
 
     async def _answer(
         self, text: str, language: str, modality: str, ask: str | None, reading: Reading | None = None
@@ -286,10 +289,14 @@ class CoreConversation:
             topics = tuple(dict.fromkeys(p.doc for p in self.services.index.passages
                                          if p.doc.rsplit("/", 1)[-1].split(".")[0] in route.kb))
             prefer = prefer or topics
+        # The classifier already embedded this very text: retrieval reuses the vector.
+        vector = reading.vector if reading is not None and query == text else None
         hits: list[Hit] = await asyncio.to_thread(
-            self.services.index.search, query, language, settings.top_k, prefer
+            self.services.index.search, query, language, settings.top_k, prefer, vector
         )
-        hits = [h for h in hits if h.score >= settings.min_score]
+        # With a classifier, the answerability verdict below judges meaning; without, min_score.
+        understood = reading is not None and reading.vector is not None
+        hits = [h for h in hits if understood or h.score >= settings.min_score]
         if not hits and self.state.topic and modality not in _FOLLOW_UP_MODALITIES:
             follow = f"{text} {self.state.topic}"  # "and for express?" leans on the last answer's topic
             hits = [
@@ -299,7 +306,8 @@ class CoreConversation:
             ]
         if query == text:
             self.state.last_question = text
-        verdict = judge(hits, reading, settings.answer_min_semantic, followup=query != text,
+        followup = query != text or (modality not in _FOLLOW_UP_MODALITIES and self._follow_up(text))
+        verdict = judge(hits, reading, settings.answer_min_semantic, followup=followup,
                         topics=topics)
         if verdict.kind != "answer":
             self.backend_used.append("none")
