@@ -90,5 +90,6 @@ def run_eval_intents(args: argparse.Namespace) -> int:
     print(f"  {result.ms_per_utterance:.1f} ms per utterance in-process (embedding + n-grams + classifier; "
           f"2 shared cores); training {result.train_seconds:.1f} s; calibrated threshold "
           f"{result.model.threshold:.3f}, temperature {result.model.temperature:.2f}, best epoch "
-          f"{result.model.provenance.get('best_epoch')}")
+          f"{result.model.provenance.get('best_epoch')}, emb_scale {result.model.emb_scale:g} (fold accuracy "
+          f"{result.model.provenance.get('fold_accuracy_by_emb_scale')})")
     return 0

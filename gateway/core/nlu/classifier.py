@@ -40,6 +40,8 @@ class TrainConfig:
     target_oos_recall: float = 0.8  # with them: the share of the fold's out-of-scope examples to reject
     oos_calibration_share: float = 0.3  # out-of-scope examples are few: hold out more of them
     emb_scale: float = 1.0
+    # Weights of the embedding block against the n-gram block to try; the calibration fold picks.
+    emb_scales: tuple[float, ...] = ()
 
 
 @dataclass
@@ -201,23 +203,38 @@ def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg:
 
 def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | None = None,
           provenance: dict[str, object] | None = None) -> IntentModel:
-    """Train, early-stop, calibrate. Deterministic for a seed (numpy's default_rng)."""
+    """Train, early-stop, calibrate. Deterministic for a seed (numpy's default_rng).
+
+    With cfg.emb_scales, one model per scale; the one most accurate on the calibration fold wins.
+    """
     cfg = cfg or TrainConfig()
-    rng = np.random.default_rng(cfg.seed)
     names = sorted(set(labels))
     y = np.asarray([names.index(label) for label in labels], np.int64)
     fit_idx, cal_idx = _fold(labels, cfg.calibration_share, cfg.seed, cfg.oos_calibration_share)
-    c = len(names)
-    model = IntentModel(names, np.zeros((emb.shape[1], c), np.float32),
-                        np.zeros((1 << HASH_BITS, c), np.float32), np.zeros(c, np.float32),
-                        emb_scale=cfg.emb_scale)
     watch = (emb[cal_idx], rows.take(cal_idx), y[cal_idx]) if len(cal_idx) else None
-    best_epoch = _fit(model, emb[fit_idx], rows.take(fit_idx), y[fit_idx], cfg, rng, cfg.epochs, watch)
+    fit = (emb[fit_idx], rows.take(fit_idx), y[fit_idx])
+    best: tuple[float, IntentModel, int] | None = None
+    tried: dict[str, float] = {}
+    for scale in cfg.emb_scales or (cfg.emb_scale,):
+        c = len(names)
+        model = IntentModel(names, np.zeros((emb.shape[1], c), np.float32),
+                            np.zeros((1 << HASH_BITS, c), np.float32), np.zeros(c, np.float32),
+                            emb_scale=scale)
+        epoch = _fit(model, *fit, cfg, np.random.default_rng(cfg.seed), cfg.epochs, watch)
+        acc = 0.0
+        if watch is not None:
+            acc = float(np.mean(np.argmax(model.logits(watch[0], watch[1]), axis=1) == watch[2]))
+        tried[f"{scale:g}"] = round(acc, 4)
+        if best is None or acc > best[0]:
+            best = (acc, model, epoch)
+    assert best is not None
+    _, model, best_epoch = best
     if watch is not None:
         logits = model.logits(watch[0], watch[1])
         model.temperature = _temperature(logits, watch[2])
         model.threshold = _threshold(_softmax(logits / model.temperature), watch[2], names, cfg)
     model.provenance = {**(provenance or {}), "seed": cfg.seed, "best_epoch": best_epoch,
                         "examples": len(labels), "calibration_examples": len(cal_idx),
+                        "fold_accuracy_by_emb_scale": tried,
                         "features": f"use-512 + crc32 n-grams 2^{HASH_BITS}"}
     return model
