@@ -15,6 +15,7 @@ Weights are one .npz (numpy only to load) with the labels, calibration and prove
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,12 +78,15 @@ class IntentModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: another process starting at the same time never reads half a file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         np.savez_compressed(
-            path, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
+            tmp, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
             w_hash=self.w_hash.astype(np.float16), bias=self.bias,
             meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
                                         "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
                                         "provenance": self.provenance})))
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> IntentModel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -151,7 +152,7 @@ def load_understanding(path: Path, embedder: Embedder | None, weights: Path) -> 
         if weights.is_file():
             try:
                 model = IntentModel.load(weights)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 log.warning("intent weights %s unreadable (%s); retraining", weights, exc)
         if model is None or model.provenance.get("catalog_sha256") != catalog.sha256:
             log.info("training the intent classifier on %s", path)

@@ -139,3 +139,41 @@ def test_amounts_as_callers_say_them(text: str, amount: float | None) -> None:
 ])
 def test_ok_followed_by_a_question_is_a_question(text: str, answer: bool | None) -> None:
     assert yes_no(text) is answer
+
+
+class _FakeEmbedder:
+    """Deterministic vectors from the text's crc32: no model needed to test the plumbing."""
+
+    name = "fake"
+    dimensions = 32
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import zlib
+
+        rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=32) for t in texts]
+        out = np.asarray(rows, np.float32).reshape(len(texts), 32)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def close(self) -> None:
+        pass
+
+
+def test_weights_are_trained_when_missing_stale_or_damaged(tmp_path: Path) -> None:
+    from gateway.core.nlu.understand import CatalogUnderstanding, load_understanding
+
+    catalog, weights = tmp_path / "intents.yaml", tmp_path / "w.npz"
+    catalog.write_text(GOOD, "utf-8")
+    first = load_understanding(catalog, _FakeEmbedder(), weights)
+    assert isinstance(first, CatalogUnderstanding) and weights.is_file()
+    sha = first.model.provenance["catalog_sha256"]
+    again = load_understanding(catalog, _FakeEmbedder(), weights)
+    assert isinstance(again, CatalogUnderstanding) and again.model.provenance["catalog_sha256"] == sha
+    catalog.write_text(GOOD.replace('"refund please"', '"refund please", "give me my money"'), "utf-8")
+    changed = load_understanding(catalog, _FakeEmbedder(), weights)
+    assert isinstance(changed, CatalogUnderstanding) and changed.model.provenance["catalog_sha256"] != sha
+    weights.write_bytes(b"not a zip file")
+    repaired = load_understanding(catalog, _FakeEmbedder(), weights)
+    assert isinstance(repaired, CatalogUnderstanding)
+    for odd in ("", "😀", "\x00\x01", "x" * 4000):
+        reading = repaired.read(odd, "en")
+        assert reading.intent in (*repaired.model.labels, OOS)
