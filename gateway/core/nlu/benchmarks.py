@@ -74,7 +74,9 @@ def stratified_holdout(pairs: list[tuple[str, str]], share: float, seed: int
         idx = by_label[label]
         n = max(1, round(share * len(idx))) if len(idx) > 1 else 0
         held.update(int(i) for i in rng.permutation(idx)[:n])
-    return ([p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held])
+    out = [p for i, p in enumerate(pairs) if i in held]
+    texts = {t for t, _ in out}  # a text repeated in the file stays on the held-out side only
+    return [p for i, p in enumerate(pairs) if i not in held and p[0] not in texts], out
 
 
 def load_benchmark(name_or_path: str, root: Path) -> Benchmark:
