@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import sys
 import unicodedata
 import zlib
 from collections.abc import Sequence
@@ -108,9 +109,10 @@ class EmbeddingCache:
         for start in range(0, len(texts), 256):
             rows.append(self.embedder.embed(list(texts[start:start + 256])))
             if progress:
-                print(f"\rembedded {min(start + 256, len(texts))}/{len(texts)}", end="", flush=True)
+                print(f"\rembedded {min(start + 256, len(texts))}/{len(texts)}", end="", flush=True,
+                      file=sys.stderr)
         if progress:
-            print()
+            print(file=sys.stderr)
         out = np.concatenate(rows) if rows else np.zeros((0, self.embedder.dimensions), np.float32)
         self.folder.mkdir(parents=True, exist_ok=True)
         np.save(path, out)
