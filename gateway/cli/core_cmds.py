@@ -164,6 +164,14 @@ def run_eval(args: argparse.Namespace) -> int:
             f"{_pct(score.grounded, score.answers):>10} {handoffs:>10} {stepups:>10} {score.pii_leaks:>9} "
             f"{score.llm_answers:>4}/{score.answers:<4}"
         )
+        if score.ood_turns or score.emergencies_expected:
+            print(
+                f"{'':<10} turns correct {score.turns_ok}/{score.turns} {_pct(score.turns_ok, score.turns)}; "
+                f"confident answers out of domain {score.ood_confident_wrong}/{score.ood_turns} "
+                f"{_pct(score.ood_confident_wrong, score.ood_turns)}; emergency recall "
+                f"{score.emergencies_caught}/{score.emergencies_expected}; "
+                f"false emergencies {score.false_emergencies}"
+            )
         if args.verbose:
             for failure in score.failures:
                 print(f"    {failure}")
@@ -198,6 +206,9 @@ def run_bench(args: argparse.Namespace) -> int:
             f"{backend:<10} {result.p50:>14.0f} ms {result.p95:>5.0f} ms {result.reply_p50:>13.0f} ms "
             f"{result.llm_phrased:>6}/{len(result.first_clause_ms):<5} {tps:>9}"
         )
+        if result.emergency_ms:
+            print(f"{'':<10} emergency check (phrase floor + meaning) p50 {result.emergency_p50:.1f} ms, "
+                  f"max {max(result.emergency_ms):.1f} ms, in-process")
     if len(results) > 1 and results[0].p50 > 0:
         for other in results[1:]:
             print(

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "gateway.cli.phone",
     "gateway.cli.ocr",
     "gateway.cli.core_cmds",
+    "gateway.cli.intents_cmds",
     "gateway.cli.webrtc_bench",
     "gateway.cli.ops",
     "gateway.cli.load_bench",

@@ -69,6 +69,7 @@ class BenchResult:
     first_clause_ms: tuple[float, ...]
     reply_ms: tuple[float, ...]
     llm_phrased: int  # replies the LLM phrased (the rest fell back to the grounded responder)
+    emergency_ms: tuple[float, ...] = ()  # the emergency check alone (phrase floor + meaning), in-process
 
     @staticmethod
     def _pct(values: Sequence[float], q: float) -> float:
@@ -82,6 +83,10 @@ class BenchResult:
     @property
     def p95(self) -> float:
         return self._pct(self.first_clause_ms, 0.95)
+
+    @property
+    def emergency_p50(self) -> float:
+        return statistics.median(self.emergency_ms) if self.emergency_ms else 0.0
 
     @property
     def reply_p50(self) -> float:
@@ -110,4 +115,13 @@ async def bench_core(
         first.append((first_at - start) * 1000.0)
         whole.append((done - start) * 1000.0)
         phrased += sum(b not in ("grounded", "none") for b in conv.backend_used)
-    return BenchResult(backend, tuple(first), tuple(whole), phrased)
+    # The emergency check alone, in-process: phrase floor + the classifier's read (one embedding).
+    from gateway.core.policies.emergency import detect_emergency
+
+    emergency: list[float] = []
+    for text, language in questions:
+        start = time.perf_counter()
+        if detect_emergency(text) is None:
+            core.services.understanding.read(text, language)
+        emergency.append((time.perf_counter() - start) * 1000.0)
+    return BenchResult(backend, tuple(first), tuple(whole), phrased, tuple(emergency))

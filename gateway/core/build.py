@@ -23,6 +23,7 @@ from gateway.core.conversation import CoreConversation
 from gateway.core.kb.index import KnowledgeIndex
 from gateway.core.kb.ingest import ingest, load_index
 from gateway.core.kb.store import KnowledgeStore
+from gateway.core.nlu.understand import catalog_path_for, load_understanding
 from gateway.core.phrasing import LlmPhraser
 from gateway.core.policies.verify import Verifier
 from gateway.core.records import CoreRecords
@@ -118,6 +119,13 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
         shared = _build_index(settings.kb_folder(), settings.db_path, embedder, stores)
         own = {tenant: _build_index(folder, settings.tenant_db_path(tenant), embedder, stores)
                for tenant, folder in settings.tenant_kb_folders().items()}
+        # A malformed intent catalog stops the start here (CatalogError names the file and the entry).
+        shared_catalog = catalog_path_for(settings.kb_folder(), settings)
+        understanding = load_understanding(shared_catalog, embedder, Path(settings.intent_model_path))
+        tenant_understanding = {
+            tenant: understanding if (path := catalog_path_for(folder, settings)) == shared_catalog
+            else load_understanding(path, embedder, settings.tenant_intent_model_path(tenant))
+            for tenant, folder in settings.tenant_kb_folders().items()}
     except BaseException:
         for store in stores:  # a bad document in one tenant's folder fails the start cleanly
             store.close()
@@ -131,9 +139,11 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
     services = CoreServices(settings=settings, index=shared,
                             records=CoreRecords(settings.records_path),
                             agents=AgentQueue(settings.agent_queue_size), verifier=verifier, phraser=phraser,
-                            actions=make_actions(settings))
+                            actions=make_actions(settings),
+                            understanding=understanding)
     # Records, agent queue, verifier and phraser stay shared (keyed by session); only the index differs.
-    tenants = {tenant: dataclasses.replace(services, index=index) for tenant, index in own.items()}
+    tenants = {tenant: dataclasses.replace(services, index=index, understanding=tenant_understanding[tenant])
+               for tenant, index in own.items()}
     fallback = services if settings.tenant_kb_fallback == "shared" else dataclasses.replace(
         services, index=KnowledgeIndex(()))
     for tenant, folder in settings.tenant_actions_folders().items():  # its own actions, never another's

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -24,11 +25,13 @@ from gateway.core.dialog.state import DialogState, Line, yes_no
 from gateway.core.grounded import without_question_type
 from gateway.core.kb.index import Hit
 from gateway.core.messages import say, slot_name
+from gateway.core.nlu.answerability import judge, smalltalk_key
+from gateway.core.nlu.understand import Reading
 from gateway.core.phrasing import PhraseOutcome, build_messages, grounded_clauses
 from gateway.core.policies.emergency import detect_emergency
 from gateway.core.policies.frustration import frustrated
 from gateway.core.policies.pii import mask
-from gateway.core.policies.risk import assess_risk
+from gateway.core.policies.risk import RiskDecision, assess_risk
 from gateway.core.policies.verify import MAX_ATTEMPTS, Challenge
 from gateway.core.services import CoreServices
 from gateway.core.text import base_language, guess_language, tokenize
@@ -145,12 +148,16 @@ class CoreConversation:
             yield self._handoff("dtmf", urgent=False)
             yield self._say("handoff", language)
             return
-        if (emergency := detect_emergency(text)) is not None:
+        # Emergencies first: the phrase list at once, then by meaning (one embedding, a few ms).
+        floor = detect_emergency(text)
+        reading = None if floor is not None else await asyncio.to_thread(self._read, text, language)
+        if floor is not None or (reading is not None and reading.emergency):
             self.state.intent = "emergency"
             yield self._state()
             yield self._handoff("emergency", urgent=True)
             yield self._say("emergency", language)
-            await self._record("emergency", {"phrase": emergency.phrase})  # after: nothing delays help
+            phrase = floor.phrase if floor is not None else str(reading.emergency if reading else "")
+            await self._record("emergency", {"phrase": phrase})  # after: nothing delays help
             return
         # Backend actions (issue 19, gateway/core/actions): an operation under way, or one this
         # turn routes to, is answered there; a turn it does not take goes on below unchanged.
@@ -161,6 +168,7 @@ class CoreConversation:
                 yield event
             if acted:
                 return
+        assert reading is not None
         verified = False
         if self._challenge is not None:
             async for event in self._verification_answer(raw, language):
@@ -168,6 +176,7 @@ class CoreConversation:
             if self._challenge is not None or self.handed_off or not self._pending_request:
                 return
             text, self._pending_request, verified = self._pending_request, "", True
+            reading = await asyncio.to_thread(self._read, text, language)
         elif (answered := yes_no(text)) is not None and (self._feedback_for or self.state.pending_confirm):
             async for event in self._yes_no(answered, language):
                 yield event
@@ -176,13 +185,16 @@ class CoreConversation:
         self._feedback_for = None
         score = await asyncio.to_thread(self._observe, text, language)
         self.state.sentiment.append(score)
-        intent = classify(text)
+        # The classifier when it is sure; the keyword rules as the floor.
+        keyword = classify(text)
+        intent = reading.reports if reading.route is not None else keyword
         if intent != "other" or self.state.intent == "emergency":
             self.state.intent = intent
         ask = self.state.fill(extract_slots(text))
         yield self._state()
+        route = reading.route
 
-        if intent == "human_request":
+        if keyword == "human_request" or (route is not None and route.policy == "handoff"):
             yield self._handoff("caller-request", urgent=False)
             yield self._say("handoff", language)
             return
@@ -192,6 +204,10 @@ class CoreConversation:
             return
         amount = float(self.state.slots["amount"]) if "amount" in self.state.slots else None
         risk = None if verified else assess_risk(text, amount, settings.risk_amount)
+        if risk is None and not verified and route is not None and route.policy.startswith("verify:"):
+            operation = route.policy.removeprefix("verify:")
+            if operation != "large-transfer" or (amount is not None and amount >= settings.risk_amount):
+                risk = RiskDecision(operation, amount if operation == "large-transfer" else None)
         if risk is not None and self.services.verifier:
             self._challenge = self.services.verifier.start(self.session_id)
             self._attempts, self._pending_request = 0, text
@@ -201,7 +217,11 @@ class CoreConversation:
             yield ReplyClause(prompt, language)
             yield self._say("safety-notice", language)
             return
-        async for event in self._answer(text, language, turn.modality, ask):
+        if route is not None and route.action == "smalltalk" and ask is None:
+            yield self._say(smalltalk_key(text), language)
+            return
+        # A verified request was understood when it was made: answer it without a second guess.
+        async for event in self._answer(text, language, turn.modality, ask, None if verified else reading):
             yield event
 
     async def _act(self, turn: TextTurn, raw: str, text: str, language: str) -> AsyncIterator[CoreEvent]:
@@ -255,6 +275,14 @@ class CoreConversation:
         if step.feedback_for:
             self._feedback_for = (text, (step.feedback_for,))
 
+    def _read(self, text: str, language: str) -> Reading:
+        """Worker thread: what the turn means (timed in-process, logged at debug level)."""
+        started = time.perf_counter()
+        reading = self.services.understanding.read(text, language)
+        log.debug("understood session=%s intent=%s p=%.2f in %.1f ms", self.session_id, reading.intent,
+                  reading.confidence, 1000 * (time.perf_counter() - started))
+        return reading
+
     async def _verification_answer(self, raw: str, language: str) -> AsyncIterator[CoreEvent]:
         challenge, verifier = self._challenge, self.services.verifier
         assert challenge is not None and verifier is not None
@@ -297,28 +325,45 @@ class CoreConversation:
         yield self._say("feedback-thanks" if answered else "feedback-sorry", language)
 
     def _query(self, text: str, modality: str) -> str:
-        # A screenshot or a signed turn often completes the question asked just before it, and a
-        # short follow-up ("and how much does it cost?") leans on it too.
+        # A screenshot or a signed turn often completes the question asked just before it. A short
+        # typed or spoken follow-up ("and how much does it cost?", "is that covered") is resolved
+        # against the dialog state: the topic of the last answer, not the last question's words.
         if not self.state.last_question:
             return text
         if modality in _FOLLOW_UP_MODALITIES:
             return f"{text} {without_question_type(self.state.last_question)}"
-        if (_FOLLOW_UP.search(text.lower()) and not _self_contained(text)) or len(tokenize(text)) <= 1:
-            return f"{text} {without_question_type(self.state.last_question)}"
+        if self._follow_up(text) and self.state.topic:
+            return f"{text} {self.state.topic}"
         return text
 
+    def _follow_up(self, text: str) -> bool:
+        leans = _FOLLOW_UP.search(text.lower()) is not None and not _self_contained(text)
+        return bool(self.state.last_question) and (leans or len(tokenize(text)) <= 1)
+
     async def _answer(
-        self, text: str, language: str, modality: str, ask: str | None
+        self, text: str, language: str, modality: str, ask: str | None, reading: Reading | None = None
     ) -> AsyncIterator[CoreEvent]:
         settings = self.services.settings
         query = self._query(text, modality)
         prefer = self._last_docs if query != text else ()
+        route = reading.route if reading is not None else None
+        topics: tuple[str, ...] = ()
+        if route is not None and not route.kb and reading is not None:  # a policy that did not fire
+            route = self.services.understanding.catalog_intent(route.reports) or route
+        if route is not None and route.kb:  # the intent's topics, when the caller names none
+            topics = tuple(dict.fromkeys(p.doc for p in self.services.index.passages
+                                         if p.doc.rsplit("/", 1)[-1].split(".")[0] in route.kb))
+            prefer = prefer or topics
+        # The classifier already embedded this very text: retrieval reuses the vector.
+        vector = reading.vector if reading is not None and query == text else None
         hits: list[Hit] = await asyncio.to_thread(
-            self.services.index.search, query, language, settings.top_k, prefer
+            self.services.index.search, query, language, settings.top_k, prefer, vector
         )
-        hits = [h for h in hits if h.score >= settings.min_score]
-        if not hits and self.state.last_question and modality not in _FOLLOW_UP_MODALITIES:
-            follow = f"{self.state.last_question} {text}"  # "and for express?" leans on the last question
+        # With a classifier, the answerability verdict below judges meaning; without, min_score.
+        understood = reading is not None and reading.vector is not None
+        hits = [h for h in hits if understood or h.score >= settings.min_score]
+        if not hits and self.state.topic and modality not in _FOLLOW_UP_MODALITIES:
+            follow = f"{text} {self.state.topic}"  # "and for express?" leans on the last answer's topic
             hits = [
                 h
                 for h in await asyncio.to_thread(self.services.index.search, follow, language, settings.top_k)
@@ -326,12 +371,20 @@ class CoreConversation:
             ]
         if query == text:
             self.state.last_question = text
-        self._last_docs = tuple(dict.fromkeys(h.passage.doc for h in hits[:1]))
-        if not hits:
+        followup = query != text or (modality not in _FOLLOW_UP_MODALITIES and self._follow_up(text))
+        verdict = judge(hits, reading, settings.answer_min_semantic, followup=followup,
+                        topics=topics)
+        if verdict.kind != "answer":
             self.backend_used.append("none")
-            await self._record("no-answer", {"intent": self.state.intent})
-            yield self._say("no-answer", language)
+            await self._record("no-answer", {"intent": self.state.intent, "why": verdict.kind})
+            if verdict.kind == "clarify":
+                yield self._say("clarify", language, first=verdict.topics[0], second=verdict.topics[1])
+            else:
+                yield self._say("out-of-scope" if verdict.kind == "out-of-scope" else "no-answer", language)
             return
+        hits = list(verdict.hits)
+        self._last_docs = tuple(dict.fromkeys(h.passage.doc for h in hits[:1]))
+        self.state.topic = hits[0].passage.title
         epilogue = ""
         if ask is not None:
             self.state.pending_confirm = ask

@@ -109,6 +109,13 @@ class Score:
     pii_values: int = 0
     pii_leaks: int = 0
     llm_answers: int = 0  # answers the LLM phrased (not the grounded fallback)
+    turns: int = 0
+    turns_ok: int = 0  # turns with every expectation met
+    ood_turns: int = 0  # turns marked `ood` (out of domain) or `chat` (not a question for the KB)
+    ood_confident_wrong: int = 0  # ... answered from the knowledge base anyway
+    emergencies_expected: int = 0
+    emergencies_caught: int = 0
+    false_emergencies: int = 0  # emergency handoffs on turns that are not emergencies
     failures: list[str] = field(default_factory=list)
 
 
@@ -155,6 +162,20 @@ def _check(turn: Turn, events: list[CoreEvent], core: Core, score: Score, where:
         problems.append(f"reply {text[:90]!r} lacks {missing}")
     if expect.get("no_answer") and (sourced or ("person" not in text and "人工" not in text)):
         problems.append("expected 'no answer, offer a person'")
+    if expect.get("ood") or expect.get("chat"):
+        score.ood_turns += 1
+        if sourced:  # a policy quoted with confidence to a question it does not answer
+            score.ood_confident_wrong += 1
+            cited = ' '.join(s for c in sourced for s in c.sources)[:60]
+            problems.append(f"confident answer {cited!r} out of domain")
+    if expect.get("chat") and (handoffs or stepups):
+        problems.append("chit-chat got a handoff or step-up")
+    urgent = [h for h in handoffs if h.reason == "emergency"]
+    if expect.get("handoff") == "emergency":
+        score.emergencies_expected += 1
+        score.emergencies_caught += bool(urgent)
+    elif urgent:
+        score.false_emergencies += 1
     if expect.get("silent") and events:
         problems.append("expected silence while an agent owns the session")
     if not expect.get("silent") and not clauses:
@@ -180,6 +201,8 @@ def _check(turn: Turn, events: list[CoreEvent], core: Core, score: Score, where:
     elif stepups:
         score.stepups_unexpected += 1
         problems.append("unexpected step-up")
+    score.turns += 1
+    score.turns_ok += not problems
     return [f"{where}: {p}" for p in problems]
 
 

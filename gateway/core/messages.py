@@ -92,6 +92,38 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "en": "Sorry about that. Would you like me to connect you to a person?",
         "zh": "很抱歉没能帮到您。需要为您转接人工客服吗？",
     },
+    # Understanding (issue 13): out of scope, a clarifying question, and small talk.
+    "out-of-scope": {
+        "en": "That's outside what I can help with: I know about orders and delivery, returns and refunds, "
+              "payment, warranty and your account. Would you like me to connect you to a person?",
+        "zh": "这超出了我能帮忙的范围：我了解订单配送、退货退款、支付、保修和账户方面的问题。"
+              "需要为您转接人工客服吗？",
+    },
+    "clarify": {
+        "en": "Just to be sure I answer the right thing: is your question about {first} or about {second}?",
+        "zh": "为了准确回答您：您问的是“{first}”还是“{second}”？",
+    },
+    "smalltalk-hello": {
+        "en": "Hello! How can I help you today?",
+        "zh": "您好！请问有什么可以帮您？",
+    },
+    "smalltalk-thanks": {
+        "en": "You're welcome. Is there anything else I can help with?",
+        "zh": "不客气。还有其他可以帮您的吗？",
+    },
+    "smalltalk-bye": {
+        "en": "Thank you for calling. Goodbye!",
+        "zh": "感谢您的来电，再见！",
+    },
+    "smalltalk-bot": {
+        "en": "I'm the shop's virtual assistant. I can help with orders, returns, payment, warranty and "
+              "your account, or connect you to a person.",
+        "zh": "我是枫林家居的智能客服，可以帮您处理订单、退货、支付、保修和账户问题，也可以为您转接人工。",
+    },
+    "smalltalk": {
+        "en": "I see. What can I help you with?",
+        "zh": "好的。请问有什么可以帮您？",
+    },
 }
 
 SLOT_NAMES: Mapping[str, Mapping[str, str]] = {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway.core.agents import AgentQueue
 from gateway.core.kb.index import KnowledgeIndex
+from gateway.core.nlu.understand import PhraseUnderstanding, Understanding
 from gateway.core.phrasing import LlmPhraser
 from gateway.core.policies.frustration import SentimentScorer
 from gateway.core.policies.verify import OtpVerifier, OutboxSender, Verifier
@@ -28,6 +29,8 @@ class CoreServices:
     verifier: Verifier | None = None  # None: one-time codes through `outbox`
     phraser: LlmPhraser | None = None  # None: the grounded responder phrases every answer
     actions: ActionService | None = None  # declared backend actions (core.actions_path); None: none
+    # What a turn means (intent, out of scope, emergency by meaning): swap the classifier here.
+    understanding: Understanding = field(default_factory=PhraseUnderstanding)
 
     def __post_init__(self) -> None:
         if self.verifier is None:

@@ -41,6 +41,10 @@ class CoreSettings:
     max_turn_chars: int = 2000  # longer turns are cut (a screenshot can carry a lot of text)
     actions_path: str = ""  # YAML backend actions (docs/actions.md), e.g. samples/actions; "" = none
     tenant_actions_root: str = ""  # one subfolder per tenant: its own actions instead of actions_path
+    # Understanding (gateway/core/nlu): the intent catalog beside the knowledge base and its weights.
+    intent_catalog: str = ""  # "" = intents.yaml in kb_path, else the bundled samples/kb/intents.yaml
+    intent_model_path: str = "var/intents.npz"  # trained at start when missing or stale
+    answer_min_semantic: float = 0.2  # a passage answers only if its meaning agrees this much (cosine)
 
     def validate(self) -> CoreSettings:
         _check(self.backend in BACKENDS, f"core.backend must be one of {BACKENDS}, got {self.backend!r}")
@@ -56,6 +60,11 @@ class CoreSettings:
         _check(self.risk_amount > 0, "core.risk_amount must be positive")
         _check(1 <= self.agent_queue_size <= 10_000, "core.agent_queue_size must be 1..10000")
         _check(100 <= self.max_turn_chars <= 20_000, "core.max_turn_chars must be 100..20000")
+        _check(0.0 <= self.answer_min_semantic <= 1.0, "core.answer_min_semantic must be 0..1")
+        _check(bool(self.intent_model_path), "core.intent_model_path must not be empty")
+        if self.intent_catalog:
+            _check(Path(self.intent_catalog).is_file(),
+                   f"core.intent_catalog {self.intent_catalog!r} is not a file")
         _check(bool(self.db_path) and bool(self.records_path),
                "core.db_path and core.records_path must not be empty (use ':memory:')")
         if self.backend == "openai":
@@ -116,6 +125,10 @@ class CoreSettings:
                    "(letters, digits, '_', '.', '-'; at most 64)")
             folders[entry.name] = entry
         return folders
+
+    def tenant_intent_model_path(self, tenant: str) -> Path:
+        path = Path(self.intent_model_path)
+        return path.with_name(f"{path.stem}.{tenant}{path.suffix}")
 
     def tenant_db_path(self, tenant: str) -> str:
         """The index file of one tenant's knowledge: var/kb.sqlite3 -> var/kb.<tenant>.sqlite3."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
+from gateway.core.dialog.amounts import parse_amount
+
 SLOTS = ("order_number", "product", "purchase_date", "amount", "contact")
 CONFIRMED_SLOTS = ("order_number", "amount")  # read back to the caller before they are relied on
 
 _ORDER = re.compile(r"(?<![a-z0-9])mlh[- ]?(\d{6})(?!\d)", re.I)  # no \b: 订单MLH-1 has none
-_AMOUNT = re.compile(
-    r"(?:\$|usd\s*|¥|￥)\s*(\d[\d,]*(?:\.\d+)?)"
-    r"|(\d[\d,]*(?:\.\d+)?)\s*(?:dollars|usd|bucks|美元|美金|元|块)", re.I)
 _PRODUCTS = {
     "sofa": "sofa", "couch": "sofa", "lamp": "lamp", "kettle": "kettle", "chair": "chair",
     "desk": "desk", "mattress": "mattress", "headphones": "headphones", "headphone": "headphones",
@@ -29,15 +28,8 @@ _CONTACT = re.compile(r"\[(PHONE|EMAIL)\]")
 
 
 def _amount(text: str) -> str | None:
-    m = _AMOUNT.search(text)
-    if not m:
-        return None
-    value = (m.group(1) or m.group(2)).replace(",", "")
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return f"{number:g}"
+    number = parse_amount(text)
+    return None if number is None else f"{number:g}"
 
 
 def extract_slots(text: str) -> dict[str, str]:

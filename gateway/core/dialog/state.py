@@ -21,12 +21,20 @@ _YES = re.compile(
 _NO = re.compile(r"^\s*(no|nope|wrong|not quite|incorrect|不是|不对|错了|不)\b", re.I)
 
 
+_ASKS = re.compile(r"\?|？|\b(how|what|when|where|why|which|who|can|could|do|does|is|are|will|would)\b"
+                   r"|吗|呢|怎么|什么|多少|多久|哪|几|谁|能不能|可不可以|是不是")
+
+
 def yes_no(text: str) -> bool | None:
-    if _NO.search(text):
-        return False
-    if _YES.search(text):
-        return True
-    return None
+    """An answer to a yes/no question; None when the turn goes on to ask something of its own
+    ("ok, and how do I start the return?" is a question, not a yes)."""
+    m = _NO.search(text) or _YES.search(text)
+    if m is None:
+        return None
+    rest = text[m.end():]
+    if _ASKS.search(rest.lower()) and len(rest.strip(" ,.!，。！")) >= 4:
+        return None
+    return m.re is _YES
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class DialogState:
     transcript: deque[Line] = field(default_factory=lambda: deque(maxlen=MAX_TRANSCRIPT))
     sentiment: list[float] = field(default_factory=list)
     last_question: str = ""  # the caller's last question, for follow-ups and screenshots
+    topic: str = ""  # title of the passage the last answer came from ("Warranty period")
 
     def add(self, line: Line) -> None:
         self.transcript.append(line)

@@ -53,10 +53,12 @@ class KnowledgeIndex:
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_language))
 
-    def search(self, query: str, language: str, k: int = 3, prefer_docs: tuple[str, ...] = ()) -> list[Hit]:
+    def search(self, query: str, language: str, k: int = 3, prefer_docs: tuple[str, ...] = (),
+               vector: npt.NDArray[np.float32] | None = None) -> list[Hit]:
         """Best passages for a query, highest fused score first (blocking: embeds the query).
 
         prefer_docs: documents the conversation is already about (a follow-up) get a small boost.
+        vector: the query's embedding when the caller already has it (the classifier's reading).
         """
         query = query[:MAX_QUERY_CHARS]
         candidates = self._by_language.get(base_language(language)) if language else None
@@ -66,7 +68,7 @@ class KnowledgeIndex:
         top_bm25 = max((h.bm25 for h in lexical.values()), default=1.0)
         semantic: dict[int, float] = {}
         if self._embedder is not None and self._embeddings is not None:
-            q = self._embedder.embed([query])[0]
+            q = vector if vector is not None else self._embedder.embed([query])[0]
             sims = self._embeddings[candidates] @ q
             semantic = {i: float(max(s, 0.0)) for i, s in zip(candidates, sims, strict=True)}
         hits = []

@@ -20,7 +20,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("close-account", re.compile(
         r"(close|delete|cancel|deactivate)\b.{0,20}\baccount|注销.{0,4}账户|注销账号|销户|删除.{0,4}账户")),
 )
-_TRANSFER = re.compile(r"\b(transfer|withdraw|send|move|pay out|cash out)\b|转账|提现|转出|汇款|转给|取出")
+_TRANSFER = re.compile(r"\b(transfer|withdraw|send|move|pay out|cash out)\b|转账|提现|转出|汇款|转给|取出"
+                       r"|[提转取](?=\s*[\d零〇一二两三四五六七八九十百千万])")  # 提八千美元, 转一万块
 
 
 @dataclass(frozen=True)

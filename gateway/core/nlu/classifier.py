@@ -1,0 +1,244 @@
+"""A small, fast intent classifier: softmax regression over [sentence embedding, hashed n-grams].
+
+Trained with mini-batch Adam in numpy (lazy updates for the sparse n-gram rows), early-stopped on
+a calibration fold carved out of the training data by a seed; the same fold fits a temperature
+(calibrated probabilities) and the out-of-scope threshold, so nothing is a hand-set number:
+
+- with out-of-scope examples in the fold: the threshold maximising in-scope accuracy (rejections
+  count as errors) + out-of-scope recall;
+- without: the highest threshold that rejects at most `target_reject` of the fold's correctly
+  classified in-scope examples.
+
+Weights are one .npz (numpy only to load) with the labels, calibration and provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.core.nlu.features import HASH_BITS, SparseRows
+
+F32 = npt.NDArray[np.float32]
+OOS = "oos"
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 7
+    epochs: int = 12
+    batch: int = 128
+    lr: float = 0.01
+    l2: float = 1e-6
+    calibration_share: float = 0.1
+    target_reject: float = 0.02  # without out-of-scope examples: in-scope answers we may reject
+    target_oos_recall: float = 0.8  # with them: the share of the fold's out-of-scope examples to reject
+    oos_calibration_share: float = 0.3  # out-of-scope examples are few: hold out more of them
+    emb_scale: float = 1.0
+    # Weights of the embedding block against the n-gram block to try; the calibration fold picks.
+    emb_scales: tuple[float, ...] = ()
+
+
+@dataclass
+class IntentModel:
+    labels: list[str]
+    w_emb: F32
+    w_hash: F32
+    bias: F32
+    temperature: float = 1.0
+    threshold: float = 0.0  # calibrated top probability below which a text is out of scope
+    emb_scale: float = 1.0
+    hash_bits: int = HASH_BITS
+    provenance: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def oos_index(self) -> int | None:
+        return self.labels.index(OOS) if OOS in self.labels else None
+
+    def logits(self, emb: F32, rows: SparseRows) -> F32:
+        out = (emb * self.emb_scale) @ self.w_emb + self.bias
+        if len(rows.indices):
+            contrib = rows.values[:, None] * self.w_hash[rows.indices]
+            out = out + np.add.reduceat(contrib, rows.starts[:-1], axis=0)
+        return out.astype(np.float32)
+
+    def proba(self, emb: F32, rows: SparseRows) -> F32:
+        return _softmax(self.logits(emb, rows) / self.temperature)
+
+    def predict(self, emb: F32, rows: SparseRows) -> list[tuple[str, float]]:
+        """(label or "oos", calibrated confidence) per row."""
+        probs = self.proba(emb, rows)
+        return [decide(p, self.labels, self.threshold) for p in probs]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: another process starting at the same time never reads half a file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(
+            tmp, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
+            w_hash=self.w_hash.astype(np.float16), bias=self.bias,
+            meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
+                                        "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
+                                        "provenance": self.provenance})))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> IntentModel:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return cls([str(x) for x in data["labels"]], data["w_emb"].astype(np.float32),
+                       data["w_hash"].astype(np.float32), data["bias"].astype(np.float32),
+                       float(meta["temperature"]), float(meta["threshold"]), float(meta["emb_scale"]),
+                       int(meta["hash_bits"]), dict(meta["provenance"]))
+
+
+def decide(p: F32, labels: Sequence[str], threshold: float) -> tuple[str, float]:
+    best = int(np.argmax(p))
+    if labels[best] == OOS or float(p[best]) < threshold:
+        return OOS, float(p[best])
+    return labels[best], float(p[best])
+
+
+def _softmax(z: F32) -> F32:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _fold(labels: Sequence[str], share: float, seed: int, oos_share: float
+          ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    rng = np.random.default_rng(seed)
+    by: dict[str, list[int]] = {}
+    for i, y in enumerate(labels):
+        by.setdefault(y, []).append(i)
+    held: list[int] = []
+    for y in sorted(by):
+        idx = by[y]
+        if len(idx) >= 3:
+            part = oos_share if y == OOS else share
+            held.extend(int(i) for i in rng.permutation(idx)[:max(1, round(part * len(idx)))])
+    mask = np.zeros(len(labels), bool)
+    mask[held] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def _fit(model: IntentModel, emb: F32, rows: SparseRows, y: npt.NDArray[np.int64], cfg: TrainConfig,
+         rng: np.random.Generator, epochs: int, watch: tuple[F32, SparseRows, npt.NDArray[np.int64]] | None
+         ) -> int:
+    """Adam; returns the best epoch on `watch` (the weights of that epoch are kept)."""
+    params = [model.w_emb, model.w_hash, model.bias]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    b1, b2, eps, step = 0.9, 0.999, 1e-8, 0
+    best_acc, best_epoch, best = -1.0, 0, [p.copy() for p in params]
+    n = len(y)
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(n)
+        for start in range(0, n, cfg.batch):
+            batch = order[start:start + cfg.batch]
+            e, r = emb[batch], rows.take(batch)
+            p = _softmax(model.logits(e, r))
+            p[np.arange(len(batch)), y[batch]] -= 1.0
+            p /= len(batch)
+            step += 1
+            lr = cfg.lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+            grads_dense = [(e * model.emb_scale).T @ p + cfg.l2 * model.w_emb, p.sum(axis=0)]
+            for k, g in zip((0, 2), grads_dense, strict=True):
+                m[k] = b1 * m[k] + (1 - b1) * g
+                v[k] = b2 * v[k] + (1 - b2) * g * g
+                params[k] -= lr * m[k] / (np.sqrt(v[k]) + eps)
+            # Sparse rows: only the n-gram buckets present in the batch move (lazy Adam).
+            row_of = np.repeat(np.arange(len(batch)), np.diff(r.starts))
+            contrib = r.values[:, None] * p[row_of]
+            order_i = np.argsort(r.indices, kind="stable")
+            sorted_i = r.indices[order_i]
+            uniq, first = np.unique(sorted_i, return_index=True)
+            g = np.add.reduceat(contrib[order_i], first, axis=0) + cfg.l2 * model.w_hash[uniq]
+            m[1][uniq] = b1 * m[1][uniq] + (1 - b1) * g
+            v[1][uniq] = b2 * v[1][uniq] + (1 - b2) * g * g
+            model.w_hash[uniq] -= lr * m[1][uniq] / (np.sqrt(v[1][uniq]) + eps)
+        if watch is not None:
+            acc = float(np.mean(np.argmax(model.logits(watch[0], watch[1]), axis=1) == watch[2]))
+            if acc > best_acc:
+                best_acc, best_epoch, best = acc, epoch, [q.copy() for q in params]
+    if watch is not None:
+        model.w_emb, model.w_hash, model.bias = best
+    return best_epoch if watch is not None else epochs
+
+
+def _temperature(logits: F32, y: npt.NDArray[np.int64]) -> float:
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.05), np.log(10.0), 60)):
+        p = _softmax(logits / t)
+        nll = float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg: TrainConfig) -> float:
+    """With out-of-scope examples in the fold: the threshold with the best in-scope accuracy among
+    those rejecting at least target_oos_recall of them. Without: reject at most target_reject of
+    the correctly classified in-scope examples."""
+    oos = labels.index(OOS) if OOS in labels else -1
+    top = probs.max(axis=1)
+    pred = probs.argmax(axis=1)
+    is_oos = y == oos
+    if is_oos.any() and (~is_oos).any():
+        best_t, best = 0.0, (-1.0, -1.0)
+        for t in np.unique(np.round(top, 3)):
+            rejected = (top < t) | (pred == oos)
+            in_acc = float(np.mean((pred == y)[~is_oos] & ~rejected[~is_oos]))
+            recall = float(np.mean(rejected[is_oos]))
+            enough = recall >= cfg.target_oos_recall
+            key = (float(enough), in_acc if enough else recall)
+            if key > best:
+                best_t, best = float(t), key
+        return best_t
+    right = top[(pred == y) & ~is_oos]
+    return float(np.quantile(right, cfg.target_reject)) if len(right) else 0.0
+
+
+def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | None = None,
+          provenance: dict[str, object] | None = None) -> IntentModel:
+    """Train, early-stop, calibrate. Deterministic for a seed (numpy's default_rng).
+
+    With cfg.emb_scales, one model per scale; the one most accurate on the calibration fold wins.
+    """
+    cfg = cfg or TrainConfig()
+    names = sorted(set(labels))
+    y = np.asarray([names.index(label) for label in labels], np.int64)
+    fit_idx, cal_idx = _fold(labels, cfg.calibration_share, cfg.seed, cfg.oos_calibration_share)
+    watch = (emb[cal_idx], rows.take(cal_idx), y[cal_idx]) if len(cal_idx) else None
+    fit = (emb[fit_idx], rows.take(fit_idx), y[fit_idx])
+    best: tuple[float, IntentModel, int] | None = None
+    tried: dict[str, float] = {}
+    for scale in cfg.emb_scales or (cfg.emb_scale,):
+        c = len(names)
+        model = IntentModel(names, np.zeros((emb.shape[1], c), np.float32),
+                            np.zeros((1 << HASH_BITS, c), np.float32), np.zeros(c, np.float32),
+                            emb_scale=scale)
+        epoch = _fit(model, *fit, cfg, np.random.default_rng(cfg.seed), cfg.epochs, watch)
+        acc = 0.0
+        if watch is not None:
+            acc = float(np.mean(np.argmax(model.logits(watch[0], watch[1]), axis=1) == watch[2]))
+        tried[f"{scale:g}"] = round(acc, 4)
+        if best is None or acc > best[0]:
+            best = (acc, model, epoch)
+    assert best is not None
+    _, model, best_epoch = best
+    if watch is not None:
+        logits = model.logits(watch[0], watch[1])
+        model.temperature = _temperature(logits, watch[2])
+        model.threshold = _threshold(_softmax(logits / model.temperature), watch[2], names, cfg)
+    model.provenance = {**(provenance or {}), "seed": cfg.seed, "best_epoch": best_epoch,
+                        "examples": len(labels), "calibration_examples": len(cal_idx),
+                        "fold_accuracy_by_emb_scale": tried,
+                        "features": f"use-512 + crc32 n-grams 2^{HASH_BITS}"}
+    return model

@@ -1,0 +1,160 @@
+"""The one interface the conversation uses to understand a turn: `Understanding.read()`.
+
+`CatalogUnderstanding` embeds the turn once (the vector is reused by retrieval), classifies it
+against the tenant's intent catalog with the calibrated classifier, and flags emergencies by
+meaning (the classifier's recall-first emergency threshold) on top of the phrase-list floor.
+To swap the classifier, implement `Understanding` and hand it to CoreServices (build.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.core.nlu.catalog import CATALOG_NAME, Catalog, Intent, default_catalog_path, load_catalog
+from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, train
+from gateway.core.nlu.features import hashed, normalise
+from gateway.core.policies.emergency import detect_emergency
+from models.base import Embedder
+
+log = logging.getLogger("gateway.core")
+EMERGENCY = "emergency"
+MAX_CHARS = 500  # the classifier reads the start of a long turn
+MAX_CLAUSES = 4
+_CLAUSE = re.compile(r"[.?!;。？！；]+")
+
+
+@dataclass(frozen=True)
+class Reading:
+    intent: str  # a catalog intent name, or "oos"
+    confidence: float  # calibrated probability of that intent
+    route: Intent | None  # None when out of scope or no catalog
+    emergency: str | None = None  # the phrase or "meaning" when the turn is an emergency
+    vector: npt.NDArray[np.float32] | None = None  # the turn's sentence embedding (for retrieval)
+
+    @property
+    def reports(self) -> str:
+        return self.route.reports if self.route is not None else "other"
+
+
+class Understanding(Protocol):
+    def read(self, text: str, language: str) -> Reading:
+        """Blocking (runs in a worker thread); never raises on odd text."""
+        ...
+
+    def catalog_intent(self, name: str) -> Intent | None:
+        """The catalog entry of an intent name (None when unknown)."""
+        ...
+
+
+class PhraseUnderstanding:
+    """No classifier (embeddings off): the phrase lists alone."""
+
+    def read(self, text: str, language: str) -> Reading:
+        match = detect_emergency(text)
+        return Reading(OOS, 0.0, None, match.phrase if match else None)
+
+    def catalog_intent(self, name: str) -> Intent | None:
+        return None
+
+
+class CatalogUnderstanding:
+    def __init__(self, catalog: Catalog, model: IntentModel, embedder: Embedder) -> None:
+        self.catalog, self.model, self.embedder = catalog, model, embedder
+        self._emergency = model.labels.index(EMERGENCY) if EMERGENCY in model.labels else None
+        alerts = model.provenance.get("alert_thresholds") or {}
+        self._emergency_threshold = float(alerts.get(EMERGENCY, 0.5)) if isinstance(alerts, dict) else 0.5
+
+    def catalog_intent(self, name: str) -> Intent | None:
+        return self.catalog.get(name)
+
+    def read(self, text: str, language: str) -> Reading:
+        floor = detect_emergency(text)
+        clean = normalise(text)[:MAX_CHARS]
+        if not clean:
+            return Reading(OOS, 0.0, None, floor.phrase if floor else None)
+        # The whole turn and, when it has several, each clause: "Where is my order? Oh no, the
+        # charger is smoking" is an emergency in its second clause. One embedding call.
+        clauses = [c for c in (x.strip() for x in _CLAUSE.split(clean)) if len(c) >= 2][:MAX_CLAUSES]
+        texts = [clean] + (clauses if len(clauses) > 1 else [])
+        vectors = self.embedder.embed(texts)
+        probs = self.model.proba(vectors, hashed(texts))
+        best = int(np.argmax(probs[0]))
+        name, confidence = self.model.labels[best], float(probs[0][best])
+        if name != OOS and confidence < self.model.threshold:
+            name = OOS
+        emergency = floor.phrase if floor else None
+        if emergency is None and self._emergency is not None and (
+                float(probs[:, self._emergency].max()) >= self._emergency_threshold):
+            emergency = "meaning"
+        route = None if name == OOS else self.catalog.get(name)
+        return Reading(name, confidence, route, emergency, vectors[0])
+
+
+def catalog_path_for(kb_folder: Path, settings: object = None) -> Path:
+    """The catalog beside a knowledge base, else the bundled default (the nine built-in intents)."""
+    configured = getattr(settings, "intent_catalog", "") if settings is not None else ""
+    if configured:
+        return Path(configured)
+    beside = kb_folder / CATALOG_NAME if kb_folder.is_dir() else kb_folder.parent / CATALOG_NAME
+    return beside if beside.is_file() else default_catalog_path()
+
+
+def _alert_thresholds(model: IntentModel, emb: npt.NDArray[np.float32], texts: list[str],
+                      labels: list[str]) -> dict[str, float]:
+    """Recall first: the emergency threshold is the lowest emergency probability the classifier
+    gives any emergency example when it is held out (k-fold), so every one of them is flagged."""
+    if EMERGENCY not in model.labels:
+        return {}
+    idx = model.labels.index(EMERGENCY)
+    probs = model.proba(emb, hashed(texts))[:, idx]
+    y = np.asarray(labels) == EMERGENCY
+    # In-sample probabilities are optimistic: take half the lowest one, floored by the worst
+    # non-emergency example so ordinary requests are not flagged.
+    low = float(probs[y].min()) / 2
+    others = np.sort(probs[~y])
+    ceiling = float(others[-max(1, len(others) // 100)]) if len(others) else 0.0
+    return {EMERGENCY: max(min(low, 0.5), ceiling + 1e-3) if ceiling < low else low}
+
+
+def train_catalog(path: Path, embedder: Embedder, out: Path, seed: int = 7) -> IntentModel:
+    catalog = load_catalog(path)
+    texts, labels = catalog.examples()
+    clean = [normalise(t) for t in texts]
+    emb = embedder.embed(clean)
+    model = train(emb, hashed(clean), labels, TrainConfig(seed=seed, epochs=30, batch=32, lr=0.02),
+                  provenance={"catalog": str(path), "catalog_sha256": catalog.sha256,
+                              "embedder": getattr(embedder, "name", "embedder")})
+    model.provenance["alert_thresholds"] = _alert_thresholds(model, emb, clean, labels)
+    model.save(out)
+    return model
+
+
+_TRAIN_LOCK = threading.Lock()
+
+
+def load_understanding(path: Path, embedder: Embedder | None, weights: Path) -> Understanding:
+    """Blocking, at start: the catalog (a malformed one raises CatalogError), and its weights,
+    trained now when missing or made from another version of the catalog."""
+    catalog = load_catalog(path)  # validates even without embeddings
+    if embedder is None:
+        return PhraseUnderstanding()
+    with _TRAIN_LOCK:
+        model = None
+        if weights.is_file():
+            try:
+                model = IntentModel.load(weights)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                log.warning("intent weights %s unreadable (%s); retraining", weights, exc)
+        if model is None or model.provenance.get("catalog_sha256") != catalog.sha256:
+            log.info("training the intent classifier on %s", path)
+            model = train_catalog(path, embedder, weights)
+    return CatalogUnderstanding(catalog, model, embedder)

@@ -1,0 +1,114 @@
+"""The core on the bundled knowledge base with the real embedder and the default intent catalog:
+the issue's examples, bad input, and the emergency check's in-process time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.core.api import Handoff, ReplyClause, VerificationRequired
+from gateway.core.build import Core, build_core
+from gateway.core.settings import CoreSettings
+from tests.core.conftest import say
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
+    folder = tmp_path_factory.mktemp("nlu")
+    built = build_core(CoreSettings(db_path=str(folder / "kb.sqlite3"), records_path=":memory:",
+                                    intent_model_path=str(folder / "intents.npz")))
+    yield built
+    asyncio.run(built.aclose())
+
+
+def _open(core: Core, sid: str):
+    return core.open_conversation(session_id=sid, channel="test", language="auto", tenant="")
+
+
+def _sources(events: list) -> list[str]:
+    return [s for e in events if isinstance(e, ReplyClause) for s in e.sources]
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("And so my fellow Americans, ask not what your country can do for you", "en"),
+    ("今天上海天气怎么样", "zh"),
+    ("你们卖不卖苹果手机", "zh"),
+])
+async def test_out_of_domain_gets_no_policy_quote(core: Core, text: str, language: str) -> None:
+    events = await say(_open(core, f"ood-{hash(text)}"), text, language)
+    assert _sources(events) == []
+    reply = " ".join(e.text for e in events if isinstance(e, ReplyClause))
+    assert "person" in reply or "人工" in reply
+
+
+@pytest.mark.parametrize("text", ["thanks a lot!", "hello there", "谢谢你", "I just got back from holiday."])
+async def test_small_talk_gets_a_short_reply_not_a_policy(core: Core, text: str) -> None:
+    events = await say(_open(core, f"chat-{hash(text)}"), text)
+    clauses = [e for e in events if isinstance(e, ReplyClause)]
+    assert len(clauses) == 1 and clauses[0].final and not clauses[0].sources
+    assert not any(isinstance(e, Handoff | VerificationRequired) for e in events)
+
+
+@pytest.mark.parametrize("text", [
+    "the heater I bought from you just went up in flames and the curtains are burning",
+    "there's a smell of gas in the flat and I feel dizzy",
+    "my son swallowed a button battery",
+    "家里一股煤气味，我头好晕",
+])
+async def test_indirect_emergencies_reach_a_person(core: Core, text: str) -> None:
+    events = await say(_open(core, f"em-{hash(text)}"), text)
+    assert any(isinstance(e, Handoff) and e.reason == "emergency" and e.urgent for e in events)
+
+
+@pytest.mark.parametrize("text", ["put me through to someone in charge", "帮我找个负责人"])
+async def test_person_requests_by_meaning(core: Core, text: str) -> None:
+    events = await say(_open(core, f"ho-{hash(text)}"), text)
+    assert any(isinstance(e, Handoff) and e.reason == "caller-request" for e in events)
+
+
+@pytest.mark.parametrize("text", ["我要提八千美元", "get rid of my account completely",
+                                  "withdraw eight thousand dollars from my wallet"])
+async def test_high_risk_by_meaning_needs_verification(core: Core, text: str) -> None:
+    events = await say(_open(core, f"risk-{hash(text)}"), text)
+    assert any(isinstance(e, VerificationRequired) for e in events)
+
+
+async def test_follow_up_resolves_against_the_state_not_the_words(core: Core) -> None:
+    conv = _open(core, "blender")
+    await say(conv, "My blender broke after three months.", "en")
+    events = await say(conv, "how do I get it fixed", "en")
+    assert any("warranty" in s for s in _sources(events)), _sources(events)
+    assert not any("instalments" in s for s in _sources(events))
+
+
+async def test_ok_and_a_question_is_answered(core: Core) -> None:
+    conv = _open(core, "ok-and")
+    await say(conv, "How long do I have to return an item?", "en")
+    events = await say(conv, "ok, and how do I start a return?", "en")
+    assert any("return" in s for s in _sources(events))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 4000, "😀😀😀🎉", "我想 return 这个 lamp 可以吗 ✨",
+                                  "hello\x00\x07\x1b[31m can I return a lamp", "\u202e\u200b\ufeff"])
+async def test_bad_input_gets_a_sensible_reply(core: Core, text: str) -> None:
+    events = await say(_open(core, f"bad-{hash(text)}"), text)
+    clauses = [e for e in events if isinstance(e, ReplyClause)]
+    assert clauses and clauses[-1].final and sum(c.final for c in clauses) == 1
+
+
+def test_emergency_check_in_process_time(core: Core) -> None:
+    """In-process, on a shared machine: printed, not asserted (no timing-based pass/fail)."""
+    understanding = core.services.understanding
+    understanding.read("warm up", "en")
+    times = []
+    for text in ["the lamp is smoking", "where is my parcel", "我家着火了", "how long is the warranty"] * 5:
+        started = time.perf_counter()
+        understanding.read(text, "en")
+        times.append(1000 * (time.perf_counter() - started))
+    times.sort()
+    print(f"emergency + intent read, in-process: p50 {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms")
