@@ -87,7 +87,8 @@ async def test_the_credential_decides_tenant_and_role(secured: GatewayThread) ->
     async with connect(secured.url, origin=Origin("https://app.example.com"), **auth(token())) as ws:
         started = await start(ws)  # no tenant named: the credential's own
         assert started["type"] == "session.started"
-        live = secured.gateway.sessions[started["session_id"]]  # type: ignore[union-attr]
+        assert secured.gateway is not None
+        live = secured.gateway.sessions[started["session_id"]]
         assert live.request.tenant == "acme"
     async with connect(secured.url, **auth(token())) as ws:
         refusal = await start(ws, tenant="globex")
@@ -171,7 +172,8 @@ async def test_agent_take_over_is_audited(secured: GatewayThread) -> None:
         assert taken["transcript"][0]["text"] == "I want to talk to a person"
         await agent.send(json.dumps({"type": "agent.release"}))
         await next_of(agent, "agent.queue")
-    secured.call(secured.gateway.store.flush())  # type: ignore[union-attr]
+    assert secured.gateway is not None
+    secured.call(secured.gateway.store.flush())
     with sqlite3.connect(secured.settings.store.path) as db:
         actions = db.execute("SELECT subject, role, tenant, action FROM audit WHERE session_id = ?"
                              " ORDER BY at", (started["session_id"],)).fetchall()
