@@ -28,7 +28,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check contracts gateway modalities models tests
-	$(BIN)/mypy contracts gateway modalities models
+	$(BIN)/mypy contracts gateway modalities models tests
 
 # After editing dependencies in pyproject.toml: re-pin (keeps other pins; --upgrade to refresh).
 lock: install

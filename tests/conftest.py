@@ -7,6 +7,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -49,7 +50,7 @@ class GatewayThread:
             self._error = exc
             self._ready.set()
 
-    def start(self) -> GatewayThread:
+    def start(self) -> Self:
         self._thread.start()
         self._ready.wait(timeout=300)
         if self._error is not None:

@@ -81,4 +81,5 @@ async def test_agent_takes_over_speaks_and_releases(live_gateway):
     from gateway.store.transcripts import read_transcript
 
     stored = read_transcript(live_gateway.settings.store.path, caller.result.session_id)
+    assert stored is not None
     assert "agent" in [t["speaker"] for t in stored["turns"]]

@@ -53,6 +53,7 @@ async def test_errors_inside_a_session_keep_it_alive_and_its_transcript(live_gat
     assert len(client.result.replies()) == 2
     live_gateway.call(live_gateway.gateway.store.flush())
     stored = read_transcript(live_gateway.settings.store.path, client.result.session_id)
+    assert stored is not None
     assert [t["speaker"] for t in stored["turns"]] == ["caller", "bot", "caller", "bot"]
     assert {e["code"] for e in stored["errors"]} >= {"protocol-unknown-type", "audio-bad-frame-size"}
 
@@ -74,6 +75,7 @@ async def test_a_message_over_the_size_cap_is_refused_and_the_session_goes_on(li
     await ws.close()
     live_gateway.call(live_gateway.gateway.store.flush())
     stored = read_transcript(live_gateway.settings.store.path, session_id)
+    assert stored is not None
     assert [t["speaker"] for t in stored["turns"]] == ["caller", "bot"]
     assert [e["code"] for e in stored["errors"]] == ["message-too-large", "message-too-large"]
 
@@ -93,6 +95,7 @@ async def test_a_50_mb_frame_closes_cleanly_and_keeps_the_transcript(live_gatewa
     assert healthy(live_gateway)
     live_gateway.call(live_gateway.gateway.store.flush())
     stored = read_transcript(live_gateway.settings.store.path, session_id)
+    assert stored is not None
     assert [t["speaker"] for t in stored["turns"]] == ["caller", "bot"]
     assert stored["ended_at"] is not None
 
@@ -109,10 +112,11 @@ async def test_a_client_that_vanishes_mid_turn(live_gateway):
     live_gateway.call(live_gateway.gateway.store.flush())
     for _ in range(50):
         stored = read_transcript(live_gateway.settings.store.path, session_id)
-        if stored["ended_at"] is not None:
+        if stored is not None and stored["ended_at"] is not None:
             break
         await asyncio.sleep(0.2)
         live_gateway.call(live_gateway.gateway.store.flush())
+    assert stored is not None
     assert stored["turns"][0]["text"] == "How long do I have to return an item?"
     assert stored["end_reason"] == "caller-vanished"
 

@@ -137,11 +137,12 @@ def blank_jpeg() -> bytes:
     return out.getvalue()
 
 
-async def test_sign_input_survives_a_crash_in_its_pipeline(stub_gateway: GatewayThread) -> None:
+async def test_sign_input_survives_a_crash_in_its_pipeline(stub_gateway: GatewayThread,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import base64
 
     assert stub_gateway.gateway is not None
-    stub_gateway.gateway.engines.sign_pipeline = CrashOnceSign  # type: ignore[method-assign]
+    monkeypatch.setattr(stub_gateway.gateway.engines, "sign_pipeline", CrashOnceSign)  # a test double
     frame = base64.b64encode(blank_jpeg()).decode()
     async with GatewayClient(stub_gateway.url, language="en", channel="kiosk") as client:
         for i in range(6):  # paced: each frame is tracked before the next arrives (none dropped)

@@ -48,15 +48,12 @@ async def test_a_session_whose_end_is_dropped_still_closes_at_shutdown(gateway: 
                 await asyncio.sleep(3600)           # or (before the fix) a full store queue
 
             session._handle = stuck  # type: ignore[method-assign]
-            session._inbox.put_nowait(Played(0))
+            session._inbox.put(Played(0))
             await asyncio.sleep(0.1)  # the session takes it and is stuck in its handler
-            while True:  # meanwhile its inbox fills up, as under load
-                try:
-                    session._inbox.put_nowait(Played(0))
-                except asyncio.QueueFull:
-                    break
+            while session._inbox.put(Played(0)):  # meanwhile its inbox fills up, as under load
+                pass
             started = time.monotonic()
-            await gw.close_sessions(timeout_s=2.0)  # its End is dropped: the inbox is full
+            await gw.close_sessions(timeout_s=2.0)  # its End is never taken: the handler is stuck
             return time.monotonic() - started
 
         took = await asyncio.to_thread(gateway.call, overloaded_then_shutdown())

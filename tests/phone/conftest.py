@@ -141,6 +141,9 @@ class ScriptedSession:
     def barge_in(self) -> None:
         self._events.put_nowait(AudioClear(self._turn, 0))
 
+    def emit_nowait(self, event: SessionEvent) -> None:  # SessionPort: a transport-side event
+        self._events.put_nowait(event)
+
     def mark_played(self, turn_id: int) -> None:
         self.marks.append(turn_id)
 

@@ -13,10 +13,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import TypedDict
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from gateway.client import next_of
 from gateway.security import issue_jwt
@@ -39,18 +41,25 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]
     gw.stop()
 
 
-def token(*, tenant: str = "acme", role: str = "caller", subject: str = "alice", **kw: object) -> str:
+def token(*, tenant: str = "acme", role: str = "caller", subject: str = "alice") -> str:
     return issue_jwt(SECRET, tenant=tenant, role=role, subject=subject, audience="cc-gateway",
-                     now=time.time(), **kw)  # type: ignore[arg-type]
+                     now=time.time())
 
 
-def auth(tok: str) -> dict[str, object]:
+class Auth(TypedDict):
+    """connect() keyword arguments carrying a bearer token."""
+
+    additional_headers: dict[str, str]
+
+
+def auth(tok: str) -> Auth:
     return {"additional_headers": {"Authorization": f"Bearer {tok}"}}
 
 
-async def refused(url: str, **kw: object) -> tuple[int, str]:
+async def refused(url: str, *, additional_headers: dict[str, str] | None = None,
+                  origin: Origin | None = None) -> tuple[int, str]:
     with pytest.raises(InvalidStatus) as err:
-        async with connect(url, **kw):  # type: ignore[arg-type]
+        async with connect(url, additional_headers=additional_headers, origin=origin):
             pass
     response = err.value.response
     return response.status_code, json.loads(response.body)["code"]
@@ -70,34 +79,35 @@ async def test_upgrades_without_valid_credentials_are_refused(secured: GatewayTh
     old = issue_jwt(SECRET, tenant="acme", role="agent", subject="a", audience="cc-gateway",
                     now=time.time() - 7200, ttl_s=600)
     assert await refused(url + f"?access_token={old}") == (401, "auth-expired")
-    assert await refused(url + f"?access_token={token()}", origin="https://evil.example.net") == \
+    assert await refused(url + f"?access_token={token()}", origin=Origin("https://evil.example.net")) == \
         (403, "origin-forbidden")
 
 
 async def test_the_credential_decides_tenant_and_role(secured: GatewayThread) -> None:
-    async with connect(secured.url, origin="https://app.example.com", **auth(token())) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, origin=Origin("https://app.example.com"), **auth(token())) as ws:
         started = await start(ws)  # no tenant named: the credential's own
         assert started["type"] == "session.started"
-        live = secured.gateway.sessions[started["session_id"]]  # type: ignore[union-attr]
+        assert secured.gateway is not None
+        live = secured.gateway.sessions[started["session_id"]]
         assert live.request.tenant == "acme"
-    async with connect(secured.url, **auth(token())) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, **auth(token())) as ws:
         refusal = await start(ws, tenant="globex")
         assert (refusal["type"], refusal["code"]) == ("error", "tenant-forbidden")
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    async with connect(secured.url, **auth(token())) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, **auth(token())) as ws:
         refusal = await start(ws, role="agent")
         assert (refusal["type"], refusal["code"]) == ("error", "role-forbidden")
 
 
 async def test_another_tenants_session_cannot_be_resumed(secured: GatewayThread) -> None:
-    async with connect(secured.url, **auth(token(tenant="acme"))) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, **auth(token(tenant="acme"))) as ws:
         started = await start(ws)
         await ws.send(json.dumps({"type": "text", "text": "Where is my order A1029?"}))
         await next_of(ws, "turn.timing", wait=60)
         await ws.send(json.dumps({"type": "session.end"}))
-    async with connect(secured.url, **auth(token(tenant="globex"))) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, **auth(token(tenant="globex"))) as ws:
         refusal = await start(ws, session_id=started["session_id"])
         assert (refusal["type"], refusal["code"]) == ("error", "tenant-forbidden")
     path = secured.settings.store.path
@@ -111,21 +121,21 @@ async def test_another_tenants_session_cannot_be_resumed(secured: GatewayThread)
 async def test_tenant_session_cap_answers_busy(secured: GatewayThread) -> None:
     async with connect(secured.url, **auth(token(tenant="capped"))) as one, \
             connect(secured.url, **auth(token(tenant="capped"))) as two, \
-            connect(secured.url, **auth(token(tenant="capped"))) as three:  # type: ignore[arg-type]
+            connect(secured.url, **auth(token(tenant="capped"))) as three:
         assert (await start(one))["type"] == "session.started"
         assert (await start(two))["type"] == "session.started"
         third = await start(three)
         assert (third["type"], third["code"]) == ("error", "tenant-busy")
-        async with connect(secured.url, **auth(token(tenant="other"))) as elsewhere:  # type: ignore[arg-type]
+        async with connect(secured.url, **auth(token(tenant="other"))) as elsewhere:
             assert (await start(elsewhere))["type"] == "session.started"  # other tenants unaffected
 
 
 async def test_message_flood_is_rate_limited_and_the_session_lives(secured: GatewayThread) -> None:
-    async with connect(secured.url, **auth(token(tenant="flood"))) as ws:  # type: ignore[arg-type]
+    async with connect(secured.url, **auth(token(tenant="flood"))) as ws:
         await start(ws)
         for i in range(80):  # 10 messages/s with a 4 s burst: 40 pass, the rest are refused
             await ws.send(json.dumps({"type": "played", "turn_id": i + 1}))
-        codes = []
+        codes: list[str] = []
         async with asyncio.timeout(20):
             while len(codes) < 30:
                 raw = await ws.recv()
@@ -151,7 +161,7 @@ async def test_phone_bridge_needs_the_shared_secret(secured: GatewayThread) -> N
 
 async def test_agent_take_over_is_audited(secured: GatewayThread) -> None:
     async with connect(secured.url, **auth(token(tenant="acme", subject="caller-1"))) as caller, \
-            connect(secured.url, **auth(token(tenant="acme", role="agent", subject="agent-ann"))) as agent:  # type: ignore[arg-type]
+            connect(secured.url, **auth(token(tenant="acme", role="agent", subject="agent-ann"))) as agent:
         started = await start(caller)
         await caller.send(json.dumps({"type": "text", "text": "I want to talk to a person"}))
         await next_of(caller, "handoff", wait=60)
@@ -162,7 +172,8 @@ async def test_agent_take_over_is_audited(secured: GatewayThread) -> None:
         assert taken["transcript"][0]["text"] == "I want to talk to a person"
         await agent.send(json.dumps({"type": "agent.release"}))
         await next_of(agent, "agent.queue")
-    secured.call(secured.gateway.store.flush())  # type: ignore[union-attr]
+    assert secured.gateway is not None
+    secured.call(secured.gateway.store.flush())
     with sqlite3.connect(secured.settings.store.path) as db:
         actions = db.execute("SELECT subject, role, tenant, action FROM audit WHERE session_id = ?"
                              " ORDER BY at", (started["session_id"],)).fetchall()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,7 +20,7 @@ STEP = 66
 class ScriptedSequence:
     """Stands in for the sequence model: reads whatever the frames' marker value says."""
 
-    labels = (*SEQ_LABELS, "TICKET")
+    labels: Sequence[str] = (*SEQ_LABELS, "TICKET")
 
     def __init__(self, readings: dict[int, tuple[str, float]]) -> None:
         self.readings = readings

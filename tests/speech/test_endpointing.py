@@ -4,6 +4,7 @@ from modalities.speech.endpointing import (
     BargeIn,
     EndpointConfig,
     Endpointer,
+    EndpointEvent,
     NoiseDiscarded,
     PauseStarted,
     SpeechResumed,
@@ -15,9 +16,11 @@ from modalities.speech.endpointing import (
 W = 32
 
 
-def drive(ep: Endpointer, pattern: list[tuple[float, int]], start_ms: int = 0) -> list[tuple[int, object]]:
+def drive(ep: Endpointer, pattern: list[tuple[float, int]],
+          start_ms: int = 0) -> list[tuple[int, EndpointEvent]]:
     """pattern: (probability, duration_ms) runs; returns (media ms, event) pairs."""
-    out, t = [], start_ms
+    out: list[tuple[int, EndpointEvent]] = []
+    t = start_ms
     for prob, duration in pattern:
         for _ in range(duration // W):
             t += W

@@ -27,8 +27,8 @@ def turn(session: str, i: int, text: str | None = None) -> TurnRecord:
     return TurnRecord(session, i, "caller", "text", text or f"turn {i}", "en", {"asr": 1.0}, 100.0 + i)
 
 
-async def open_store(path: Path, **kw: object) -> TranscriptStore:
-    store = TranscriptStore(path, backoff_s=(0.01, 0.05), **kw)
+async def open_store(path: Path) -> TranscriptStore:
+    store = TranscriptStore(path, backoff_s=(0.01, 0.05))
     await store.start()
     return store
 

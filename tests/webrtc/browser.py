@@ -7,12 +7,16 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import soundfile
 
 from modalities.audio.files import read_audio
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots the browser tests take, for people to look at (docs/evidence holds a copy kept in git).
@@ -37,7 +41,7 @@ def padded_wav(source: Path, out: Path, *, lead_s: float = 1.5, tail_s: float = 
 
 @contextmanager
 def chromium(profile: Path, audio: Path, video: Path | None = None, *,
-             allow_media: bool = True) -> Iterator[object]:
+             allow_media: bool = True) -> Iterator[BrowserContext]:
     """allow_media=False: no fake permission prompt, so getUserMedia is refused."""
     from playwright.sync_api import sync_playwright
 
@@ -68,8 +72,8 @@ def still_frame(jpeg: bytes | None, size: tuple[int, int] = (640, 480)) -> bytes
 
     canvas = Image.new("RGB", size, (128, 128, 128))
     if jpeg is not None:
-        with Image.open(io.BytesIO(jpeg)) as photo:
-            photo = photo.convert("RGB")
+        with Image.open(io.BytesIO(jpeg)) as source:
+            photo = source.convert("RGB")
             photo.thumbnail(size)
             canvas.paste(photo, ((size[0] - photo.width) // 2, (size[1] - photo.height) // 2))
     out = io.BytesIO()

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from PIL import Image
 
@@ -114,7 +114,8 @@ class PictureTrack(MediaStreamTrack):
 
 
 async def connect(peers: WebRtcPeers, session: FakeSession, *tracks: MediaStreamTrack,
-                  audio: bool = True) -> tuple[RTCPeerConnection, object, object]:
+                  audio: bool = True,
+                  ) -> tuple[RTCPeerConnection, WebRtcPeer, tuple[RTCDataChannel, list[MediaStreamTrack]]]:
     pc = RTCPeerConnection(WebRtcSettings().rtc_configuration())
     if audio:
         pc.addTrack(SpeechTrack())
@@ -147,6 +148,7 @@ async def heard_audible(track: MediaStreamTrack, seconds: float) -> float:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         frame = await asyncio.wait_for(track.recv(), timeout=2)
+        assert isinstance(frame, av.AudioFrame)  # an audio track decodes to audio frames
         pcm = frame.to_ndarray().astype(np.float64)
         if np.sqrt(np.mean(pcm ** 2)) > 500:
             audible += frame.samples / frame.sample_rate

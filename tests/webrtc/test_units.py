@@ -8,6 +8,8 @@ import itertools
 
 import numpy as np
 import pytest
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from gateway.errors import ConfigError, GatewayError
 from gateway.transports.webrtc import WebRtcSettings
@@ -98,13 +100,15 @@ def test_routes_serve_pages_with_content_types():
     assert {"/call", "/kiosk", "/agent", "/static/app.js", "/static/style.css"} <= set(routes)
     assert not any(".." in path for path in routes)
 
-    class Req:
-        path = "/call"
+    async def get(path: str) -> Response | None:
+        return await routes[path](Request(path, Headers()))
 
-    response = asyncio.run(routes["/call"](Req()))  # type: ignore[arg-type]
+    response = asyncio.run(get("/call"))
+    assert response is not None
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"<title>" in response.body
-    js = asyncio.run(routes["/static/app.js"](Req()))  # type: ignore[arg-type]
+    js = asyncio.run(get("/static/app.js"))
+    assert js is not None
     assert js.headers["Content-Type"].startswith("text/javascript")
     assert (WEB / "app.js").read_bytes() == js.body
