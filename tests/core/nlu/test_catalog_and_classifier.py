@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from gateway.cli.main import main
@@ -109,7 +112,8 @@ def test_the_threshold_comes_from_the_calibration_fold() -> None:
     emb, texts, labels = _toy(1)
     model = train(emb, hashed(texts), labels, TrainConfig(seed=1, epochs=5, batch=16))
     assert 0.0 < model.threshold < 1.0 and model.temperature > 0
-    assert model.provenance["calibration_examples"] > 0
+    calibration = model.provenance["calibration_examples"]
+    assert isinstance(calibration, int) and calibration > 0
     assert decide(np.asarray([0.2, 0.3, 0.5]), ["a", "b", "c"], 0.6) == (OOS, 0.5)
     assert decide(np.asarray([0.1, 0.1, 0.8]), ["a", "b", "c"], 0.6)[0] == "c"
 
@@ -147,12 +151,10 @@ class _FakeEmbedder:
     name = "fake"
     dimensions = 32
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        import zlib
-
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=32) for t in texts]
         out = np.asarray(rows, np.float32).reshape(len(texts), 32)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return np.asarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9), np.float32)
 
     def close(self) -> None:
         pass
