@@ -333,8 +333,13 @@ class CoreConversation:
         if modality in _FOLLOW_UP_MODALITIES:
             return f"{text} {without_question_type(self.state.last_question)}"
         if self._follow_up(text) and self.state.topic:
-            return f"{text} {self.state.topic}"
+            return f"{text} {self._topic_words()}"
         return text
+
+    def _topic_words(self) -> str:
+        """The last answer's topic without a question type: an FAQ title is a question ("How long
+        do I have to return an item?"), and its "how long" must not steer "when will I get my refund"."""
+        return without_question_type(self.state.topic)
 
     def _follow_up(self, text: str) -> bool:
         leans = _FOLLOW_UP.search(text.lower()) is not None and not _self_contained(text)
@@ -363,7 +368,7 @@ class CoreConversation:
         understood = reading is not None and reading.vector is not None
         hits = [h for h in hits if understood or h.score >= settings.min_score]
         if not hits and self.state.topic and modality not in _FOLLOW_UP_MODALITIES:
-            follow = f"{text} {self.state.topic}"  # "and for express?" leans on the last answer's topic
+            follow = f"{text} {self._topic_words()}"  # "and for express?" leans on the last answer's topic
             hits = [
                 h
                 for h in await asyncio.to_thread(self.services.index.search, follow, language, settings.top_k)

@@ -41,6 +41,7 @@ journal_path = "{tmp / name / 'journal.jsonl'}"
 [security]
 mode = "required"
 jwt_secret = "{SECRET}"
+bridge_secret = "two-nodes-bridge-secret-0123456789"  # required mode: the phone bridges need one
 max_sessions_per_tenant = 1  # counted across both nodes
 """)
     return GatewayProcess(name, config, free_port(), tmp / f"{name}.log")

@@ -1,10 +1,11 @@
 """Issue 16, why `gateway serve` never exited: a session's `close()` waits for it to take an `End`
 from its inbox. A session stuck in a handler (blocked on the full write queue of a dead store, a
-hung engine) never takes it (and an `End` pushed while its inbox was full used to be dropped; it
-is now kept aside, but a stuck session still never takes it); so close() waited forever, and with it the WebSocket server's close (it waits for its handlers)
-and the whole shutdown. The gateway now closes sessions first, with a bound, and cancels one
-that cannot finish (its end is still stored). In-process (GatewayThread): the stuck handler and
-the full inbox are made directly on the gateway's loop."""
+hung engine) never takes it (an `End` pushed into a full inbox used to be dropped; it is now kept
+aside, but a stuck session still never takes it); so close() waited forever, and with it the
+WebSocket server's close (it waits for its handlers) and the whole shutdown. The gateway now
+closes sessions first, with a bound, and cancels one that cannot finish (its end is still stored).
+In-process (GatewayThread): the stuck handler and the full inbox are made directly on the
+gateway's loop."""
 
 from __future__ import annotations
 

@@ -78,6 +78,17 @@ async def test_high_risk_by_meaning_needs_verification(core: Core, text: str) ->
     assert any(isinstance(e, VerificationRequired) for e in events)
 
 
+async def test_a_new_question_after_an_faq_answer_is_not_steered_by_its_question_type(core: Core) -> None:
+    """The last answer's topic is an FAQ title phrased as a question ("How long do I have to return
+    an item?"); a short new question leaning on it must not inherit its "how long"."""
+    conv = _open(core, "faq-topic")
+    first = " ".join(e.text for e in await say(conv, "How long do I have to return an item?", "en")
+                     if isinstance(e, ReplyClause))
+    assert "30 days" in first
+    second = await say(conv, "When will I get my refund?", "en")
+    assert "business days" in " ".join(e.text for e in second if isinstance(e, ReplyClause))
+
+
 async def test_follow_up_resolves_against_the_state_not_the_words(core: Core) -> None:
     conv = _open(core, "blender")
     await say(conv, "My blender broke after three months.", "en")
