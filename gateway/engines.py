@@ -36,6 +36,7 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
         self._kokoro_missing = False  # voice.zh_voice = "kokoro" but its packages are not installed
 
     # ---------------------------------------------------------------- loading (blocking)
@@ -157,8 +158,15 @@ class Engines:
 
     async def run(self, key: str, func: Callable[..., T], *args: Any, limit: int = 1) -> T:
         sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
-        async with sem:
-            return await asyncio.to_thread(func, *args)
+        self.waiting += 1
+        queued = True
+        try:
+            async with sem:
+                self.waiting, queued = self.waiting - 1, False
+                return await asyncio.to_thread(func, *args)
+        finally:
+            if queued:  # cancelled while waiting
+                self.waiting -= 1
 
     async def transcribe(self, model: str, audio: Float32Audio, language: str | None,
                          prompt: str | None) -> Transcript:
