@@ -37,7 +37,7 @@ class ScriptedLoad:
 def gateway(tmp_path: Path) -> Iterator[tuple[GatewayThread, ScriptedLoad]]:
     settings = make_settings(tmp_path)
     settings = dataclasses.replace(settings, admission=dataclasses.replace(
-        settings.admission, interval_s=0.05, trip_samples=2, recover_samples=2))
+        settings.admission, mode="adaptive", interval_s=0.05, trip_samples=2, recover_samples=2))
     gw = GatewayThread(settings, preload=False).start()  # typed turns only: no speech models
     load = ScriptedLoad()
     assert gw.gateway is not None
