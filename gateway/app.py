@@ -193,7 +193,11 @@ class Gateway:
         depths = [s.queue_depths[0] for s in list(self.sessions.values())]
         return Sample(now, time.process_time(), loop_lag_ms, inbox=max(depths, default=0) / INBOX_SIZE,
                       inbox_total=sum(depths), engine_backlog=int(getattr(self.engines, "waiting", 0)),
-                      sessions=len(self.sessions))
+                      engine_wait_ms=self._engine_wait_s() * 1000.0, sessions=len(self.sessions))
+
+    def _engine_wait_s(self) -> float:
+        take = getattr(self.engines, "take_max_wait", None)  # a test double may have none
+        return float(take()) if callable(take) else 0.0
 
     @property
     def admitting(self) -> bool:

@@ -1,10 +1,11 @@
 """Admission by measured capacity: refuse new sessions with `busy` before admitted ones degrade.
 
 `Capacity` is pure: it is fed `Sample`s (a clock reading, the process's cumulative CPU seconds,
-the event loop's lag, the fullest session inbox, calls waiting for an ASR/TTS engine) and decides
-`ok` (admit) or `busy` with hysteresis: it turns busy only after `trip_samples` samples in a row
-over a busy threshold and admits again only after `recover_samples` samples in a row with every
-signal under its (lower) ok threshold, so a node near its limit does not flap.
+the event loop's lag, the fullest session inbox, the ASR/TTS calls waiting for an engine and how
+long they waited) and decides `ok` (admit) or `busy` with hysteresis: it turns busy only after
+`trip_samples` samples in a row over a busy threshold and admits again only after
+`recover_samples` samples in a row with every signal under its (lower) ok threshold, so a node
+near its limit does not flap.
 
 `CapacityMonitor` is the thin asyncio shell: a probe task that sleeps `interval_s`, measures how
 late it woke (the loop's lag), reads the rest through `source` (replaceable: tests script it) and
@@ -41,6 +42,8 @@ class AdmissionSettings:
     inbox_ok: float = 0.05  # ... and that admits again
     engine_backlog_busy: int = 8  # ASR/TTS calls waiting for an engine, over which new sessions are refused
     engine_backlog_ok: int = 3  # ... and under which they are admitted again
+    engine_wait_busy_ms: float = 600.0  # longest wait of an ASR/TTS call for its engine, over which
+    engine_wait_ok_ms: float = 200.0  # ... new sessions are refused; and under which admitted again
     trip_samples: int = 2  # samples in a row over a busy threshold before refusing
     recover_samples: int = 4  # samples in a row under every ok threshold before admitting again
 
@@ -59,6 +62,8 @@ class AdmissionSettings:
               "admission.inbox_ok/inbox_busy: 0 <= ok <= busy < 1 (a full inbox drops caller audio)")
         check(0 <= self.engine_backlog_ok <= self.engine_backlog_busy,
               "admission.engine_backlog_ok/engine_backlog_busy: 0 <= ok <= busy")
+        check(0.0 < self.engine_wait_ok_ms <= self.engine_wait_busy_ms <= 60_000,
+              "admission.engine_wait_ok_ms/engine_wait_busy_ms: 0 < ok <= busy <= 60000")
         check(1 <= self.trip_samples <= 100 and 1 <= self.recover_samples <= 100,
               "admission.trip_samples/recover_samples must be 1..100")
 
@@ -71,6 +76,7 @@ class Sample:
     inbox: float = 0.0  # the fullest session inbox: depth / bound
     inbox_total: int = 0  # items waiting in all session inboxes (reported, not decided on)
     engine_backlog: int = 0
+    engine_wait_ms: float = 0.0  # the longest wait for an engine since the previous sample
     sessions: int = 0
 
 
@@ -103,7 +109,8 @@ class Capacity:
         self.last = sample
         over = self._over_reason(sample)
         under = (self.cpu < s.cpu_ok and sample.loop_lag_ms < s.loop_lag_ok_ms
-                 and sample.inbox <= s.inbox_ok and sample.engine_backlog <= s.engine_backlog_ok)
+                 and sample.inbox <= s.inbox_ok and sample.engine_backlog <= s.engine_backlog_ok
+                 and sample.engine_wait_ms < s.engine_wait_ok_ms)
         self._over = self._over + 1 if over else 0
         self._under = self._under + 1 if under else 0
         if self.state == "ok" and self._over >= s.trip_samples:
@@ -124,6 +131,8 @@ class Capacity:
             return "session-inbox"
         if sample.engine_backlog > s.engine_backlog_busy:
             return "engine-backlog"
+        if sample.engine_wait_ms > s.engine_wait_busy_ms:
+            return "engine-wait"
         return ""
 
     def headroom(self, sessions: int) -> float:
@@ -136,7 +145,8 @@ class Capacity:
         if s.mode == "adaptive":
             used += [self.cpu / s.cpu_busy, last.loop_lag_ms / s.loop_lag_busy_ms,
                      last.inbox / s.inbox_busy if s.inbox_busy else 0.0,
-                     last.engine_backlog / s.engine_backlog_busy if s.engine_backlog_busy else 0.0]
+                     last.engine_backlog / s.engine_backlog_busy if s.engine_backlog_busy else 0.0,
+                     last.engine_wait_ms / s.engine_wait_busy_ms]
         return round(min(1.0, max(0.0, 1.0 - max(used))), 3)
 
     def status(self, sessions: int) -> dict[str, object]:
@@ -146,7 +156,8 @@ class Capacity:
                 "reason": "max-sessions" if full else self.reason if not self.admitting else "",
                 "cpu": round(self.cpu, 3), "loop_lag_ms": round(self.last.loop_lag_ms, 1),
                 "inbox": round(self.last.inbox, 3), "inbox_total": self.last.inbox_total,
-                "engine_backlog": self.last.engine_backlog, "sessions": sessions,
+                "engine_backlog": self.last.engine_backlog,
+                "engine_wait_ms": round(self.last.engine_wait_ms, 1), "sessions": sessions,
                 "max_sessions": self.max_sessions, "headroom": self.headroom(sessions)}
 
 

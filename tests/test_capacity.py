@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 
 import pytest
 
 from gateway.capacity import AdmissionSettings, Capacity, Sample
 from gateway.config import load_settings
+from gateway.engines import Engines
 from gateway.errors import ConfigError
 from gateway.session.runner import INBOX_SIZE
 
@@ -36,13 +39,17 @@ def test_an_idle_node_admits() -> None:
     assert feed.capacity.cpu == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("signal", [{"loop_lag_ms": 400.0}, {"inbox": 0.3}, {"engine_backlog": 9}])
+@pytest.mark.parametrize("signal", [{"loop_lag_ms": 400.0}, {"inbox": 0.3}, {"engine_backlog": 9},
+                                    {"engine_wait_ms": 900.0}])
 def test_one_signal_over_its_threshold_trips_after_trip_samples(signal: dict[str, float]) -> None:
     feed = Feed()
     assert feed(**signal) == "ok"  # one sample is a spike, not overload
     assert feed() == "ok"  # and the count restarts after a normal sample
     assert feed(**signal) == "ok"
     assert feed(**signal) == "busy"
+    assert feed.capacity.reason == {"loop_lag_ms": "loop-lag", "inbox": "session-inbox",
+                                    "engine_backlog": "engine-backlog", "engine_wait_ms": "engine-wait"}[
+        next(iter(signal))]
     assert not feed.capacity.admitting
     assert feed.capacity.headroom(sessions=1) == 0.0
 
@@ -105,3 +112,30 @@ def test_settings_are_validated() -> None:
                 {"GATEWAY_ADMISSION__INBOX_BUSY": "1.0"}, {"GATEWAY_ADMISSION__TRIP_SAMPLES": "0"}):
         with pytest.raises(ConfigError, match="admission"):
             load_settings(environ=bad)
+
+
+async def test_engines_count_the_calls_waiting_for_an_engine() -> None:
+    """Engines.run: the backlog and the longest wait the admission probe reads."""
+    engines = Engines(load_settings(environ={}))
+    release = threading.Event()
+    first = asyncio.ensure_future(engines.run("asr:x", release.wait, 10))
+    second = asyncio.ensure_future(engines.run("asr:x", lambda: None))
+    for _ in range(3):  # both start: the first holds the engine, the second waits for it
+        await asyncio.sleep(0)
+    assert engines.waiting == 1
+    release.set()
+    await asyncio.gather(first, second)
+    assert engines.waiting == 0
+    assert engines.take_max_wait() > 0.0  # the second call's wait
+    assert engines.take_max_wait() == 0.0  # taken: the next sample starts afresh
+    third = asyncio.ensure_future(engines.run("asr:x", release.wait, 10))
+    release.clear()
+    fourth = asyncio.ensure_future(engines.run("asr:x", lambda: None))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert engines.waiting == 1
+    fourth.cancel()  # cancelled while waiting: no longer counted
+    await asyncio.sleep(0)
+    assert engines.waiting == 0
+    release.set()
+    await third
