@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from pathlib import Path
 
 import pytest
 
+from gateway.app import Gateway
 from gateway.capacity import AdmissionSettings, Capacity, Sample
 from gateway.config import load_settings
 from gateway.engines import Engines
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, LimitExceeded
+from gateway.events import AudioFormat
+from gateway.ports import SessionRequest
 from gateway.session.runner import INBOX_SIZE
+from tests.conftest import make_settings
 
 SETTINGS = AdmissionSettings(interval_s=0.5, cpu_window_s=2.0, trip_samples=2, recover_samples=3)
 
@@ -139,3 +144,20 @@ async def test_engines_count_the_calls_waiting_for_an_engine() -> None:
     assert engines.waiting == 0
     release.set()
     await third
+
+
+@pytest.mark.parametrize("channel", ["websocket", "phone", "browser", "kiosk"])
+async def test_gateway_open_refuses_every_channel_while_over_capacity(tmp_path: Path, channel: str) -> None:
+    """All transports (/ws, WebRTC pages, Twilio, Asterisk, AudioSocket, SIP) open sessions through
+    Gateway.open: over capacity, each gets `busy` before anything is opened."""
+    settings = make_settings(tmp_path)
+    gateway = Gateway(dataclasses.replace(settings, admission=AdmissionSettings(trip_samples=1)))
+    gateway._ready, gateway.core = True, object()  # type: ignore[assignment]  # never reached
+    gateway.capacity.observe(Sample(0.0, 0.0))
+    gateway.capacity.observe(Sample(0.5, 0.0, loop_lag_ms=1000.0))
+    with pytest.raises(LimitExceeded, match="capacity") as refused:
+        await gateway.open(SessionRequest(channel=channel, audio=AudioFormat("pcm16", 8000)))
+    assert refused.value.code == "busy" and not gateway.sessions
+    assert gateway.health()["capacity"]["state"] == "busy"  # type: ignore[index]
+    assert b"gateway_admitting 0.0" in gateway.metrics.render()
+    assert b"gateway_sessions_rejected_total 1.0" in gateway.metrics.render()
