@@ -13,6 +13,7 @@ import logging
 import time
 import typing
 
+from gateway.capacity import Capacity, CapacityMonitor, Sample, node_cores
 from gateway.cluster import ClusterUnavailable, SessionLocation, open_cluster
 from gateway.cluster.desk import AgentDesk
 from gateway.cluster.handoff import CallerRelay
@@ -28,6 +29,7 @@ from gateway.security import AuditLog, AuthError, Principal, TenantSessions, che
 from gateway.security.identifiers import new_session_id
 from gateway.security.tenants import TenantSettings
 from gateway.session import Session, SessionDeps
+from gateway.session.runner import INBOX_SIZE
 from gateway.store.transcripts import TranscriptStore, TranscriptWriter
 from gateway.tracing import Tracing
 
@@ -63,7 +65,11 @@ class Gateway:
         self._draining = False  # shutting down: no new sessions
         self._background: set[asyncio.Task[object]] = set()
         self._relay: asyncio.Task[None] | None = None
+        self.capacity = Capacity(settings.admission, cores=node_cores(),
+                                 max_sessions=settings.server.max_sessions)
+        self.capacity_monitor = CapacityMonitor(self.capacity, self.read_capacity)
         self._watch_queues()
+        self._watch_capacity()
 
     @property
     def ready(self) -> bool:
@@ -85,6 +91,8 @@ class Gateway:
         if preload:
             # English sessions use tiny.en, "auto" and other languages the multilingual model.
             await asyncio.to_thread(self.engines.preload, ("en", "auto"))
+        if self.settings.admission.mode == "adaptive":
+            self.capacity_monitor.start()
         self._ready = True
 
     @staticmethod
@@ -101,6 +109,10 @@ class Gateway:
         if len(self.sessions) >= self.settings.server.max_sessions:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"all {self.settings.server.max_sessions} session slots are in use",
+                                code="busy")
+        if not self.capacity.admitting:  # refused before the admitted sessions degrade
+            self.metrics.sessions_rejected.inc()
+            raise LimitExceeded(f"this node is at capacity ({self.capacity.reason}); try again shortly",
                                 code="busy")
         tenant = self.tenants.get(request.tenant, DEFAULT_TENANT)
         if tenant.channels and request.channel not in tenant.channels:
@@ -176,6 +188,31 @@ class Gateway:
                             (m.store_writer_restarts, "writer_restarts")):
             gauge.set_function(lambda name=name: float(getattr(self.store, name, 0)))  # type: ignore[misc]
 
+    def read_capacity(self, now: float, loop_lag_ms: float) -> Sample:
+        """One load sample for the admission decision (the monitor measures the loop lag)."""
+        depths = [s.queue_depths[0] for s in list(self.sessions.values())]
+        return Sample(now, time.process_time(), loop_lag_ms, inbox=max(depths, default=0) / INBOX_SIZE,
+                      inbox_total=sum(depths), engine_backlog=int(getattr(self.engines, "waiting", 0)),
+                      engine_wait_ms=self._engine_wait_s() * 1000.0, sessions=len(self.sessions))
+
+    def _engine_wait_s(self) -> float:
+        take = getattr(self.engines, "take_max_wait", None)  # a test double may have none
+        return float(take()) if callable(take) else 0.0
+
+    @property
+    def admitting(self) -> bool:
+        """Whether a new session would be admitted now (tenant caps aside)."""
+        return (self._ready and not self._draining and self.capacity.admitting
+                and len(self.sessions) < self.settings.server.max_sessions)
+
+    def _watch_capacity(self) -> None:
+        m, capacity = self.metrics, self.capacity
+        m.admitting.set_function(lambda: float(self.admitting))
+        m.headroom.set_function(lambda: capacity.headroom(len(self.sessions)) if self.admitting else 0.0)
+        m.cpu_share.set_function(lambda: capacity.cpu)
+        m.loop_lag.set_function(lambda: capacity.last.loop_lag_ms / 1000.0)
+        m.engine_backlog.set_function(lambda: float(getattr(self.engines, "waiting", 0)))
+
     def store_state(self) -> str:
         """ok | degraded | stopped (a store without a state, a test double say, counts as ok)."""
         return str(getattr(self.store, "state", "ok"))
@@ -201,8 +238,12 @@ class Gateway:
             status = "starting"
         else:
             status = "ok" if store["state"] == "ok" else "degraded"
+        capacity = self.capacity.status(len(self.sessions))
+        if not self.admitting:
+            capacity["state"] = "busy"
+            capacity["headroom"] = 0.0
         return {"status": status, "sessions": len(self.sessions), "store_backlog": backlog,
-                "store": store, "cluster": self.cluster.available}
+                "store": store, "cluster": self.cluster.available, "capacity": capacity}
 
     @property
     def serving(self) -> bool:
@@ -263,6 +304,7 @@ class Gateway:
 
     async def aclose(self) -> None:
         self._ready = False
+        await self.capacity_monitor.aclose()
         await self.close_sessions()
         if self._relay is not None:
             self._relay.cancel()

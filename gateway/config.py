@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.capacity import AdmissionSettings
 from gateway.cluster.base import ClusterSettings
 from gateway.core.settings import CoreSettings
 from gateway.errors import ConfigError
@@ -122,6 +123,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
     tenants: TenantsSettings = field(default_factory=TenantsSettings)
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
 
     def validate(self) -> Settings:
         for f in dataclasses.fields(self):

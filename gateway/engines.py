@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -36,6 +37,8 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
+        self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._kokoro_missing = False  # voice.zh_voice = "kokoro" but its packages are not installed
 
     # ---------------------------------------------------------------- loading (blocking)
@@ -157,8 +160,21 @@ class Engines:
 
     async def run(self, key: str, func: Callable[..., T], *args: Any, limit: int = 1) -> T:
         sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
-        async with sem:
-            return await asyncio.to_thread(func, *args)
+        self.waiting += 1
+        queued, since = True, time.monotonic()
+        try:
+            async with sem:
+                self.waiting, queued = self.waiting - 1, False
+                self._max_wait_s = max(self._max_wait_s, time.monotonic() - since)
+                return await asyncio.to_thread(func, *args)
+        finally:
+            if queued:  # cancelled while waiting
+                self.waiting -= 1
+
+    def take_max_wait(self) -> float:
+        """The longest wait for an engine since the last call (seconds); for the admission probe."""
+        wait, self._max_wait_s = self._max_wait_s, 0.0
+        return wait
 
     async def transcribe(self, model: str, audio: Float32Audio, language: str | None,
                          prompt: str | None) -> Transcript:

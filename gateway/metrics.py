@@ -46,5 +46,17 @@ class Metrics:
         self.dropped_events = Counter("gateway_dropped_events_total",
                                       "Events dropped: consumer stalled", registry=r)
 
+        # Admission (gateway/capacity.py), sampled when /metrics is read (Gateway wires them).
+        self.admitting = Gauge("gateway_admitting", "1 while this node admits new sessions, 0 while it "
+                               "answers busy (over capacity, full, starting or draining)", registry=r)
+        self.headroom = Gauge("gateway_capacity_headroom", "0..1: 1 - the highest load signal over its "
+                              "busy threshold (CPU, loop lag, inbox, engine backlog, sessions)", registry=r)
+        self.cpu_share = Gauge("gateway_cpu_share", "This process's CPU share of the node's cores, "
+                               "averaged over admission.cpu_window_s", registry=r)
+        self.loop_lag = Gauge("gateway_loop_lag_seconds", "How late the event loop's probe woke up",
+                              registry=r)
+        self.engine_backlog = Gauge("gateway_engine_backlog", "ASR/TTS calls waiting for a busy engine",
+                                    registry=r)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

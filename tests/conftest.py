@@ -74,6 +74,8 @@ def make_settings(tmp: Path, **speech: object) -> Settings:
         store=dataclasses.replace(base.store, path=str(tmp / "transcripts.sqlite3")),
         core=dataclasses.replace(base.core, db_path=str(tmp / "kb.sqlite3")),
         speech=dataclasses.replace(base.speech, **speech),  # type: ignore[arg-type]
+        # The test machine's load must not refuse sessions (tests/e2e/test_admission.py sets adaptive).
+        admission=dataclasses.replace(base.admission, mode="static"),
     )
 
 

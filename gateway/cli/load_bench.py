@@ -272,13 +272,15 @@ async def bench(settings: Settings, args: argparse.Namespace, mix: tuple[str, ..
     counts = steps if args.find_max else [args.sessions]
     settings = dataclasses.replace(
         settings, server=dataclasses.replace(settings.server, max_sessions=max(counts) + 5),
-        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench-load.sqlite3")))
+        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench-load.sqlite3")),
+        # It measures latency past capacity on purpose: no session may be refused as over capacity.
+        admission=dataclasses.replace(settings.admission, mode="static"))
     if args.separate_gateway:
         # The gateway in its own process (its own interpreter and GIL); the callers stay here.
         log = PROJECT / "var" / "bench-load-gateway.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {"GATEWAY_SERVER__MAX_SESSIONS": str(settings.server.max_sessions),
-               "GATEWAY_STORE__PATH": settings.store.path}
+               "GATEWAY_STORE__PATH": settings.store.path, "GATEWAY_ADMISSION__MODE": "static"}
         server = GatewayProcess("gateway", args.config, free_port(), log, env)
         try:
             await asyncio.to_thread(server.wait_ready)
