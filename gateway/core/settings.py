@@ -13,6 +13,14 @@ BACKENDS = ("grounded", "llama", "openai")
 TENANT_KB_FALLBACKS = ("shared", "none")
 
 
+def bundled_kb_folder() -> Path:
+    """The sample knowledge base (and its intent catalog): samples/kb in a checkout; installed from
+    a wheel, it is data under the prefix (pyproject.toml, data-files)."""
+    checkout = Path(__file__).resolve().parents[2] / "samples" / "kb"
+    installed = Path(sys.prefix) / "share" / "cc-gateway" / "kb"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
 @dataclass(frozen=True)
 class CoreSettings:
     kb_path: str = ""  # folder of knowledge documents; "" = the bundled samples/kb
@@ -102,12 +110,7 @@ class CoreSettings:
         return folders
 
     def kb_folder(self) -> Path:
-        if self.kb_path:
-            return Path(self.kb_path)
-        checkout = Path(__file__).resolve().parents[2] / "samples" / "kb"
-        # Installed from a wheel, the bundled knowledge base is data under the prefix (pyproject.toml).
-        installed = Path(sys.prefix) / "share" / "cc-gateway" / "kb"
-        return checkout if checkout.is_dir() or not installed.is_dir() else installed
+        return Path(self.kb_path) if self.kb_path else bundled_kb_folder()
 
     def tenant_kb_folders(self) -> dict[str, Path]:
         """Tenant -> its own knowledge folder: the subfolders of tenant_kb_root (hidden ones and

@@ -57,7 +57,10 @@ class Catalog:
 
 
 def default_catalog_path() -> Path:
-    return Path(__file__).resolve().parents[3] / "samples" / "kb" / CATALOG_NAME
+    """The bundled catalog (the nine built-in intents), in a checkout or an installed wheel."""
+    from gateway.core.settings import bundled_kb_folder
+
+    return bundled_kb_folder() / CATALOG_NAME
 
 
 def load_catalog(path: Path) -> Catalog:
