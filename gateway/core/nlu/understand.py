@@ -134,7 +134,11 @@ def train_catalog(path: Path, embedder: Embedder, out: Path, seed: int = 7) -> I
                   provenance={"catalog": str(path), "catalog_sha256": catalog.sha256,
                               "embedder": getattr(embedder, "name", "embedder")})
     model.provenance["alert_thresholds"] = _alert_thresholds(model, emb, clean, labels)
-    model.save(out)
+    try:
+        model.save(out)
+    except OSError as exc:  # a read-only folder: the model still serves, it is trained again next start
+        log.warning("intent weights not saved to %s (%s); set core.intent_model_path to a writable file",
+                    out, exc)
     return model
 
 

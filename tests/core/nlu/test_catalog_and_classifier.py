@@ -17,6 +17,7 @@ from gateway.core.dialog.state import yes_no
 from gateway.core.nlu.catalog import CatalogError, default_catalog_path, load_catalog
 from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, decide, train
 from gateway.core.nlu.features import hashed, ngrams
+from gateway.core.nlu.understand import train_catalog
 from gateway.core.settings import CoreSettings
 
 GOOD = """
@@ -179,3 +180,11 @@ def test_weights_are_trained_when_missing_stale_or_damaged(tmp_path: Path) -> No
     for odd in ("", "😀", "\x00\x01", "x" * 4000):
         reading = repaired.read(odd, "en")
         assert reading.intent in (*repaired.model.labels, OOS)
+
+
+def test_weights_that_cannot_be_written_leave_a_working_model(tmp_path: Path) -> None:
+    """A read-only or wrong weights path (a container's working folder) warns; the model still serves."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the weights' folder should be")
+    model = train_catalog(default_catalog_path(), _FakeEmbedder(), blocker / "intents.npz")
+    assert model.labels and not (blocker / "intents.npz").exists()
