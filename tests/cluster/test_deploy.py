@@ -68,9 +68,12 @@ def test_deployment_probes_resources_and_security() -> None:
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     port_names = {p["name"] for p in container["ports"]}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Liveness and start-up ask whether the process answers; readiness whether it should get new
+    # calls (not while starting, draining or with its store degraded).
+    probes = (("startupProbe", "/health"), ("readinessProbe", "/ready"), ("livenessProbe", "/health"))
+    for probe, path in probes:
         get = container[probe]["httpGet"]
-        assert get["path"] == "/health" and get["port"] in port_names
+        assert get["path"] == path and get["port"] in port_names, probe
     resources = container["resources"]
     assert resources["requests"]["memory"] and resources["limits"]["memory"]
     assert pod["securityContext"]["runAsNonRoot"] is True
