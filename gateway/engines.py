@@ -11,25 +11,24 @@ restarting a crashed worker); the failure reaches the session as `asr-failed` / 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from gateway.config import Settings
-from gateway.errors import BackendError, ConfigError, GatewayError
+from gateway.errors import BackendError, ConfigError, GatewayError, ModelUnavailable
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
+from models.registry import ASR_ENGINES, TTS_ENGINES, TTS_FALLBACK, EngineOptions, asr_for, voice_for
 
 if TYPE_CHECKING:
     from modalities.screen.reader import ScreenReader
     from modalities.sign.pipeline import SignPipeline
 
 T = TypeVar("T")
-
-PIPER_LANGUAGES = ("en",)
-
 
 class Engines:
     def __init__(self, settings: Settings) -> None:
@@ -39,7 +38,7 @@ class Engines:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
-        self._kokoro_missing = False  # voice.zh_voice = "kokoro" but its packages are not installed
+        self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -49,16 +48,18 @@ class Engines:
                 self._loaded[key] = factory()
             return self._loaded[key]
 
-    def transcriber(self, model: str) -> Transcriber:
-        from models.asr_faster_whisper import FasterWhisperTranscriber
+    def _options(self) -> EngineOptions:
+        speech, voice = self.settings.speech, self.settings.voice
+        return EngineOptions(asr_threads=speech.asr_threads, beam_size=speech.beam_size,
+                             piper_voice=voice.piper_voice,
+                             espeak_words_per_minute=voice.espeak_words_per_minute)
 
-        speech = self.settings.speech
-        if model not in ("tiny.en", "base"):
-            raise ConfigError(f"unknown ASR model {model!r}")
-        size: Literal["tiny.en", "base"] = "tiny.en" if model == "tiny.en" else "base"
-        return self._get(f"asr:{model}", lambda: FasterWhisperTranscriber(
-            size, threads=speech.asr_threads, beam_size=speech.beam_size,
-            vocabulary=self._asr_vocabulary() if size == "base" else None))
+    def transcriber(self, model: str) -> Transcriber:
+        engine = ASR_ENGINES.get(model)
+        if engine is None:
+            raise ConfigError(f"unknown ASR model {model!r}; one of {sorted(ASR_ENGINES)}")
+        return self._get(engine.key, lambda: engine.load(dataclasses.replace(
+            self._options(), asr_vocabulary=self._asr_vocabulary() if not engine.languages else {})))
 
     def _asr_vocabulary(self) -> dict[str, str]:
         """Mandarin domain terms of the knowledge base, as Whisper hotwords (docs/models.md)."""
@@ -68,39 +69,29 @@ class Engines:
         return {"zh": terms} if terms else {}
 
     def asr_model_for(self, language: str) -> str:
-        """tiny.en for English sessions (fastest); base when the language is other or unknown."""
+        """speech.asr_model, or with "auto" the engine made for the language (tiny.en for English,
+        fastest), else a multilingual one (models/registry.py)."""
         configured = self.settings.speech.asr_model
-        if configured != "auto":
-            return configured
-        return "tiny.en" if language == "en" else "base"
+        return configured if configured != "auto" else asr_for(language)
 
-    def _tts_key(self, language: str) -> str:
-        if language == "zh" and self.settings.voice.zh_voice == "kokoro" and not self._kokoro_missing:
-            return "tts:kokoro"
-        return "tts:piper" if language in PIPER_LANGUAGES or not language else "tts:espeak"
+    def _voice(self, language: str) -> str:
+        preferred = self.settings.voice.zh_voice if language == "zh" else ""
+        return voice_for(language or "en", preferred, frozenset(self._missing_voices))
 
     def tts_backend(self, language: str) -> str:
-        """"piper" or "espeak": the synthesizer that voices `language` (named in traces)."""
-        return self._tts_key(language).removeprefix("tts:")
+        """"piper", "kokoro" or "espeak": the synthesizer that voices `language` (named in traces)."""
+        return TTS_ENGINES[self._voice(language)].key.removeprefix("tts:")
 
     def synthesizer(self, language: str) -> Synthesizer:
-        if self._tts_key(language) == "tts:piper":
-            from models.tts_piper import PiperSynthesizer
-
-            return self._get("tts:piper", lambda: PiperSynthesizer(
-                f"piper-{self.settings.voice.piper_voice}"))
-        if self._tts_key(language) == "tts:kokoro":
-            from gateway.errors import ModelUnavailable
-            from models.tts_kokoro import KokoroSynthesizer
-
+        name = self._voice(language)
+        engine = TTS_ENGINES[name]
+        if engine.optional:
             try:
-                return self._get("tts:kokoro", KokoroSynthesizer)
-            except ModelUnavailable:  # its packages are optional: speak with espeak-ng instead
-                self._kokoro_missing = True
-        from models.tts_espeak import EspeakSynthesizer
-
-        wpm = self.settings.voice.espeak_words_per_minute
-        return self._get("tts:espeak", lambda: EspeakSynthesizer(words_per_minute=wpm))
+                return self._get(engine.key, lambda: engine.load(self._options()))
+            except ModelUnavailable:  # its packages are optional: speak with the fallback instead
+                self._missing_voices.add(name)
+                engine = TTS_ENGINES[TTS_FALLBACK]
+        return self._get(engine.key, lambda: engine.load(self._options()))
 
     def screen_reader(self) -> ScreenReader:
         """A reader per session (it keeps the previous screenshot) on the shared OCR engine."""
@@ -200,7 +191,7 @@ class Engines:
         except GatewayError:
             raise
         except Exception as exc:
-            self._drop(self._tts_key(language), synth)
+            self._drop(TTS_ENGINES[self._voice(language)].key, synth)
             raise BackendError(f"speech synthesis failed ({type(exc).__name__}); it is being reloaded",
                                code="tts-failed") from exc
         return chunks, synth.info.sample_rate
