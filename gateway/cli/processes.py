@@ -120,16 +120,16 @@ class GatewayProcess:
                 self.proc.wait(timeout=10)
 
 
-def cluster_node_config(home: Path, node_id: str, redis_url: str, extra_toml: str = "", *,
-                        key_prefix: str = "gw") -> Path:
-    """A settings file for one node of a loopback cluster: its own store, knowledge index and
-    records under `home`, the shared Redis, no fixed phone ports, speech models loaded on first
-    use. `extra_toml` adds sections (e.g. [durable], [security])."""
+def node_config(home: Path, server_toml: str = "", extra_toml: str = "") -> Path:
+    """A settings file for one `gateway serve` child: its own store, knowledge index and records
+    under `home`, no fixed phone ports, speech models loaded on first use. `server_toml` adds
+    [server] settings; `extra_toml` adds sections (e.g. [cluster], [durable], [security])."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "gateway.toml"
     path.write_text(f"""
 [server]
 preload = false
+{server_toml}
 
 [store]
 path = "{home / 'transcripts.sqlite3'}"
@@ -138,6 +138,18 @@ path = "{home / 'transcripts.sqlite3'}"
 db_path = "{home / 'kb.sqlite3'}"
 records_path = "{home / 'core.sqlite3'}"
 
+[phone]
+sip_port = 0
+audiosocket_port = 0
+{extra_toml}
+""", encoding="utf-8")
+    return path
+
+
+def cluster_node_config(home: Path, node_id: str, redis_url: str, extra_toml: str = "", *,
+                        key_prefix: str = "gw") -> Path:
+    """A node of a loopback cluster (node_config), on the shared Redis."""
+    return node_config(home, extra_toml=f"""
 [cluster]
 backend = "redis"
 redis_url = "{redis_url}"
@@ -145,10 +157,5 @@ node_id = "{node_id}"
 key_prefix = "{key_prefix}"
 heartbeat_s = 0.5
 ttl_s = 2.0
-
-[phone]
-sip_port = 0
-audiosocket_port = 0
 {extra_toml}
-""", encoding="utf-8")
-    return path
+""")

@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.cli.groups import CommandGroups
-from gateway.cli.processes import GatewayProcess, free_port
+from gateway.cli.processes import GatewayProcess, free_port, node_config
 from gateway.client import next_of
 
 MAX_SESSIONS = 2000
@@ -173,24 +173,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = max(1.0, min(args.seconds, 600.0))
     home = Path(tempfile.mkdtemp(prefix="gw-soak-"))
     store = home / "transcripts.sqlite3"
-    config = home / "gateway.toml"
-    config.write_text(f"""
-[server]
-preload = false
-max_sessions = {concurrency * 2 + 10}
-shutdown_grace_s = {args.grace}
-
-[store]
-path = "{store}"
-
-[core]
-db_path = "{home / 'kb.sqlite3'}"
-records_path = "{home / 'core.sqlite3'}"
-
-[phone]
-sip_port = 0
-audiosocket_port = 0
-""", encoding="utf-8")
+    config = node_config(home, f"max_sessions = {concurrency * 2 + 10}\nshutdown_grace_s = {args.grace}")
     port = free_port()
     server = GatewayProcess("gateway", config, port, home / "serve.log")
     try:

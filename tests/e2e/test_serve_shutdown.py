@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from gateway.cli.processes import GatewayProcess, free_port
+from gateway.cli.processes import GatewayProcess, free_port, node_config
 from gateway.cli.serve import CLOSE_BUDGET_S, EXIT_FORCED
 from gateway.client import next_of
 from gateway.store.transcripts import TranscriptStore, read_transcript
@@ -29,24 +29,7 @@ GRACE_S = 4.0
 
 
 def config(home: Path) -> Path:
-    path = home / "gateway.toml"
-    path.write_text(f"""
-[server]
-preload = false
-shutdown_grace_s = {GRACE_S}
-
-[store]
-path = "{home / 'transcripts.sqlite3'}"
-
-[core]
-db_path = "{home / 'kb.sqlite3'}"
-records_path = "{home / 'core.sqlite3'}"
-
-[phone]
-sip_port = 0
-audiosocket_port = 0
-""", encoding="utf-8")
-    return path
+    return node_config(home, f"shutdown_grace_s = {GRACE_S}")
 
 
 async def open_session(url: str) -> tuple[ClientConnection, str]:
