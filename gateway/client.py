@@ -202,6 +202,27 @@ class GatewayClient:
         return last_audio_sent
 
 
+def unsettled_turns(result: CallResult) -> set[int]:
+    """Caller turns still waiting for their reply. A turn is settled by its timing event, by an
+    error, or by `audio.clear` (the caller talked over it, so no timing event will come)."""
+    finals = {e["turn_id"] for e in result.of("transcript.final")}
+    done = {e.get("turn_id") for kind in ("turn.timing", "audio.clear", "error") for e in result.of(kind)}
+    return finals - done
+
+
+async def settle(result: CallResult, *, timeout: float, quiet_s: float = 1.5) -> set[int]:  # noqa: ASYNC109
+    """Waits until every caller turn is settled and the events have stopped for `quiet_s`, or
+    until `timeout` seconds have passed; returns the turns still unsettled then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = len(result.events)
+        await asyncio.sleep(quiet_s)
+        pending = unsettled_turns(result)
+        answered = bool(result.of("transcript.final")) and not pending  # nothing heard yet: not settled
+        if (answered and len(result.events) == count) or time.monotonic() >= deadline:
+            return pending
+
+
 def encode_frames(audio: Float32Audio, rate: int, fmt: AudioFormat, frame_ms: int = 20) -> list[bytes]:
     """Audio -> whole frames in a session format (the last one padded with silence)."""
     encoder = ReplyEncoder(fmt)

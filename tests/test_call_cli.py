@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.cli.call import settle, unsettled_turns
-from gateway.client import CallResult
+from gateway.client import CallResult, settle, unsettled_turns
 
 
 def _result(*events: dict) -> CallResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
 from gateway.cli.groups import CommandGroups
-from gateway.client import DEFAULT_URL, CallResult, GatewayClient, decode_reply, summary_lines
+from gateway.client import DEFAULT_URL, GatewayClient, decode_reply, settle, summary_lines
 from gateway.errors import GatewayError
 from gateway.events import SAMPLE_RATES, AudioFormat
 from modalities.audio.files import read_audio
@@ -79,23 +78,3 @@ async def _call(args: argparse.Namespace, audio: np.ndarray, rate: int, fmt: Aud
         sf.write(args.out, decode_reply(bytes(result.reply_audio), fmt), fmt.sample_rate, subtype="PCM_16")
         print(f"reply audio: {args.out} ({fmt.duration_ms(len(result.reply_audio)) / 1000:.1f} s)")
     return 0 if result.of("transcript.final") else 1
-
-
-def unsettled_turns(result: CallResult) -> set[int]:
-    """Caller turns still waiting for their reply. A turn is settled by its timing event, by an
-    error, or by `audio.clear` (the caller talked over it, so no timing event will come)."""
-    finals = {e["turn_id"] for e in result.of("transcript.final")}
-    done = {e.get("turn_id") for kind in ("turn.timing", "audio.clear", "error") for e in result.of(kind)}
-    return finals - done
-
-
-async def settle(result: CallResult, *, timeout: float, quiet_s: float = 1.5) -> set[int]:  # noqa: ASYNC109
-    """Waits until every caller turn is settled and the events have stopped for `quiet_s`, or
-    until `timeout` seconds have passed; returns the turns still unsettled then."""
-    deadline = time.monotonic() + timeout
-    while True:
-        count = len(result.events)
-        await asyncio.sleep(quiet_s)
-        pending = unsettled_turns(result)
-        if (not pending and len(result.events) == count) or time.monotonic() >= deadline:
-            return pending

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
-from gateway.client import GatewayClient
+from gateway.client import GatewayClient, settle
 from gateway.config import Settings, load_settings
 from gateway.engines import Engines
 from gateway.evaluation import char_error_rate, percentile, realdata_dir, word_error_rate
@@ -117,7 +117,7 @@ async def _bench_model(settings: Settings, model: str, args: argparse.Namespace,
             for _ in range(args.repeats):
                 async with GatewayClient(local.url, audio=fmt, language="auto") as client:
                     await client.stream(audio, rate, realtime=not args.fast, trailing_silence_s=2.5)
-                    await _settle(client)
+                    await settle(client.result, timeout=60.0, quiet_s=1.0)
                 result = client.result
                 text = ("" if clip.language == "zh" else " ").join(result.transcripts)
                 err = (char_error_rate if clip.language == "zh" else word_error_rate)(clip.reference, text)
@@ -145,17 +145,6 @@ async def _bench_model(settings: Settings, model: str, args: argparse.Namespace,
         print(f"reply latency ms ({model}): p50 {figures.p50:.0f}  p95 {figures.p95:.0f}  n={len(latencies)}")
     print(f"replies started during mid-sentence pauses (single-utterance files): {pause_replies}")
     return figures
-
-
-async def _settle(client: GatewayClient, quiet_s: float = 1.0, limit_s: float = 60.0) -> None:
-    deadline = time.perf_counter() + limit_s
-    while time.perf_counter() < deadline:
-        finals = {e["turn_id"] for e in client.result.of("transcript.final")}
-        timed = {e["turn_id"] for e in client.result.of("turn.timing")}
-        count = len(client.result.events)
-        await asyncio.sleep(quiet_s)
-        if finals and finals <= timed and len(client.result.events) == count:
-            return
 
 
 def _asr_rtf(engines: Engines, model: str) -> list[float]:
