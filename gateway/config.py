@@ -28,9 +28,10 @@ from gateway.tracing_settings import TracingSettings
 from gateway.transports.webrtc import WebRtcSettings
 from modalities.screen.settings import ScreenSettings
 from modalities.sign.settings import SignSettings
-from models.registry import ASR_ENGINES, voices_for
+from models.registry import ASR_ENGINES, TURN_MODELS, voices_for
 
 ASR_MODELS = ("auto", *ASR_ENGINES)
+TURN_MODEL_CHOICES = ("auto", "off", *TURN_MODELS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ class SpeechSettings:
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
     transcribe_in_pauses: bool = True  # False: transcribe only after the turn ends (baseline)
     pause_factor: float = 0.75  # a finished-sounding turn waits this times the caller's longest pause
+    # The learned end-of-turn model (docs/models.md): "auto" uses it when the `turn` extra is
+    # installed, "off" never; when it and the words agree the turn is over, end_confident_ms ends it.
+    turn_model: str = "auto"
+    turn_threshold: float = 0.5  # end-of-turn probability that counts as "finished"
+    end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
 
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
@@ -79,6 +85,10 @@ class SpeechSettings:
         _check(1.0 <= self.max_turn_s <= 120.0, "speech.max_turn_s must be 1..120")
         _check(20 <= self.barge_in_ms <= 1000, "speech.barge_in_ms must be 20..1000")
         _check(0.0 <= self.pause_factor <= 3.0, "speech.pause_factor must be 0..3")
+        _check(self.turn_model in TURN_MODEL_CHOICES,
+               f"speech.turn_model must be one of {TURN_MODEL_CHOICES}")
+        _check(0.0 < self.turn_threshold < 1.0, "speech.turn_threshold must be in (0, 1)")
+        _check(100 <= self.end_confident_ms <= 5000, "speech.end_confident_ms must be 100..5000")
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
 
 

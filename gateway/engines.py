@@ -21,8 +21,24 @@ import numpy as np
 
 from gateway.config import Settings
 from gateway.errors import BackendError, ConfigError, GatewayError, ModelUnavailable
-from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
-from models.registry import ASR_ENGINES, TTS_ENGINES, TTS_FALLBACK, EngineOptions, asr_for, voice_for
+from models.base import (
+    Closeable,
+    EndOfTurnModel,
+    Float32Audio,
+    Synthesizer,
+    Transcriber,
+    Transcript,
+    VoiceActivityDetector,
+)
+from models.registry import (
+    ASR_ENGINES,
+    TTS_ENGINES,
+    TTS_FALLBACK,
+    TURN_MODELS,
+    EngineOptions,
+    asr_for,
+    voice_for,
+)
 
 if TYPE_CHECKING:
     from modalities.screen.reader import ScreenReader
@@ -39,6 +55,8 @@ class Engines:
         self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
+        self._turn_missing = False  # speech.turn_model = "auto" and the model failed to load
+        self._turn_installed: bool | None = None  # its weights package is installed (None: not looked)
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -93,6 +111,24 @@ class Engines:
                 engine = TTS_ENGINES[TTS_FALLBACK]
         return self._get(engine.key, lambda: engine.load(self._options()))
 
+    def turn_model_name(self) -> str | None:
+        """The end-of-turn model sessions use: speech.turn_model, or with "auto" Smart Turn when
+        its weights package is installed (a metadata check, nothing loaded); None: pause rules only."""
+        from models import weights
+
+        configured = self.settings.speech.turn_model
+        if configured == "off" or (configured == "auto" and self._turn_missing):
+            return None
+        if configured != "auto":
+            return configured
+        if self._turn_installed is None:  # asked once per session: look the package up once
+            self._turn_installed = weights.installed("smart-turn-v3.2-cpu")
+        return next(iter(TURN_MODELS)) if self._turn_installed else None
+
+    def turn_model(self, name: str) -> EndOfTurnModel:
+        engine = TURN_MODELS[name]
+        return self._get(engine.key, lambda: engine.load(self._options()))
+
     def screen_reader(self) -> ScreenReader:
         """A reader per session (it keeps the previous screenshot) on the shared OCR engine."""
         from modalities.screen.engines import SharedEngine
@@ -131,6 +167,9 @@ class Engines:
         vad = self.new_vad()
         vad.probability(np.zeros(vad.window_samples, dtype=np.float32))
         vad.close()
+        turn = self.turn_model_name()
+        if turn is not None:
+            self.turn_model(turn).probability(np.zeros(16000, dtype=np.float32))
         self._warm_sign()
 
     def _warm_sign(self) -> None:
@@ -181,6 +220,26 @@ class Engines:
             self._drop(key, engine)
             raise BackendError(f"speech recognition failed ({type(exc).__name__}); it is being reloaded",
                                code="asr-failed") from exc
+
+    async def end_of_turn(self, name: str, audio: Float32Audio) -> float | None:
+        """Probability that the turn in `audio` is over; None when an "auto" model is unavailable
+        (the session goes on with the pause rules). Up to two calls at once: ~40 ms each."""
+        try:
+            model = await asyncio.to_thread(self.turn_model, name)
+        except ModelUnavailable:
+            if self.settings.speech.turn_model != "auto":
+                raise
+            self._turn_missing = True
+            return None
+        key = TURN_MODELS[name].key
+        try:
+            return await self.run(key, model.probability, audio, limit=2)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            self._drop(key, model)
+            raise BackendError(f"the end-of-turn model failed ({type(exc).__name__}); "
+                               "it is being reloaded") from exc
 
     async def synthesize(self, text: str, language: str) -> tuple[list[np.ndarray], int]:
         """Audio chunks of `text` and their sample rate."""

@@ -64,6 +64,19 @@ class VoiceActivityDetector(Protocol):
     def close(self) -> None: ...
 
 
+class EndOfTurnModel(Protocol):
+    """A learned end-of-turn detector: reads the turn's audio so far (ending in the pause)."""
+
+    sample_rate: int
+    max_seconds: int  # the audio it reads at most (older audio is ignored)
+
+    def probability(self, audio: Float32Audio) -> float:
+        """Probability that the speaker has finished their turn; thread-safe."""
+        ...
+
+    def close(self) -> None: ...
+
+
 # ---------------------------------------------------------------- voice out
 
 

@@ -1,6 +1,6 @@
 """Optional capabilities (the package's extras) and the one line a missing one gives.
 
-pyproject.toml groups the engines into extras: voice, zh, llm, ocr, sign, webrtc, production
+pyproject.toml groups the engines into extras: voice, zh, llm, ocr, sign, webrtc, production, turn
 (`all` is every one). Engines import their packages lazily inside `needs_extra(...)`; without the
 extra the import raises MissingExtra, "sign input needs: pip install 'cc-gateway[sign]' (mediapipe
 is missing)" — a ModelUnavailable, so a session reports it as an error event with the usual code
@@ -22,7 +22,7 @@ PACKAGE = "cc-gateway"
 CHECKOUT = Path(__file__).resolve().parents[1]
 _REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*?)\s*(?:;(.*))?$")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
-EXTRAS = ("voice", "zh", "llm", "ocr", "sign", "webrtc", "production")
+EXTRAS = ("voice", "zh", "llm", "ocr", "sign", "webrtc", "production", "turn")
 
 # Import name -> the extra that installs it (tests/packaging checks each against pyproject.toml).
 EXTRA_OF_MODULE = {

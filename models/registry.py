@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from models.base import Synthesizer, Transcriber
+from models.base import EndOfTurnModel, Synthesizer, Transcriber
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,16 @@ class TtsEngine:
     languages: tuple[str, ...]  # what it speaks; () = every language (the fallback voice)
     load: Callable[[EngineOptions], Synthesizer]
     optional: bool = False  # chosen only when a setting names it; missing packages: the fallback
+
+
+@dataclass(frozen=True)
+class TurnEngine:
+    """A learned end-of-turn model; always optional (without it the pause rules decide alone)."""
+
+    key: str
+    languages: tuple[str, ...]  # what it was trained on; () = multilingual
+    load: Callable[[EngineOptions], EndOfTurnModel]
+    extra: str  # the extra that carries its weights
 
 
 def _whisper(size: str) -> Callable[[EngineOptions], Transcriber]:
@@ -70,7 +80,14 @@ def _espeak(o: EngineOptions) -> Synthesizer:
     return EspeakSynthesizer(words_per_minute=o.espeak_words_per_minute)
 
 
-# Keyed by the settings value (speech.asr_model, voice.zh_voice). Read-only views: no mutable globals.
+def _smart_turn(o: EngineOptions) -> EndOfTurnModel:
+    from models.turn_smart import SmartTurn
+
+    return SmartTurn()
+
+
+# Keyed by the settings value (speech.asr_model, voice.zh_voice, speech.turn_model).
+# Read-only views: no mutable globals.
 ASR_ENGINES: Mapping[str, AsrEngine] = MappingProxyType({
     "tiny.en": AsrEngine("asr:tiny.en", ("en",), _whisper("tiny.en")),
     "base": AsrEngine("asr:base", (), _whisper("base")),
@@ -81,6 +98,10 @@ TTS_ENGINES: Mapping[str, TtsEngine] = MappingProxyType({
     "espeak-ng": TtsEngine("tts:espeak", (), _espeak),
 })
 TTS_FALLBACK = "espeak-ng"
+# Smart Turn v3.2 is documented as trained on 23 languages, English and Chinese among them.
+TURN_MODELS: Mapping[str, TurnEngine] = MappingProxyType({
+    "smart-turn-v3": TurnEngine("turn:smart-turn-v3", (), _smart_turn, "turn"),
+})
 
 
 def asr_for(language: str) -> str:

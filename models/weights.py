@@ -338,3 +338,18 @@ def licence(name: str) -> str:
     if entry is None:
         raise ModelUnavailable(f"unknown model {name!r}")
     return entry.licence
+
+
+def installed(name: str) -> bool:
+    """Whether the packages carrying a manifest entry are installed at their pinned versions
+    (cheap: package metadata only; resolve() still checks the files and their sha256)."""
+    entry = load_manifests().get(name)
+    if entry is None:
+        return False
+    for wf in entry.files:
+        try:
+            if md.version(wf.package) != wf.version:
+                return False
+        except md.PackageNotFoundError:
+            return False
+    return True

@@ -17,6 +17,7 @@ from gateway.session.messages import (
     Count,
     Emit,
     Finish,
+    JudgeTurn,
     OpenSpeech,
     ReadScreen,
     Record,
@@ -29,6 +30,7 @@ from gateway.session.messages import (
     StopReply,
     Transcribe,
     Transcribed,
+    TurnJudged,
 )
 from gateway.session.reply import ReplyWorker, one_clause
 from gateway.tracing import TurnTrace, untraced
@@ -96,6 +98,10 @@ async def execute(s: Executor, command: Command) -> None:
         s.speech.open(command.turn_id, s._ears, command.start_ms, command.language, trace)
     elif isinstance(command, Transcribe):
         _transcribe(s, command)
+    elif isinstance(command, JudgeTurn):
+        assert s._ears is not None
+        verdict = s.speech.judge(command.turn_id, s._ears, command.heard_ms)
+        s.spawn("turn", command.turn_id, _judged(s, command, verdict))
     elif isinstance(command, SpeechGap):
         s.speech.resumed(command.turn_id, command.pause_end_ms, command.at_ms)
     elif isinstance(command, CloseSpeech):
@@ -160,6 +166,11 @@ def _transcribe(s: Executor, command: Transcribe) -> None:
 async def _partial(s: Executor, turn_id: int, until: int, pending: Awaitable[str]) -> None:
     text = await pending
     await s._tell(Transcribed(turn_id, until, text, s.speech.language(turn_id), final=False))
+
+
+async def _judged(s: Executor, command: JudgeTurn, pending: Awaitable[float | None] | None) -> None:
+    probability = None if pending is None else await pending
+    await s._tell(TurnJudged(command.turn_id, command.until_ms, probability))
 
 
 async def _final(s: Executor, turn_id: int, until: int, pending: Awaitable[TurnText] | None) -> None:

@@ -12,8 +12,10 @@ Rules (tests/session guards each):
 - A reply is cut (audio.clear) by a barge-in, or by the reply to a later turn while it is still
   audible. Barge-in is speech that began after the reply began: a caller already mid-sentence when
   a typed line or a screenshot is answered is not interrupting that reply.
-- While the turn would end if its words so far sounded finished, caller audio is held until the
-  transcript of the pause is known, so turn-taking is the same at any input speed.
+- While the turn would end if its words so far sounded finished (and, with an end-of-turn model,
+  if the model agreed), caller audio is held until the pause's transcript (and the model's verdict)
+  is known, so turn-taking is the same at any input or model speed. No reply starts before the
+  turn has ended: the model's verdict only shortens the silence that ends it.
 - Session end during speech finishes the turn: it is transcribed and stored, marked interrupted.
 """
 
@@ -54,6 +56,7 @@ from gateway.session.messages import (
     Count,
     Emit,
     Finish,
+    JudgeTurn,
     MachineInput,
     OpenSpeech,
     ReadScreen,
@@ -71,6 +74,7 @@ from gateway.session.messages import (
     StopReply,
     Transcribe,
     Transcribed,
+    TurnJudged,
     VoiceWindow,
     WorkerFailed,
 )
@@ -84,7 +88,7 @@ from modalities.speech.endpointing import (
     SpeechResumed,
     SpeechStarted,
     TurnEnded,
-    sounds_complete,
+    completeness,
 )
 from modalities.speech.repetition import cut_runaway
 
@@ -97,6 +101,7 @@ class MachineConfig:
     language: str = "auto"  # the session's language, or "auto" to detect per turn
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     transcribe_in_pauses: bool = True  # False: the conventional pipeline (whole turn after a fixed silence)
+    judge_turns: bool = False  # an end-of-turn model judges each pause (JudgeTurn -> TurnJudged)
 
 
 class SessionMachine:
@@ -114,6 +119,7 @@ class SessionMachine:
         self._speech_end_ms = 0
         self._pause_end_ms = -1  # where the last pause began (for the transcriber's gap rule)
         self._awaited = -1  # the pause whose transcript may end the turn (-1: none awaited)
+        self._judging = -1  # the pause whose end-of-turn verdict may end the turn (-1: none awaited)
         self._held: collections.deque[VoiceWindow] = collections.deque()
         self._finals: set[int] = set()  # speech turns over, their final transcript awaited
         # the reply
@@ -154,6 +160,11 @@ class SessionMachine:
             self._window(item, now, out)
         elif isinstance(item, Transcribed):
             self._transcribed(item, now, out)
+        elif isinstance(item, TurnJudged):
+            if item.turn_id == self._speech and item.until_ms == self._judging:
+                self.endpointer.judged(item.probability)
+                self._judging = -1
+                self._release(now, out)
         elif isinstance(item, ReplySpoken):
             self._spoken(item, now, out)
         elif isinstance(item, ReplyOutput):
@@ -221,19 +232,23 @@ class SessionMachine:
 
     # ------------------------------------------------------------------ speech in
 
+    def _hints_due(self) -> bool:
+        """The turn would end now if the pause's transcript and verdict still to come allowed it."""
+        return self.endpointer.waiting_for(text=self._awaited >= 0, model=self._judging >= 0)
+
     def _window(self, window: VoiceWindow, now: float, out: list[Command]) -> None:
-        if self._held or (self.endpointer.awaiting_hint and self._awaited >= 0):
-            self._held.append(window)  # the pause's transcript decides whether the turn is over
+        if self._held or self._hints_due():
+            self._held.append(window)  # the pause's transcript (and verdict) decide whether it is over
             if len(self._held) <= MAX_HELD_WINDOWS:
                 return
-            self._awaited = -1  # the transcript is too late: go on without it
+            self._awaited = self._judging = -1  # too late: go on without them
             self._release(now, out)
             return
         self._feed(window, now, out)
 
     def _release(self, now: float, out: list[Command]) -> None:
         while self._held:
-            if self.endpointer.awaiting_hint and self._awaited >= 0:
+            if self._hints_due():
                 return
             self._feed(self._held.popleft(), now, out)
 
@@ -248,7 +263,7 @@ class SessionMachine:
                 self._interrupt(event.at_ms, now, out)
             elif isinstance(event, SpeechStarted):
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
-                self._pause_end_ms = self._awaited = -1
+                self._pause_end_ms = self._awaited = self._judging = -1
                 language = None if self.language == "auto" else self.language
                 out.append(OpenSpeech(self._speech, event.start_ms, language))
             elif self._speech is None:
@@ -260,10 +275,13 @@ class SessionMachine:
                     continue
                 self._pause_end_ms = self._awaited = event.segment_end_ms
                 out.append(Transcribe(self._speech, event.segment_end_ms, final=False))
+                if self.config.judge_turns:
+                    self._judging = event.segment_end_ms
+                    out.append(JudgeTurn(self._speech, event.segment_end_ms, window.end_ms))
             elif isinstance(event, SpeechResumed):
                 if self._pause_end_ms >= 0:
                     out.append(SpeechGap(self._speech, self._pause_end_ms, event.at_ms))
-                self._awaited = -1  # that pause's transcript would come too late to end the turn
+                self._awaited = self._judging = -1  # that pause's hints would come too late to end the turn
             elif isinstance(event, TurnEnded):
                 self._speech_end_ms = event.speech_end_ms
                 self._finals.add(self._speech)
@@ -278,7 +296,7 @@ class SessionMachine:
             if result.turn_id != self._speech:
                 return  # a pause of a turn that is over since
             if result.until_ms == self._awaited:
-                self.endpointer.hint(sounds_complete(result.text))
+                self.endpointer.hint(completeness(result.text))
                 self._awaited = -1
             if result.text:
                 out.append(Emit(TranscriptPartial(result.turn_id, result.text, result.language)))
@@ -385,6 +403,9 @@ class SessionMachine:
             elif turn_id == self._speech:  # a pause pass failed: the turn goes on without its hint
                 self._awaited = -1
                 self._release(now, out)
+        elif failed.stage == "turn" and turn_id == self._speech:  # no verdict: the pause rules decide
+            self._judging = -1
+            self._release(now, out)
         elif failed.stage == "screen" and turn_id == self._screen_busy:
             self._screen_busy = None
         elif failed.stage == "reply" and turn_id == self._reply:

@@ -17,7 +17,7 @@ from gateway.events import SessionEvent
 from gateway.inputs import SessionInput
 from modalities.sign.events import SignEvent
 
-Stage = Literal["asr", "tts", "reply", "screen", "sign"]
+Stage = Literal["asr", "tts", "reply", "screen", "sign", "turn"]
 Speaker = Literal["caller", "bot", "agent", "system"]
 Counted = Literal["barge_ins", "empty_turns"]
 
@@ -43,6 +43,16 @@ class Transcribed:
     language: str
     final: bool
     asr_ms: float = 0.0  # ASR time after the end of speech (what the caller waited for)
+
+
+@dataclass(frozen=True)
+class TurnJudged:
+    """The end-of-turn model's verdict on the pause of speech turn `turn_id` that began at
+    `until_ms`: the probability that the caller has finished (None: no verdict)."""
+
+    turn_id: int
+    until_ms: int
+    probability: float | None
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,8 @@ class WorkerFailed:
     error: GatewayError
 
 
-Result = (VoiceWindow | Transcribed | ScreenRead | SignSaw | ReplyOutput | ReplySpoken | ReplyDone
-          | WorkerFailed)
+Result = (VoiceWindow | Transcribed | TurnJudged | ScreenRead | SignSaw | ReplyOutput | ReplySpoken
+          | ReplyDone | WorkerFailed)
 MachineInput = SessionInput | Result
 
 # ---------------------------------------------------------------- commands (outputs to the runner)
@@ -147,6 +157,16 @@ class Transcribe:
     turn_id: int
     until_ms: int
     final: bool
+
+
+@dataclass(frozen=True)
+class JudgeTurn:
+    """Ask the end-of-turn model about the pause that began at `until_ms`: the turn's audio from
+    its start to `heard_ms` (the media time now, so the pause's first silence is included)."""
+
+    turn_id: int
+    until_ms: int
+    heard_ms: int
 
 
 @dataclass(frozen=True)
@@ -216,5 +236,5 @@ class Finish:
     reason: str
 
 
-Command = (Emit | Record | Report | Count | OpenSpeech | Transcribe | SpeechGap | CloseSpeech | ReadScreen
-           | SignFrame | ConfirmSign | StartReply | Say | StopReply | Finish)
+Command = (Emit | Record | Report | Count | OpenSpeech | Transcribe | JudgeTurn | SpeechGap | CloseSpeech
+           | ReadScreen | SignFrame | ConfirmSign | StartReply | Say | StopReply | Finish)

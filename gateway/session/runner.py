@@ -61,14 +61,16 @@ class SessionDeps:
     tracing: Tracing = field(default_factory=Tracing)  # per-turn spans; the default records nothing
 
 
-def machine_config(settings: Settings, language: str) -> MachineConfig:
+def machine_config(settings: Settings, language: str, *, judge_turns: bool = False) -> MachineConfig:
     s = settings.speech
     endpoint = EndpointConfig(threshold=s.vad_threshold, min_speech_ms=s.min_speech_ms,
                               end_complete_ms=s.end_silence_ms,
                               end_incomplete_ms=max(s.end_silence_ms, s.end_incomplete_ms),
                               max_turn_ms=int(s.max_turn_s * 1000), barge_in_ms=s.barge_in_ms,
-                              pause_factor=s.pause_factor)
-    return MachineConfig(language, endpoint, s.transcribe_in_pauses)
+                              pause_factor=s.pause_factor, end_confident_ms=s.end_confident_ms,
+                              turn_threshold=s.turn_threshold)
+    return MachineConfig(language, endpoint, s.transcribe_in_pauses,
+                         judge_turns=judge_turns and s.transcribe_in_pauses)
 
 
 class Session(Executor):
@@ -76,7 +78,8 @@ class Session(Executor):
                  deps: SessionDeps) -> None:
         self.session_id, self.request, self.conversation, self.deps = session_id, request, conversation, deps
         self.language = request.language
-        self.machine = SessionMachine(machine_config(deps.settings, request.language))
+        judge = deps.engines.turn_model_name() is not None  # the end-of-turn model, when installed
+        self.machine = SessionMachine(machine_config(deps.settings, request.language, judge_turns=judge))
         self._inbox: Inbox[SessionInput] = Inbox(INBOX_SIZE)
         self._outbox = Outbox(self.machine.is_cancelled, deps.metrics.dropped_events.inc)
         self._closed = asyncio.Event()

@@ -21,6 +21,7 @@ from modalities.speech.transcriber import TurnText, TurnTranscriber
 from models.base import Float32Audio, Transcript, VoiceActivityDetector
 
 RATE = 16000
+JUDGE_PRE_ROLL_MS = 200  # audio the end-of-turn model hears before the first voiced window
 
 
 class CallerEars:
@@ -78,6 +79,7 @@ class SpeechTurns:
         self._metrics = metrics
         self._model = engines.asr_model_for(session_language)
         self._open: dict[int, TurnTranscriber] = {}
+        self._starts: dict[int, int] = {}  # turn id -> media time of its first voiced window
 
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
              trace: TurnTrace) -> None:
@@ -92,6 +94,24 @@ class SpeechTurns:
             return result
 
         self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms)
+        self._starts[turn_id] = start_ms
+
+    def judge(self, turn_id: int, ears: CallerEars, heard_ms: int) -> Awaitable[float | None] | None:
+        """The end-of-turn model's verdict on the turn's audio up to `heard_ms` (taken now, at
+        most the model's 8 s); None when the turn is over or no model is configured."""
+        name = self._engines.turn_model_name()
+        if turn_id not in self._open or name is None:
+            return None
+        start = max(self._starts[turn_id] - JUDGE_PRE_ROLL_MS, heard_ms - 8000)
+        audio = ears.audio(start, heard_ms)
+        engines, metrics = self._engines, self._metrics
+
+        async def run() -> float | None:
+            started = time.perf_counter()
+            p = await engines.end_of_turn(name, audio)
+            metrics.stage.labels("turn").observe(time.perf_counter() - started)
+            return p
+        return run()
 
     def resumed(self, turn_id: int, pause_end_ms: int, at_ms: int) -> None:
         if turn_id in self._open:
@@ -104,6 +124,7 @@ class SpeechTurns:
 
     def finish(self, turn_id: int, until_ms: int) -> Awaitable[TurnText] | None:
         tx = self._open.pop(turn_id, None)
+        self._starts.pop(turn_id, None)
         return None if tx is None else tx.finish(until_ms, loop_time=time.perf_counter)
 
     def language(self, turn_id: int) -> str:
@@ -112,3 +133,4 @@ class SpeechTurns:
 
     def close(self, turn_id: int) -> None:
         self._open.pop(turn_id, None)
+        self._starts.pop(turn_id, None)

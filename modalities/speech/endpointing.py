@@ -8,11 +8,27 @@ how long the silence must last before the turn ends: short after a finished sent
 already paused and gone on within this turn is given at least `pause_factor` times that pause
 before a finished-sounding sentence ends the turn: speakers keep their rhythm, and a speaker who
 paused a second mid-sentence is not answered in their next 0.7 s breath.
+
+A learned end-of-turn model (when the session has one) judges the audio of each pause too:
+when it and the words agree that the turn is over, `end_confident_ms` of silence ends it, however
+long the caller paused before; when it doubts, the rules above decide. It never ends a turn whose
+words sound unfinished. A sentence-final marker ("?", Mandarin 吗/呢/吧) skips the rhythm rule.
+
+| words \\ model          | finished (p >= threshold) | doubtful, absent or failed   |
+|-----------------------|---------------------------|------------------------------|
+| unfinished or unknown | end_incomplete_ms         | end_incomplete_ms            |
+| finished              | end_confident_ms          | pause rule (end_complete_ms, |
+|                       |                           | stretched by pause_factor)   |
+| final ("?", 吗)       | end_confident_ms          | end_complete_ms              |
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from modalities.speech.completeness import Completeness
+from modalities.speech.completeness import completeness as completeness  # re-exported
+from modalities.speech.completeness import sounds_complete as sounds_complete  # re-exported
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,8 @@ class EndpointConfig:
     max_turn_ms: int = 30_000  # a turn is cut here even while the caller keeps talking
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
     pause_factor: float = 0.75  # finished-sounding turns wait this times the caller's longest pause
+    end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
+    turn_threshold: float = 0.5  # end-of-turn model probability that counts as "finished"
 
 
 @dataclass(frozen=True)
@@ -69,14 +87,14 @@ EndpointEvent = SpeechStarted | PauseStarted | SpeechResumed | TurnEnded | Barge
 class Endpointer:
     """Call `window(end_ms, probability)` for each VAD window in order; it returns events.
 
-    `hint(complete)` tells it whether the transcript so far sounds finished (None: not known yet).
+    `hint(words)` tells it how finished the transcript so far reads (None: not known), and
+    `judged(p)` what the end-of-turn model thinks of the pause (None: no verdict).
     `reply_active` is set by the session while a reply is being played to the caller.
     """
 
     def __init__(self, config: EndpointConfig) -> None:
         self.config = config
         self.reply_active = False
-        self._complete: bool | None = None
         self._reset_turn()
         self._barge_voiced_ms = 0
 
@@ -89,7 +107,8 @@ class Endpointer:
         self._segment_start = 0
         self._silence_ms = 0
         self._paused = False
-        self._complete = None
+        self._complete: Completeness | None = None
+        self._turn_p: float | None = None
         self._longest_pause_ms = 0  # longest silence in this turn after which the caller went on
 
     @property
@@ -99,16 +118,37 @@ class Endpointer:
     @property
     def awaiting_hint(self) -> bool:
         """True when the turn would end now if the words were known to be finished."""
-        return (self._in_turn and self._paused and self._complete is None
-                and self._silence_ms >= self._complete_silence_ms())
+        return self.waiting_for(text=self._complete is None, model=False)
+
+    def waiting_for(self, *, text: bool, model: bool) -> bool:
+        """True when the turn would end now if the hints still to come (the pause's transcript,
+        the model's verdict) were favourable, but does not end on what is known."""
+        if not (self._in_turn and self._paused and (text or model)):
+            return False
+        best = self._needed("final" if text else self._complete, 1.0 if model else self._turn_p)
+        return best <= self._silence_ms < self._needed(self._complete, self._turn_p)
+
+    def _needed(self, words: Completeness | None, p: float | None) -> int:
+        """The silence that ends the turn, given the words and the model's verdict (table above)."""
+        cfg = self.config
+        if words is None or words == "incomplete":
+            return cfg.end_incomplete_ms
+        if p is not None and p >= cfg.turn_threshold:
+            return min(cfg.end_confident_ms, cfg.end_complete_ms)
+        return cfg.end_complete_ms if words == "final" else self._complete_silence_ms()
 
     def _complete_silence_ms(self) -> int:
         cfg = self.config
         adaptive = int(cfg.pause_factor * self._longest_pause_ms)
         return max(cfg.end_complete_ms, min(cfg.end_incomplete_ms, adaptive))
 
-    def hint(self, complete: bool | None) -> None:
-        self._complete = complete
+    def hint(self, words: Completeness | bool | None) -> None:
+        if isinstance(words, bool):
+            words = "complete" if words else "incomplete"
+        self._complete = words
+
+    def judged(self, probability: float | None) -> None:
+        self._turn_p = probability
 
     def window(self, end_ms: int, duration_ms: int, probability: float) -> list[EndpointEvent]:
         cfg = self.config
@@ -136,7 +176,7 @@ class Endpointer:
                     self._longest_pause_ms = max(self._longest_pause_ms, self._silence_ms)
                     self._paused = False
                     self._segment_start = start_ms
-                    self._complete = None
+                    self._complete, self._turn_p = None, None
                     events.append(SpeechResumed(start_ms))
             self._voiced_ms += duration_ms
             self._silence_ms = 0
@@ -151,8 +191,7 @@ class Endpointer:
             if not self._paused and self._silence_ms >= cfg.pause_ms:
                 self._paused = True
                 events.append(PauseStarted(self._segment_start, self._speech_end))
-            needed = cfg.end_incomplete_ms if self._complete is not True else self._complete_silence_ms()
-            if self._paused and self._silence_ms >= needed:
+            if self._paused and self._silence_ms >= self._needed(self._complete, self._turn_p):
                 events.append(TurnEnded(self._turn_start, self._speech_end, "silence"))
                 self._reset_turn()
                 return events
@@ -162,70 +201,3 @@ class Endpointer:
             events.append(TurnEnded(self._turn_start, self._speech_end, "max-length"))
             self._reset_turn()
         return events
-
-
-# Words after which a sentence cannot be over, in the languages the gateway speaks.
-_CONTINUATIONS = frozenset((
-    "and", "or", "but", "so", "because", "the", "a", "an", "to", "of", "my", "your", "our", "their",
-    "his", "her", "its", "with", "for", "in", "on", "at", "if", "that", "which", "who", "when",
-    "while", "than", "then", "as", "like", "about", "from", "into", "um", "uh", "er"))
-_CONTINUATIONS_ZH = ("和", "跟", "但是", "因为", "所以", "的", "而且", "还有", "如果", "就是",
-                     "然后", "我想", "请问", "那个", "嗯")
-# Short replies that are whole turns on their own.
-_SHORT_TURNS = frozenset((
-    "yes", "no", "yeah", "yep", "nope", "ok", "okay", "sure", "thanks", "thank you", "hello", "hi",
-    "bye", "goodbye", "agent", "operator", "representative", "help", "stop", "repeat", "correct",
-    "right", "wrong", "please", "human", "person"))
-# A few verbs and auxiliaries: a sentence opening with "and"/"so"/"but" with none of them (nor a
-# word in -ed/-ing/-n't) is a fragment still waiting for its verb ("And so, my fellow Americans.").
-_VERBS = frozenset((
-    "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "have", "has", "had", "can",
-    "could", "will", "would", "should", "shall", "may", "might", "must", "want", "need", "get", "got",
-    "go", "went", "make", "made", "know", "think", "see", "take", "give", "tell", "ask", "return",
-    "send", "ship", "pay", "paid", "order", "cancel", "change", "help", "buy", "bought", "like",
-    "let", "call", "check", "find", "keep", "says", "said", "came", "come", "arrived", "work"))
-_FRAGMENT_OPENERS = ("and", "so", "but", "or", "because", "well")
-_FINAL_PUNCT = ".?!。？！"
-_OPEN_PUNCT = ",;:，；：、…-—"
-
-
-def sounds_complete(text: str) -> bool | None:
-    """Whether a transcript reads as a finished utterance; None when there is nothing to judge.
-
-    Whisper punctuates finished sentences, so missing final punctuation, a trailing comma or a
-    dangling function word means the caller is mid-sentence; a question mark means they are done.
-    """
-    stripped = text.strip().strip("\"'“”")
-    if not stripped:
-        return None
-    if stripped.endswith("...") or stripped[-1] in _OPEN_PUNCT:
-        return False
-    if stripped[-1] in "?？":
-        return True
-    body = stripped.rstrip(_FINAL_PUNCT).strip()
-    if body.endswith(_CONTINUATIONS_ZH):
-        return False
-    if _is_cjk(body[-1:]):  # Whisper often leaves Chinese unpunctuated: only dangling words count
-        return True
-    last_sentence = _last_sentence(body)
-    words = [w.strip(",;:").lower() for w in last_sentence.split()]
-    if not words or words[-1] in _CONTINUATIONS:
-        return False
-    if " ".join(words) in _SHORT_TURNS:
-        return True
-    if stripped[-1] not in _FINAL_PUNCT or len(words) <= 2:
-        return False
-    return not (words[0] in _FRAGMENT_OPENERS and not any(_verb_like(w) for w in words))
-
-
-def _last_sentence(text: str) -> str:
-    cut = max(text.rfind(p) for p in _FINAL_PUNCT)
-    return text[cut + 1:] if cut >= 0 else text
-
-
-def _verb_like(word: str) -> bool:
-    return word in _VERBS or word.endswith(("ed", "ing", "n't"))
-
-
-def _is_cjk(ch: str) -> bool:
-    return bool(ch) and "\u3400" <= ch <= "\u9fff"
