@@ -11,15 +11,18 @@ paused a second mid-sentence is not answered in their next 0.7 s breath.
 
 A learned end-of-turn model (when the session has one) judges the audio of each pause too:
 when it and the words agree that the turn is over, `end_confident_ms` of silence ends it, however
-long the caller paused before; when it doubts, the rules above decide. It never ends a turn whose
-words sound unfinished. A sentence-final marker ("?", Mandarin 吗/呢/吧) skips the rhythm rule.
+long the caller paused before; when it is sure the caller is mid-sentence (p < turn_doubt) a
+finished-looking sentence waits the long silence; in between, the rules above decide. It never
+ends a turn whose words sound unfinished. A sentence-final marker ("?", Mandarin 吗/呢/吧) skips
+the rhythm rule and outweighs the model's doubt.
 
-| words \\ model          | finished (p >= threshold) | doubtful, absent or failed   |
-|-----------------------|---------------------------|------------------------------|
-| unfinished or unknown | end_incomplete_ms         | end_incomplete_ms            |
-| finished              | end_confident_ms          | pause rule (end_complete_ms, |
-|                       |                           | stretched by pause_factor)   |
-| final ("?", 吗)       | end_confident_ms          | end_complete_ms              |
+| words \\ model p        | >= turn_threshold | doubtful, absent, failed | < turn_doubt      |
+|-----------------------|-------------------|--------------------------|-------------------|
+| unfinished or unknown | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
+| finished              | end_confident_ms  | pause rule (*)           | end_incomplete_ms |
+| final ("?", 吗)       | end_confident_ms  | end_complete_ms          | end_complete_ms   |
+
+(*) end_complete_ms, stretched to pause_factor x the caller's longest pause in this turn.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class EndpointConfig:
     pause_factor: float = 0.75  # finished-sounding turns wait this times the caller's longest pause
     end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
     turn_threshold: float = 0.5  # end-of-turn model probability that counts as "finished"
+    turn_doubt: float = 0.1  # below it the model is sure the caller is mid-sentence
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,11 @@ class Endpointer:
             return cfg.end_incomplete_ms
         if p is not None and p >= cfg.turn_threshold:
             return min(cfg.end_confident_ms, cfg.end_complete_ms)
-        return cfg.end_complete_ms if words == "final" else self._complete_silence_ms()
+        if words == "final":
+            return cfg.end_complete_ms
+        if p is not None and p < cfg.turn_doubt:
+            return cfg.end_incomplete_ms
+        return self._complete_silence_ms()
 
     def _complete_silence_ms(self) -> int:
         cfg = self.config

@@ -37,6 +37,7 @@ from gateway.session.messages import (
     ConfirmSign,
     Emit,
     Finish,
+    JudgeTurn,
     MachineInput,
     ReadScreen,
     Record,
@@ -52,6 +53,7 @@ from gateway.session.messages import (
     StopReply,
     Transcribe,
     Transcribed,
+    TurnJudged,
     VoiceWindow,
     WorkerFailed,
 )
@@ -74,6 +76,7 @@ class Crash(Exception):
 
 
 AsrScript = Callable[[int, int, bool], str]  # (turn_id, until_ms, final) -> text; may raise
+JudgeScript = Callable[[int, int], float | None]  # (turn_id, pause until_ms) -> end-of-turn p; may raise
 QUESTION = "How long do I have to return an item?"
 
 
@@ -88,6 +91,8 @@ class Harness:
     reply_frames: int = 10  # frames per reply (0.2 s of audio)
     frames_per_step: int = 4
     asr_delay_steps: int = 0  # a slow ASR: pause transcripts arrive this many steps later
+    judge: JudgeScript | None = None  # the end-of-turn model (set config.judge_turns too)
+    judge_delay_steps: int = 0  # a slow model: verdicts arrive this many steps later
     tts_fails: set[int] = field(default_factory=set)  # turn ids whose voice fails
     core_fails: set[int] = field(default_factory=set)  # turn ids whose reply stage crashes
     ocr: Callable[[bytes], TextTurn] = lambda data: TextTurn("Order 1234: shipped", "en", "screen")
@@ -181,6 +186,14 @@ class Harness:
                 self._later.append(result)
             else:
                 self._slow.append((self.asr_delay_steps, result))
+        elif isinstance(command, JudgeTurn):
+            assert self.judge is not None, "the machine asked a model it was not given"
+            try:
+                verdict: MachineInput = TurnJudged(command.turn_id, command.until_ms,
+                                                   self.judge(command.turn_id, command.until_ms))
+            except Crash:
+                verdict = WorkerFailed("turn", command.turn_id, GatewayError("the model crashed"))
+            self._slow.append((self.judge_delay_steps, verdict))
         elif isinstance(command, ReadScreen):
             try:
                 self._later.append(ScreenRead(command.turn_id, self.ocr(command.data)))

@@ -1,0 +1,111 @@
+"""Turn-taking with a learned end-of-turn model (Smart Turn) next to the transcript's cues: the
+machine asks for a verdict at each pause (JudgeTurn) and takes it back as an input (TurnJudged).
+Whole turns as event sequences, scripted ASR and model (tests/session/harness.py)."""
+
+from __future__ import annotations
+
+from gateway.session.machine import MachineConfig
+from gateway.session.messages import JudgeTurn
+from modalities.speech.endpointing import EndpointConfig
+from tests.session.harness import QUESTION, Crash, Harness, trace
+
+PAUSE = "en_pause_mid_sentence"  # speech, a 1.3 s pause, speech again
+FIRST = "I would like to check my order."  # what the ASR hears before the pause: sounds finished
+WHOLE = "I would like to check my order. It has not arrived yet."
+
+
+def judged(**endpoint: float) -> MachineConfig:
+    return MachineConfig(language="en", endpoint=EndpointConfig(**endpoint), judge_turns=True)  # type: ignore[arg-type]
+
+
+def words(turn_id: int, until_ms: int, final: bool) -> str:
+    return FIRST if until_ms < 2000 else WHOLE
+
+
+def finals(h: Harness) -> list[str]:
+    return [line for line in h.snapshot() if line.startswith("final")]
+
+
+def test_caller_pauses_mid_sentence_model_says_incomplete_no_reply_and_the_caller_goes_on() -> None:
+    """Rule: words that sound finished are not answered while the model is sure the caller is
+    mid-sentence; the caller's next words join the same turn, answered once."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+                config=judged())
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    snapshot = h.snapshot()
+    assert finals(h) == [f"final 1 speech {WHOLE!r}"]
+    assert snapshot[:2] == [f"partial 1 {FIRST!r}", f"partial 1 {WHOLE!r}"]
+    assert snapshot.index(finals(h)[0]) < snapshot.index("audio 1 x10")
+    assert [c.until_ms for c in h.commands if isinstance(c, JudgeTurn)] == [1536, 4288]
+
+
+def test_the_same_pause_without_the_model_is_answered_by_the_pause_rule() -> None:
+    """The control for the test above: today's rule answers finished-sounding words after 450 ms."""
+    h = Harness(asr=words)
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    assert finals(h)[0] == f"final 1 speech {FIRST!r}"  # answered in the caller's pause
+
+
+def test_words_and_model_agree_the_turn_ends_after_the_short_silence() -> None:
+    """Rule: finished words + a confident model end the turn after end_confident_ms, without the
+    pause_factor stretch a caller who paused long before would otherwise get."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.97,
+                config=judged(pause_factor=1.0, end_confident_ms=200))
+    h.speak(trace(PAUSE))
+    ended = None
+    for step in range(60):
+        h.idle(0.032)
+        if finals(h):
+            ended = step + 1
+            break
+    assert finals(h) == [f"final 1 speech {WHOLE!r}"]
+    assert ended is not None and ended * 32 <= 320  # 200 ms of silence, not 1.3 s (pause_factor 1)
+
+
+def test_words_unfinished_outweigh_a_confident_model() -> None:
+    """Rule: the model never ends a turn whose words sound unfinished ("And so, my fellow Americans,")."""
+    def asr(turn_id: int, until_ms: int, final: bool) -> str:
+        return "And so, my fellow Americans," if until_ms < 2000 and not final else WHOLE
+
+    h = Harness(asr=asr, judge=lambda turn_id, until_ms: 0.99, config=judged())
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    assert finals(h) == [f"final 1 speech {WHOLE!r}"]
+
+
+def test_turn_taking_is_the_same_whatever_the_speed_of_the_model() -> None:
+    """Rule: audio is held until the verdict is known, so a slow model changes nothing."""
+    seen = []
+    for delay in (0, 40):  # 40 steps: 1.3 s, as long as the caller's pause
+        h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+                    judge_delay_steps=delay, config=judged())
+        h.speak(trace(PAUSE))
+        h.idle(2.5)
+        seen.append(finals(h))
+    assert seen[0] == seen[1] == [f"final 1 speech {WHOLE!r}"]
+
+
+def test_a_crashing_model_is_reported_and_the_pause_rules_decide() -> None:
+    def judge(turn_id: int, until_ms: int) -> float | None:
+        raise Crash
+
+    h = Harness(judge=judge, config=judged())
+    h.speak(trace("en_question_returns"))
+    h.idle(1.5)
+    snapshot = h.snapshot()
+    assert "error internal-error" in snapshot
+    assert finals(h) == [f"final 1 speech {QUESTION!r}"]
+    assert snapshot[-4:] == ["reply 1", "audio 1 x10", "audio.end 1", "timing 1"]
+
+
+def test_no_verdict_falls_back_to_the_pause_rules() -> None:
+    """An "auto" model that is not installed answers None: the session behaves as without it."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: None, config=judged())
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    plain = Harness(asr=words)
+    plain.speak(trace(PAUSE))
+    plain.idle(1.0)
+    assert finals(h) == finals(plain)

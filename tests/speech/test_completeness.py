@@ -1,0 +1,58 @@
+"""The transcript's completeness cues (modalities/speech/completeness.py), per language."""
+
+from __future__ import annotations
+
+import pytest
+
+from modalities.speech.completeness import completeness, sounds_complete
+from modalities.speech.endpointing import EndpointConfig, Endpointer
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", None),
+    ("And so, my fellow Americans,", "incomplete"),
+    ("I want to return the", "incomplete"),
+    ("How long do I have to return an item?", "final"),
+    ("I would like to check my order.", "complete"),
+    ("yes", "complete"),
+    ("你们几点关门吗", "final"),  # question particle, unpunctuated as Whisper often leaves it
+    ("这个可以退货吗？", "final"),
+    ("我已经付款了", "final"),
+    ("我想问我在滨海新区有房", "complete"),
+    ("我想问一下因为", "incomplete"),
+    ("请问", "incomplete"),
+    ("请问？", "final"),
+])
+def test_completeness(text: str, expected: str | None) -> None:
+    assert completeness(text) == expected
+    assert sounds_complete(text) == (None if expected is None else expected != "incomplete")
+
+
+def _silence_to_end(words: str, p: float | None, *, longest_pause_ms: int) -> int:
+    """Media ms of silence after which the endpointer ends a turn, given the hints."""
+    ep = Endpointer(EndpointConfig(pause_factor=1.0, end_complete_ms=450, end_incomplete_ms=1400,
+                                   end_confident_ms=200))
+    t = 0
+    for voiced, ms in ((True, 640), (False, longest_pause_ms), (True, 640)):
+        for _ in range(ms // 32):
+            t += 32
+            ep.window(t, 32, 1.0 if voiced else 0.0)
+    silence = 0
+    while silence < 3000:
+        t, silence = t + 32, silence + 32
+        events = ep.window(t, 32, 0.0)
+        if silence == 160:
+            ep.hint(completeness(words))
+            ep.judged(p)
+        if any(type(e).__name__ == "TurnEnded" for e in events):
+            return silence
+    return -1
+
+
+def test_a_mandarin_final_particle_skips_the_rhythm_stretch() -> None:
+    """吗 closes the turn at end_complete_ms even after a 1.2 s pause earlier in the turn; a plain
+    ending waits pause_factor x that pause; unfinished words wait the long silence."""
+    assert _silence_to_end("你们几点关门吗", None, longest_pause_ms=1216) == 480
+    assert _silence_to_end("你们几点关门", None, longest_pause_ms=1216) == 1216
+    assert _silence_to_end("你们几点关门", 0.9, longest_pause_ms=1216) == 224
+    assert _silence_to_end("我想问一下因为", 0.9, longest_pause_ms=1216) == 1408
