@@ -73,8 +73,9 @@ class SpeechSettings:
     # The learned end-of-turn model (docs/models.md): "auto" uses it when the `turn` extra is
     # installed, "off" never; when it and the words agree the turn is over, end_confident_ms ends it.
     turn_model: str = "auto"
-    turn_threshold: float = 0.5  # end-of-turn probability that counts as "finished"
+    turn_threshold: float = 0.7  # end-of-turn probability that counts as "finished"
     turn_doubt: float = 0.1  # below it a finished-sounding sentence waits end_incomplete_ms
+    end_unfinished_ms: int = 2000  # silence that ends a turn both the words and the model call unfinished
     end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
 
     def validate(self) -> None:
@@ -91,6 +92,7 @@ class SpeechSettings:
         _check(0.0 < self.turn_threshold < 1.0, "speech.turn_threshold must be in (0, 1)")
         _check(0.0 <= self.turn_doubt <= self.turn_threshold, "speech.turn_doubt must be 0..turn_threshold")
         _check(100 <= self.end_confident_ms <= 5000, "speech.end_confident_ms must be 100..5000")
+        _check(100 <= self.end_unfinished_ms <= 10000, "speech.end_unfinished_ms must be 100..10000")
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
 
 

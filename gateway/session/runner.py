@@ -68,7 +68,8 @@ def machine_config(settings: Settings, language: str, *, judge_turns: bool = Fal
                               end_incomplete_ms=max(s.end_silence_ms, s.end_incomplete_ms),
                               max_turn_ms=int(s.max_turn_s * 1000), barge_in_ms=s.barge_in_ms,
                               pause_factor=s.pause_factor, end_confident_ms=s.end_confident_ms,
-                              turn_threshold=s.turn_threshold, turn_doubt=s.turn_doubt)
+                              turn_threshold=s.turn_threshold, turn_doubt=s.turn_doubt,
+                              end_unfinished_ms=s.end_unfinished_ms)
     return MachineConfig(language, endpoint, s.transcribe_in_pauses,
                          judge_turns=judge_turns and s.transcribe_in_pauses)
 

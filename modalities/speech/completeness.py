@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Completeness = Literal["incomplete", "complete", "final"]
+# "unsure": a full stop after one or two words; only a confident end-of-turn model ends it.
+Completeness = Literal["incomplete", "unsure", "complete", "final"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ CUES: Mapping[str, LanguageCues] = MappingProxyType({
             "correct", "right", "wrong", "please", "human", "person"))),
     "zh": LanguageCues(
         continuations=("和", "跟", "但是", "因为", "所以", "的", "而且", "还有", "如果", "就是", "然后",
-                       "我想", "请问", "那个", "嗯"),
+                       "我想", "想问", "问一下", "想知道", "请问", "那个", "嗯"),
         final_endings=("吗", "呢", "吧", "啊", "了", "嘛"),
         spaced=False),
 })
@@ -77,8 +78,10 @@ def completeness(text: str) -> Completeness | None:
         return "incomplete"
     if " ".join(words) in en.short_turns:
         return "complete"
-    if stripped[-1] not in _FINAL_PUNCT or len(words) <= 2:
+    if stripped[-1] not in _FINAL_PUNCT:
         return "incomplete"
+    if len(words) <= 2:  # "Come quickly." or "The grass.": the words alone cannot tell
+        return "unsure"
     if words[0] in _FRAGMENT_OPENERS and not any(_verb_like(w) for w in words):
         return "incomplete"
     return "complete"
@@ -87,7 +90,7 @@ def completeness(text: str) -> Completeness | None:
 def sounds_complete(text: str) -> bool | None:
     """Whether a transcript reads as a finished utterance; None when there is nothing to judge."""
     verdict = completeness(text)
-    return None if verdict is None else verdict != "incomplete"
+    return None if verdict is None else verdict in ("complete", "final")
 
 
 def _last_sentence(text: str) -> str:

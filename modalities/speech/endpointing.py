@@ -18,7 +18,9 @@ the rhythm rule and outweighs the model's doubt.
 
 | words \\ model p        | >= turn_threshold | doubtful, absent, failed | < turn_doubt      |
 |-----------------------|-------------------|--------------------------|-------------------|
-| unfinished or unknown | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
+| unfinished            | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
+| unknown               | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
+| unsure ("The grass.") | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
 | finished              | end_confident_ms  | pause rule (*)           | end_incomplete_ms |
 | final ("?", 吗)       | end_confident_ms  | end_complete_ms          | end_complete_ms   |
 
@@ -45,8 +47,9 @@ class EndpointConfig:
     barge_in_ms: int = 120  # voiced time during a reply that stops the reply
     pause_factor: float = 0.75  # finished-sounding turns wait this times the caller's longest pause
     end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
-    turn_threshold: float = 0.5  # end-of-turn model probability that counts as "finished"
+    turn_threshold: float = 0.7  # end-of-turn model probability that counts as "finished"
     turn_doubt: float = 0.1  # below it the model is sure the caller is mid-sentence
+    end_unfinished_ms: int = 2000  # silence that ends a turn both the words and the model call unfinished
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,12 @@ class Endpointer:
         """The silence that ends the turn, given the words and the model's verdict (table above)."""
         cfg = self.config
         if words is None or words == "incomplete":
-            return cfg.end_incomplete_ms
+            sure = words == "incomplete" and p is not None and p < cfg.turn_doubt
+            return max(cfg.end_incomplete_ms, cfg.end_unfinished_ms) if sure else cfg.end_incomplete_ms
         if p is not None and p >= cfg.turn_threshold:
             return min(cfg.end_confident_ms, cfg.end_complete_ms)
+        if words == "unsure":
+            return cfg.end_incomplete_ms
         if words == "final":
             return cfg.end_complete_ms
         if p is not None and p < cfg.turn_doubt:

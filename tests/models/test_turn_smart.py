@@ -14,7 +14,7 @@ from gateway.config import Settings, SpeechSettings
 from gateway.engines import Engines
 from models import weights
 from models.registry import TURN_MODELS
-from models.turn_smart import log_mel, mel_filters
+from models.turn_smart import SmartTurn, log_mel, mel_filters
 
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "realdata" / "speech"
 
@@ -56,10 +56,9 @@ def test_auto_uses_the_model_only_when_installed(monkeypatch: pytest.MonkeyPatch
     assert Engines(Settings(speech=SpeechSettings(turn_model="off"))).turn_model_name() is None
 
 
-def _smart_turn():  # type: ignore[no-untyped-def]
+def _smart_turn() -> SmartTurn:
     if not weights.installed("smart-turn-v3.2-cpu"):
         pytest.skip("the end-of-turn model needs: pip install 'cc-gateway[turn]' (pipecat-ai)")
-    from models.turn_smart import SmartTurn
 
     return SmartTurn()
 

@@ -15,23 +15,25 @@ from modalities.speech.endpointing import EndpointConfig, Endpointer
     ("How long do I have to return an item?", "final"),
     ("I would like to check my order.", "complete"),
     ("yes", "complete"),
+    ("Come quickly.", "unsure"),
     ("你们几点关门吗", "final"),  # question particle, unpunctuated as Whisper often leaves it
     ("这个可以退货吗？", "final"),
     ("我已经付款了", "final"),
     ("我想问我在滨海新区有房", "complete"),
     ("我想问一下因为", "incomplete"),
     ("请问", "incomplete"),
+    ("我想问", "incomplete"),
     ("请问？", "final"),
 ])
 def test_completeness(text: str, expected: str | None) -> None:
     assert completeness(text) == expected
-    assert sounds_complete(text) == (None if expected is None else expected != "incomplete")
+    assert sounds_complete(text) == (None if expected is None else expected in ("complete", "final"))
 
 
 def _silence_to_end(words: str, p: float | None, *, longest_pause_ms: int) -> int:
     """Media ms of silence after which the endpointer ends a turn, given the hints."""
     ep = Endpointer(EndpointConfig(pause_factor=1.0, end_complete_ms=450, end_incomplete_ms=1400,
-                                   end_confident_ms=200))
+                                   end_confident_ms=200, end_unfinished_ms=2000))
     t = 0
     for voiced, ms in ((True, 640), (False, longest_pause_ms), (True, 640)):
         for _ in range(ms // 32):
@@ -56,3 +58,10 @@ def test_a_mandarin_final_particle_skips_the_rhythm_stretch() -> None:
     assert _silence_to_end("你们几点关门", None, longest_pause_ms=1216) == 1216
     assert _silence_to_end("你们几点关门", 0.9, longest_pause_ms=1216) == 224
     assert _silence_to_end("我想问一下因为", 0.9, longest_pause_ms=1216) == 1408
+
+
+def test_words_and_model_both_unfinished_wait_longest() -> None:
+    """funasr_llamacpp_sample_zh.wav: "我想问" (I want to ask), a 1.5 s pause, then the question."""
+    assert _silence_to_end("我想问", 0.05, longest_pause_ms=0) == 2016
+    assert _silence_to_end("我想问", 0.5, longest_pause_ms=0) == 1408
+    assert _silence_to_end("我想问", None, longest_pause_ms=0) == 1408
