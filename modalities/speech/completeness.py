@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-# "unsure": a full stop after one or two words; only a confident end-of-turn model ends it.
+# "unsure": no full stop, or one after one or two words; only a confident end-of-turn model ends it.
 Completeness = Literal["incomplete", "unsure", "complete", "final"]
 
 
@@ -78,12 +78,12 @@ def completeness(text: str) -> Completeness | None:
         return "incomplete"
     if " ".join(words) in en.short_turns:
         return "complete"
-    if stripped[-1] not in _FINAL_PUNCT:
-        return "incomplete"
-    if len(words) <= 2:  # "Come quickly." or "The grass.": the words alone cannot tell
-        return "unsure"
     if words[0] in _FRAGMENT_OPENERS and not any(_verb_like(w) for w in words):
         return "incomplete"
+    # Whisper often leaves a short last piece unpunctuated ("ask what you can do for your
+    # country"), and "Come quickly." or "The grass." may be whole or not: the words cannot tell.
+    if stripped[-1] not in _FINAL_PUNCT or len(words) <= 2:
+        return "unsure"
     return "complete"
 
 

@@ -20,11 +20,13 @@ the rhythm rule and outweighs the model's doubt.
 |-----------------------|-------------------|--------------------------|-------------------|
 | unfinished            | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
 | unknown               | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
-| unsure ("The grass.") | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
-| finished              | end_confident_ms  | pause rule (*)           | end_incomplete_ms |
+| unsure (*)            | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
+| finished              | end_confident_ms  | pause rule (**)          | end_incomplete_ms |
 | final ("?", 吗)       | end_confident_ms  | end_complete_ms          | end_complete_ms   |
 
-(*) end_complete_ms, stretched to pause_factor x the caller's longest pause in this turn.
+(*) no full stop (Whisper often leaves a short last piece unpunctuated), or one or two words
+("The grass.", "Come quickly."). (**) end_complete_ms, stretched to pause_factor x the caller's
+longest pause in this turn.
 """
 
 from __future__ import annotations

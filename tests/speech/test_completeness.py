@@ -12,6 +12,8 @@ from modalities.speech.endpointing import EndpointConfig, Endpointer
     ("", None),
     ("And so, my fellow Americans,", "incomplete"),
     ("I want to return the", "incomplete"),
+    ("and so my fellow america", "incomplete"),  # a fragment waiting for its verb, unpunctuated
+    ("ask what you can do for your country", "unsure"),
     ("How long do I have to return an item?", "final"),
     ("I would like to check my order.", "complete"),
     ("yes", "complete"),
