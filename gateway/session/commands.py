@@ -6,10 +6,12 @@ arrival, a typed line) and ended by its reply, or marked when the turn ends with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import GatewayError
+from gateway.logs import log_event
 from gateway.session.messages import (
     CloseSpeech,
     Command,
@@ -36,6 +38,8 @@ from gateway.session.reply import ReplyWorker, one_clause
 from gateway.tracing import TurnTrace, untraced
 from modalities.speech.transcriber import TurnText
 
+log = logging.getLogger("gateway.session")
+
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Coroutine
@@ -53,6 +57,7 @@ class Executor:
     what is declared here (so this module does not import the runner back)."""
 
     if TYPE_CHECKING:
+        session_id: str
         language: str
         conversation: Conversation
         metrics: Metrics
@@ -155,6 +160,9 @@ def _transcribe(s: Executor, command: Transcribe) -> None:
         trace = s._traces.get(turn_id)
         if trace is not None:
             trace.event("speech.end")
+            trace.set({"turn.end_silence_ms": command.silence_ms})
+        log_event(log, "speech.turn_end", session_id=s.session_id, turn_id=turn_id,
+                  silence_ms=command.silence_ms)
         pending = s.speech.finish(turn_id, until)
         s.spawn("asr", turn_id, _final(s, turn_id, until, pending))
     else:

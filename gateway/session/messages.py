@@ -157,6 +157,7 @@ class Transcribe:
     turn_id: int
     until_ms: int
     final: bool
+    silence_ms: int = 0  # a final pass: the silence after which the turn was judged over
 
 
 @dataclass(frozen=True)
