@@ -67,6 +67,8 @@ CAPABILITIES = (
     Capability("webrtc", "webrtc", "browser call and kiosk over WebRTC",
                tools=(Tool("chromium", "the browser-call tests (Playwright drives Debian's chromium)",
                            "apt-get install -y chromium chromium-driver"),)),
+    Capability("turn", "turn", "learned end-of-turn model (Smart Turn v3.2; else the pause rules decide)",
+               weights=("smart-turn-v3.2-cpu",)),
     Capability("production", "production", "PostgreSQL transcripts, Redis cluster",
                tools=(Tool("redis-server", "the cluster tests and `gateway bench handoff`",
                            "apt-get install -y redis-server"),
@@ -145,6 +147,10 @@ def _in_use(cap: Capability, settings: Settings) -> tuple[bool, str]:
         return core.backend == "llama", f"core.backend = {core.backend!r}"
     if cap.name == "ocr":
         return False, f"screen.engine = {settings.screen.engine!r} (used when a caller shares a screen)"
+    if cap.name == "turn":
+        choice = settings.speech.turn_model
+        return choice not in ("auto", "off"), f"speech.turn_model = {choice!r}" + (
+            " (used when installed)" if choice == "auto" else "")
     if cap.name == "production":
         used = durable.backend == "postgres" or cluster.backend == "redis"
         return used, f"durable.backend = {durable.backend!r}, cluster.backend = {cluster.backend!r}"
