@@ -44,3 +44,44 @@ def test_windows_are_in_media_time_and_audio_comes_back_from_the_ring() -> None:
     assert not ears.audio(224, 300).any()  # not heard yet: silence
     ears.close()
     assert vad.closed
+
+
+class FakeTurnEngines:
+    """Engines as SpeechTurns uses them: no ASR is run here, only the end-of-turn model."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self.heard: list[np.ndarray] = []
+
+    def asr_model_for(self, language: str) -> str:
+        return "tiny.en"
+
+    def turn_model_name(self) -> str | None:
+        return self.model
+
+    async def end_of_turn(self, name: str, audio: np.ndarray) -> float | None:
+        self.heard.append(audio)
+        return 0.9
+
+
+def test_the_end_of_turn_model_hears_the_turn_from_just_before_its_first_word_to_now() -> None:
+    import asyncio
+
+    from gateway.metrics import Metrics
+    from gateway.session.speech import SpeechTurns
+    from gateway.tracing import untraced
+
+    ears = CallerEars(RampVad(), AudioFormat("pcm16", 16000), keep_s=12.0)
+    values = (np.arange(16000 * 10) % 30000 + 1).astype(np.int16)
+    ears.hear(pcm(values))  # 10 s heard
+    engines = FakeTurnEngines("smart-turn-v3")
+    turns = SpeechTurns(engines, Metrics(), "en")  # type: ignore[arg-type]
+    turns.open(1, ears, 1000, "en", untraced())
+    assert asyncio.run(turns.judge(1, ears, 3000)) == 0.9  # type: ignore[arg-type]
+    assert np.array_equal(engines.heard[0], values[800 * 16:3000 * 16].astype(np.float32) / 32768)
+    turns.open(2, ears, 0, "en", untraced())  # a long turn: the model reads at most 8 s
+    asyncio.run(turns.judge(2, ears, 10_000))  # type: ignore[arg-type]
+    assert len(engines.heard[1]) == 8 * 16000
+    turns.close(1)
+    assert turns.judge(1, ears, 3100) is None  # the turn is over
+    assert SpeechTurns(FakeTurnEngines(None), Metrics(), "en").judge(2, ears, 100) is None  # type: ignore[arg-type]
