@@ -169,7 +169,12 @@ class Engines:
         vad.close()
         turn = self.turn_model_name()
         if turn is not None:
-            self.turn_model(turn).probability(np.zeros(16000, dtype=np.float32))
+            try:
+                self.turn_model(turn).probability(np.zeros(16000, dtype=np.float32))
+            except ModelUnavailable:
+                if self.settings.speech.turn_model != "auto":
+                    raise
+                self._turn_missing = True  # "auto": a broken install means the pause rules alone
         self._warm_sign()
 
     def _warm_sign(self) -> None:

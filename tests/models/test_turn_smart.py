@@ -81,3 +81,25 @@ def test_real_model_hears_a_finished_sentence_and_a_mid_sentence_pause() -> None
         model.close()
     with pytest.raises(ModelUnavailable):
         model.probability(audio[:16000])
+
+
+@pytest.mark.parametrize("choice", ["auto", "smart-turn-v3"])
+def test_a_model_that_cannot_load_is_dropped_under_auto_and_an_error_when_required(
+        choice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    engines = Engines(Settings(speech=SpeechSettings(turn_model=choice)))
+    monkeypatch.setattr(weights, "installed", lambda name: True)
+
+    def broken(name: str) -> SmartTurn:
+        raise ModelUnavailable("model 'smart-turn-v3.2-cpu' failed its sha256 check")
+
+    monkeypatch.setattr(engines, "turn_model", broken)
+    audio = np.zeros(16000, dtype=np.float32)
+    if choice == "auto":
+        assert asyncio.run(engines.end_of_turn("smart-turn-v3", audio)) is None
+        assert engines.turn_model_name() is None  # later sessions run on the pause rules alone
+    else:
+        with pytest.raises(ModelUnavailable, match="sha256"):
+            asyncio.run(engines.end_of_turn("smart-turn-v3", audio))
+        assert engines.turn_model_name() == "smart-turn-v3"
