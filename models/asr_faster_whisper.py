@@ -130,10 +130,14 @@ class FasterWhisperTranscriber:
         features = model.feature_extractor(arr)
         frames = whisper_guards.padded_frames(int(features.shape[-1]))
         encoded = model.encode(pad_or_trim(features, frames))
-        probability = 1.0
-        if language is None:  # on the same encoder output: one decoder step
-            token, probability = model.model.detect_language(encoded)[0][0]
-            language = str(token[2:-2])
+        probability, heard = 1.0, None
+        if len(self.info.languages) > 1:  # on the same encoder output: one decoder step
+            token, top = model.model.detect_language(encoded)[0][0]
+            if language is None:
+                language, probability = str(token[2:-2]), top
+            else:  # decoded as told, but what it sounds like is reported (a session may switch)
+                heard = (str(token[2:-2]), float(top))
+        language = language or self.info.languages[0]
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=language)
         text_prompt = prompt or self.prompts.get(language)
@@ -159,7 +163,7 @@ class FasterWhisperTranscriber:
                 return None, language
         text = self._normalise(text, language)
         parts = ((0.0, seconds, text),) if text else ()
-        return Transcript(text, language, float(probability), seconds, parts), language
+        return Transcript(text, language, float(probability), seconds, parts, heard), language
 
     def _padded(self, model: Any, arr: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
         """faster-whisper's own decode: 30-s windows (and its temperature ladder, if configured)."""

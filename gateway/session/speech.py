@@ -21,6 +21,7 @@ from modalities.speech.transcriber import TurnText, TurnTranscriber
 from models.base import Float32Audio, Transcript, VoiceActivityDetector
 
 RATE = 16000
+SWITCH_ABOVE = 0.8  # a guessed session language gives way to another heard at least this surely
 
 
 class CallerEars:
@@ -80,7 +81,7 @@ class SpeechTurns:
         self._open: dict[int, TurnTranscriber] = {}
 
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
-             trace: TurnTrace) -> None:
+             trace: TurnTrace, *, guessed: bool = False) -> None:
         model, engines, metrics = self._model, self._engines, self._metrics
 
         async def asr(audio: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
@@ -91,7 +92,8 @@ class SpeechTurns:
             metrics.stage.labels("asr").observe(time.perf_counter() - started)
             return result
 
-        self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms)
+        self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
+                                              switch_above=SWITCH_ABOVE if guessed else None)
 
     def resumed(self, turn_id: int, pause_end_ms: int, at_ms: int) -> None:
         if turn_id in self._open:

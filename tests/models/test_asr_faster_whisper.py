@@ -132,6 +132,14 @@ def test_base_detects_the_language_on_the_same_encoding(base: FasterWhisperTrans
     assert base.counts["own-length"] == before["own-length"] + 1
 
 
+def test_with_the_language_given_what_it_sounds_like_is_reported(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    result = base.transcribe(audio, language="en")  # a session that guessed English
+    assert result.language == "en"  # decoded as told ...
+    assert result.heard is not None and result.heard[0] == "zh" and result.heard[1] > 0.8  # ... but heard
+    assert base.transcribe(audio).heard is None  # detected: nothing more to report
+
+
 KB = Path(__file__).resolve().parents[2] / "samples" / "kb"
 
 
