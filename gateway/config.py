@@ -58,7 +58,7 @@ class ServerSettings:
 class SpeechSettings:
     # "auto": tiny.en for English sessions, multilingual base otherwise; or force "tiny.en"/"base"
     asr_model: str = "auto"
-    language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detect per turn
+    language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detected once per session
     beam_size: int = 1  # Whisper beam size (1 = greedy, fastest)
     asr_threads: int = 2  # CPU threads per ASR call
     vad_threshold: float = 0.5  # silero speech probability that counts as voiced

@@ -94,7 +94,7 @@ MAX_HELD_WINDOWS = 1000  # ~30 s of 32 ms windows held for a pause transcript; b
 
 @dataclass(frozen=True)
 class MachineConfig:
-    language: str = "auto"  # the session's language, or "auto" to detect per turn
+    language: str = "auto"  # the session's language, or "auto": detected once (heard_language)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     transcribe_in_pauses: bool = True  # False: the conventional pipeline (whole turn after a fixed silence)
     detect_above: float = 0.5  # language auto: a first detection this sure becomes the session's
