@@ -86,12 +86,13 @@ def main() -> None:
     clips = dev_set(Path(args.cache))
     seconds = sum(a.size for _, _, a in clips) / 16000
     print(f"dev set: {len(clips)} clips, {seconds:.0f} s of speech")
-    for config in args.configs.split(","):
-        chars = {"no-vocab": 0, "vocab-60": 60, "vocab-240": 240}.get(config, 120)
+    for config in args.configs.split(","):  # parts joined by "+": "beam5+prompt-plain"
+        parts = config.split("+")
+        chars = next((c for k, c in (("no-vocab", 0), ("vocab-60", 60), ("vocab-240", 240)) if k in parts), 120)
         vocab = {"zh": vocabulary(KB, "zh", max_chars=chars)} if chars else {}
-        prompts = {"zh": PROMPTS[config]} if config in PROMPTS else {}
-        asr = FasterWhisperTranscriber("base", beam_size=5 if config == "beam5" else 1,
-                                       vocabulary=vocab, prompts=prompts)
+        prompts = {"zh": PROMPTS[k] for k in parts if k in PROMPTS}
+        beam = next((int(k[4:]) for k in parts if k.startswith("beam")), 1)
+        asr = FasterWhisperTranscriber("base", beam_size=beam, vocabulary=vocab, prompts=prompts)
         asr.transcribe(clips[0][2], language="zh")  # warm-up
         cers, kept, wanted = [], 0, 0
         cpu0 = time.process_time()

@@ -187,3 +187,10 @@ def test_real_mandarin_character_error_rate(base_kb: FasterWhisperTranscriber, n
     # Whisper base today: 16.7% and 18.2% (docs/benchmarks.md); the target is 10%, which
     # needs a larger model than any installable here. This guards against getting worse.
     assert char_error_rate(REAL_ZH[name], result.text) <= 0.2
+
+
+
+def test_a_language_gets_its_own_beam() -> None:
+    model = FasterWhisperTranscriber.__new__(FasterWhisperTranscriber)  # no weights needed
+    model.beam_size, model.beam_sizes = 1, {"zh": 5}
+    assert (model._beam("zh"), model._beam("en"), model._beam(None)) == (5, 1, 1)
