@@ -43,7 +43,7 @@ class TtsEngine:
     optional: bool = False  # chosen only when a setting names it; missing packages: the fallback
 
 
-# Mandarin decoding chosen on a synthetic dev set (94 clips, scripts/zh_asr_dev.py): CER 36.6%
+# Mandarin decoding chosen on a synthetic dev set (96 clips, scripts/zh_asr_dev.py): CER 36.6%
 # greedy without prompt, 35.0% with this prompt (no cost), 33.0% with it and beam 5 (1.28x the
 # CPU). Not the default: the held-out real recordings did not confirm it (docs/models.md). Turn it
 # on with speech.zh_prompt = MANDARIN_PROMPT and speech.zh_beam_size = 5.
