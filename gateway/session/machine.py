@@ -307,7 +307,7 @@ class SessionMachine:
 
     def _learn_language(self, result: Transcribed, out: list[Command]) -> None:
         """Language auto: the first spoken language detected surely enough becomes the session's
-        (later turns decode with it known: cheaper, no wrong-language transcripts); a turn whose
+        (later turns decode with it known: no wrong-language transcripts); a turn whose
         engine heard another language surely (the transcriber switched) moves the session to it."""
         if self.language != "auto" or not result.language or result.language == self.heard_language:
             return
