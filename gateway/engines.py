@@ -69,6 +69,8 @@ class Engines:
     def _options(self) -> EngineOptions:
         speech, voice = self.settings.speech, self.settings.voice
         return EngineOptions(asr_threads=speech.asr_threads, beam_size=speech.beam_size,
+                             asr_prompts={"zh": speech.zh_prompt} if speech.zh_prompt else {},
+                             asr_beams={"zh": speech.zh_beam_size},
                              piper_voice=voice.piper_voice,
                              espeak_words_per_minute=voice.espeak_words_per_minute)
 

@@ -29,6 +29,10 @@ class Metrics:
                                       "Camera frames dropped: a newer frame replaced them", registry=r)
         self.empty_turns = Counter("gateway_empty_turns_total",
                                    "Speech turns in which ASR found no words", registry=r)
+        self.session_language = Counter("gateway_session_language_total",
+                                        "Sessions with language auto: spoken language detected (once, "
+                                        "early) or switched (another language heard with confidence)",
+                                        ["event"], registry=r)
         # Sampled when /metrics is read (Gateway wires each queue to a function).
         self.queue_depth = Gauge("gateway_queue_depth", "Items waiting, by queue (session-inbox, "
                                  "session-outbox: all live sessions; store-backlog; agent-queue)",

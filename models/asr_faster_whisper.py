@@ -46,6 +46,7 @@ class FasterWhisperTranscriber:
         hotwords: str | None = None,
         prompts: Mapping[str, str] | None = None,
         vocabulary: Mapping[str, str] | None = None,
+        beam_sizes: Mapping[str, int] | None = None,
         variable_length: bool = True,
     ) -> None:
         if model not in ("tiny.en", "base"):
@@ -67,6 +68,7 @@ class FasterWhisperTranscriber:
             languages = tuple(_LANGUAGE_CODES)
         self.info = TranscriberInfo(name=f"faster-whisper-{model}", languages=languages, sample_rate=16000)
         self.beam_size = beam_size
+        self.beam_sizes = dict(beam_sizes or {})  # per language, where beam search pays (Mandarin)
         # One greedy pass by default: faster-whisper's fallback ladder (0.0 .. 1.0) re-decodes up
         # to six times on low-confidence audio (measured 6.5x slower on a synthetic Chinese clip).
         self.temperatures = list(temperatures) or [0.0]
@@ -130,10 +132,14 @@ class FasterWhisperTranscriber:
         features = model.feature_extractor(arr)
         frames = whisper_guards.padded_frames(int(features.shape[-1]))
         encoded = model.encode(pad_or_trim(features, frames))
-        probability = 1.0
-        if language is None:  # on the same encoder output: one decoder step
-            token, probability = model.model.detect_language(encoded)[0][0]
-            language = str(token[2:-2])
+        probability, heard = 1.0, None
+        if len(self.info.languages) > 1:  # on the same encoder output: one decoder step
+            token, top = model.model.detect_language(encoded)[0][0]
+            if language is None:
+                language, probability = str(token[2:-2]), top
+            else:  # decoded as told, but what it sounds like is reported (a session may switch)
+                heard = (str(token[2:-2]), float(top))
+        language = language or self.info.languages[0]
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=language)
         text_prompt = prompt or self.prompts.get(language)
@@ -142,7 +148,7 @@ class FasterWhisperTranscriber:
                                hotwords=self._hotwords(language))
         cap = whisper_guards.token_cap(seconds, len(ids), model.max_length)
         out = model.model.generate(
-            encoded, [ids], beam_size=self.beam_size, max_length=len(ids) + cap,
+            encoded, [ids], beam_size=self._beam(language), max_length=len(ids) + cap,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         )[0]
@@ -159,14 +165,14 @@ class FasterWhisperTranscriber:
                 return None, language
         text = self._normalise(text, language)
         parts = ((0.0, seconds, text),) if text else ()
-        return Transcript(text, language, float(probability), seconds, parts), language
+        return Transcript(text, language, float(probability), seconds, parts, heard), language
 
     def _padded(self, model: Any, arr: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
         """faster-whisper's own decode: 30-s windows (and its temperature ladder, if configured)."""
         seconds = arr.size / self.info.sample_rate
         text_prompt = prompt or (self.prompts.get(language) if language else None)
         segments, run = model.transcribe(
-            arr, language=language, initial_prompt=text_prompt, beam_size=self.beam_size,
+            arr, language=language, initial_prompt=text_prompt, beam_size=self._beam(language),
             temperature=self.temperatures, condition_on_previous_text=False, vad_filter=False,
             hotwords=self._hotwords(language),
         )
@@ -177,6 +183,9 @@ class FasterWhisperTranscriber:
         if lang == "zh":
             parts = tuple((start, end, self._normalise(t, lang)) for start, end, t in parts)
         return Transcript(text, lang, float(run.language_probability), seconds, parts)
+
+    def _beam(self, language: str | None) -> int:
+        return max(self.beam_size, self.beam_sizes.get(language or "", 1))
 
     def _hotwords(self, language: str | None) -> str | None:
         words = [w for w in (self.hotwords, self.vocabulary.get(language or "")) if w]

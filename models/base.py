@@ -37,6 +37,9 @@ class Transcript:
     language_probability: float
     audio_seconds: float
     segments: tuple[tuple[float, float, str], ...] = ()  # (start, end, text)
+    # With the language given: the language the audio sounds like and its probability, when the
+    # engine could tell at no extra cost (a session that guessed wrong switches on it); else None.
+    heard: tuple[str, float] | None = None
 
 
 class Transcriber(Protocol):

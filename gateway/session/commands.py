@@ -94,13 +94,17 @@ async def execute(s: Executor, command: Command) -> None:
     elif isinstance(command, Report):
         await s.report(command.error)
     elif isinstance(command, Count):
-        (s.metrics.barge_ins if command.metric == "barge_ins" else s.metrics.empty_turns).inc()
+        if command.metric.startswith("language_"):
+            s.metrics.session_language.labels(command.metric.removeprefix("language_")).inc()
+        else:
+            (s.metrics.barge_ins if command.metric == "barge_ins" else s.metrics.empty_turns).inc()
     elif isinstance(command, OpenSpeech):
         trace = s._traces.get(command.turn_id) or s.trace_turn("speech")  # from the first word
         trace.set({"turn.id": command.turn_id})
         s._traces[command.turn_id] = trace
         assert s._ears is not None
-        s.speech.open(command.turn_id, s._ears, command.start_ms, command.language, trace)
+        s.speech.open(command.turn_id, s._ears, command.start_ms, command.language, trace,
+                      guessed=command.guessed)
     elif isinstance(command, Transcribe):
         _transcribe(s, command)
     elif isinstance(command, JudgeTurn):
@@ -183,7 +187,8 @@ async def _judged(s: Executor, command: JudgeTurn, pending: Awaitable[float | No
 
 async def _final(s: Executor, turn_id: int, until: int, pending: Awaitable[TurnText] | None) -> None:
     result = TurnText("", "", 0.0) if pending is None else await pending
-    await s._tell(Transcribed(turn_id, until, result.text, result.language, final=True, asr_ms=result.asr_ms))
+    await s._tell(Transcribed(turn_id, until, result.text, result.language, final=True, asr_ms=result.asr_ms,
+                              language_probability=result.language_probability))
 
 
 async def _read_screen(s: Executor, command: ReadScreen, trace: TurnTrace) -> None:

@@ -98,16 +98,18 @@ MAX_HELD_WINDOWS = 1000  # ~30 s of 32 ms windows held for a pause transcript; b
 
 @dataclass(frozen=True)
 class MachineConfig:
-    language: str = "auto"  # the session's language, or "auto" to detect per turn
+    language: str = "auto"  # the session's language, or "auto": detected once (heard_language)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     transcribe_in_pauses: bool = True  # False: the conventional pipeline (whole turn after a fixed silence)
     judge_turns: bool = False  # an end-of-turn model judges each pause (JudgeTurn -> TurnJudged)
+    detect_above: float = 0.5  # language auto: a first detection this sure becomes the session's
 
 
 class SessionMachine:
     def __init__(self, config: MachineConfig) -> None:
         self.config = config
         self.language = config.language
+        self.heard_language: str | None = None  # language auto: what the caller speaks, once detected
         self.endpointer = Endpointer(config.endpoint)
         self.playout = Playout()
         self.media_ms = 0
@@ -264,8 +266,9 @@ class SessionMachine:
             elif isinstance(event, SpeechStarted):
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
                 self._pause_end_ms = self._awaited = self._judging = -1
-                language = None if self.language == "auto" else self.language
-                out.append(OpenSpeech(self._speech, event.start_ms, language))
+                language = self.language if self.language != "auto" else self.heard_language
+                out.append(OpenSpeech(self._speech, event.start_ms, language,
+                                      guessed=self.language == "auto" and language is not None))
             elif self._speech is None:
                 continue
             elif isinstance(event, PauseStarted):
@@ -318,7 +321,23 @@ class SessionMachine:
             else:
                 self._caller_turn(result.turn_id, turn, now, out, speech_end_ms=result.until_ms,
                                   asr_ms=result.asr_ms)
+            self._learn_language(result, out)
         self._maybe_finish(out)
+
+    def _learn_language(self, result: Transcribed, out: list[Command]) -> None:
+        """Language auto: the first spoken language detected surely enough becomes the session's
+        (later turns decode with it known: no wrong-language transcripts); a turn whose
+        engine heard another language surely (the transcriber switched) moves the session to it."""
+        if self.language != "auto" or not result.language or result.language == self.heard_language:
+            return
+        if self.heard_language is None and result.language_probability < self.config.detect_above:
+            return  # unsure: the next turn detects again
+        detected = self.heard_language is None
+        note = (f"language {'detected' if detected else 'switched'}: {result.language} "
+                f"(p={result.language_probability:.2f})")
+        self.heard_language = result.language
+        out.append(Count("language_detected" if detected else "language_switched"))
+        out.append(Record("system", result.turn_id, "text", note, result.language, {}))
 
     # ------------------------------------------------------------------ turns and replies
 

@@ -19,7 +19,7 @@ from modalities.sign.events import SignEvent
 
 Stage = Literal["asr", "tts", "reply", "screen", "sign", "turn"]
 Speaker = Literal["caller", "bot", "agent", "system"]
-Counted = Literal["barge_ins", "empty_turns"]
+Counted = Literal["barge_ins", "empty_turns", "language_detected", "language_switched"]
 
 # ---------------------------------------------------------------- results (inputs from the runner)
 
@@ -43,6 +43,7 @@ class Transcribed:
     language: str
     final: bool
     asr_ms: float = 0.0  # ASR time after the end of speech (what the caller waited for)
+    language_probability: float = 1.0  # the detection's confidence (1.0: the language was given)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class OpenSpeech:
     turn_id: int
     start_ms: int
     language: str | None
+    guessed: bool = False  # the session's detected language, not the caller's: the turn may switch
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class ReplyWorker:
                 continue
             spoken.append(event.text)
             language = event.language or language
-            for piece in speakable_pieces(event.text):
+            # The reply's opening piece is short in Chinese: the voice starts on a few words.
+            for piece in speakable_pieces(event.text, short_start=len(spoken) == 1):
                 if voice_failed:
                     break
                 tts_started = time.perf_counter()

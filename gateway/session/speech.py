@@ -22,6 +22,7 @@ from models.base import Float32Audio, Transcript, VoiceActivityDetector
 
 RATE = 16000
 JUDGE_PRE_ROLL_MS = 200  # audio the end-of-turn model hears before the first voiced window
+SWITCH_ABOVE = 0.8  # a guessed session language gives way to another heard at least this surely
 
 
 class CallerEars:
@@ -82,7 +83,7 @@ class SpeechTurns:
         self._starts: dict[int, int] = {}  # turn id -> media time of its first voiced window
 
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
-             trace: TurnTrace) -> None:
+             trace: TurnTrace, *, guessed: bool = False) -> None:
         model, engines, metrics = self._model, self._engines, self._metrics
 
         async def asr(audio: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
@@ -93,7 +94,8 @@ class SpeechTurns:
             metrics.stage.labels("asr").observe(time.perf_counter() - started)
             return result
 
-        self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms)
+        self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
+                                              switch_above=SWITCH_ABOVE if guessed else None)
         self._starts[turn_id] = start_ms
 
     def judge(self, turn_id: int, ears: CallerEars, heard_ms: int) -> Awaitable[float | None] | None:

@@ -28,15 +28,20 @@ class TurnText:
     text: str
     language: str
     asr_ms: float  # ASR time spent after the end of speech (what the caller waited for)
+    language_probability: float = 1.0  # how sure the detection was (1.0 when the language was given)
 
 
 class TurnTranscriber:
     def __init__(self, asr: AsrCall, audio: AudioSource, *, language: str | None, start_ms: int,
                  commit_s: float = 3.0, tail_pad_ms: int = 120, pre_roll_ms: int = 200,
-                 min_gap_ms: int = 200) -> None:
+                 min_gap_ms: int = 200, switch_above: float | None = None) -> None:
         self._asr = asr
         self._audio = audio
         self.language = language  # None: detect on the first segment, then keep it for the turn
+        self.language_probability = 1.0
+        # A language the session guessed (not one the caller chose): the turn's first piece is
+        # decoded again in another language the engine heard with at least this probability.
+        self._switch_above = switch_above
         self._commit_ms = int(commit_s * 1000)
         self._tail_pad_ms = tail_pad_ms
         self._committed: list[str] = []
@@ -88,10 +93,20 @@ class TurnTranscriber:
             result = await self._asr(audio, self.language, prompt)
             if self.language is None and result.text.strip():
                 self.language = result.language
+                self.language_probability = result.language_probability
+            elif self._switches(result):
+                assert result.heard is not None
+                self.language, self.language_probability = result.heard
+                result = await self._asr(audio, self.language, None)
             piece = result.text.strip()
             self._spec_until, self._spec_text = end_ms, piece
             self._candidate = end_ms - start >= self._commit_ms
             return self.text
+
+    def _switches(self, result: Transcript) -> bool:
+        heard = result.heard
+        return (self._switch_above is not None and not self._committed and heard is not None
+                and heard[0] != self.language and heard[1] >= self._switch_above)
 
     def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> Awaitable[TurnText]:
         """The whole turn's transcript; call it when the turn ends (it takes the audio at once)."""
@@ -100,7 +115,8 @@ class TurnTranscriber:
     async def _finish(self, pending: Awaitable[str], loop_time: Callable[[], float]) -> TurnText:
         started = loop_time()
         text = await pending
-        return TurnText(text, self.language or "", (loop_time() - started) * 1000.0)
+        return TurnText(text, self.language or "", (loop_time() - started) * 1000.0,
+                        self.language_probability)
 
 
 def _join(pieces: list[str], language: str | None) -> str:

@@ -137,3 +137,18 @@ def test_health_and_metrics_on_the_same_port(live_gateway):
     with urllib.request.urlopen(live_gateway.http + "/metrics", timeout=10) as response:
         body = response.read().decode()
     assert "gateway_sessions_total" in body and "gateway_reply_latency_seconds_bucket" in body
+
+
+async def test_an_auto_session_detects_its_language_once_and_switches_when_the_caller_does(live_gateway):
+    zh, zh_rate = load(RETURNS_ZH)
+    en, en_rate = load(RETURNS_EN)
+    async with GatewayClient(live_gateway.url, language="auto") as client:
+        for audio, rate, count in ((zh, zh_rate, 1), (zh, zh_rate, 2), (en, en_rate, 3)):
+            await client.stream(audio, rate, realtime=False)
+            await client.wait_for("turn.timing", timeout=90, count=count)
+    result = client.result
+    assert [e["language"] for e in result.of("transcript.final")] == ["zh", "zh", "en"]
+    assert "return" in result.of("transcript.final")[2]["text"].lower()  # not decoded as Chinese
+    stored = await_stored(live_gateway, result.session_id)
+    notes = [t["text"] for t in stored["turns"] if t["speaker"] == "system"]
+    assert [n.split(" (")[0] for n in notes] == ["language detected: zh", "language switched: en"]

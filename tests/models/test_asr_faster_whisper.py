@@ -132,6 +132,14 @@ def test_base_detects_the_language_on_the_same_encoding(base: FasterWhisperTrans
     assert base.counts["own-length"] == before["own-length"] + 1
 
 
+def test_with_the_language_given_what_it_sounds_like_is_reported(base: FasterWhisperTranscriber) -> None:
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    result = base.transcribe(audio, language="en")  # a session that guessed English
+    assert result.language == "en"  # decoded as told ...
+    assert result.heard is not None and result.heard[0] == "zh" and result.heard[1] > 0.8  # ... but heard
+    assert base.transcribe(audio).heard is None  # detected: nothing more to report
+
+
 KB = Path(__file__).resolve().parents[2] / "samples" / "kb"
 
 
@@ -179,3 +187,10 @@ def test_real_mandarin_character_error_rate(base_kb: FasterWhisperTranscriber, n
     # Whisper base today: 16.7% and 18.2% (docs/benchmarks.md); the target is 10%, which
     # needs a larger model than any installable here. This guards against getting worse.
     assert char_error_rate(REAL_ZH[name], result.text) <= 0.2
+
+
+
+def test_a_language_gets_its_own_beam() -> None:
+    model = FasterWhisperTranscriber.__new__(FasterWhisperTranscriber)  # no weights needed
+    model.beam_size, model.beam_sizes = 1, {"zh": 5}
+    assert (model._beam("zh"), model._beam("en"), model._beam(None)) == (5, 1, 1)

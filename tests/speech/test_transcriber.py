@@ -68,3 +68,47 @@ async def test_short_pieces_stay_speculative_and_finish_reuses_the_last_pass() -
     assert [c[:2] for c in asr.calls] == [(0, 1500), (0, 2600)]  # under 3 s: never committed
     turn = await tx.finish(2600, loop_time=lambda: 0.0)
     assert len(asr.calls) == 2 and turn.text == "[0-2600]"  # the pause pass already covered it
+
+
+class HearingAsr:
+    """Decodes in whatever language it is told, and reports what the audio sounds like."""
+
+    def __init__(self, sounds_like: str, probability: float) -> None:
+        self.heard = (sounds_like, probability)
+        self.languages: list[str | None] = []
+
+    async def __call__(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
+        self.languages.append(language)
+        if language is None:
+            return Transcript("words", self.heard[0], self.heard[1], len(audio) / 16000)
+        return Transcript(f"as {language}", language, 1.0, len(audio) / 16000, heard=self.heard)
+
+
+async def test_a_guessed_language_gives_way_to_another_heard_surely() -> None:
+    asr = HearingAsr("en", 0.9)
+    tx = TurnTranscriber(asr, timeline(0), language="zh", start_ms=200, tail_pad_ms=0, switch_above=0.8)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert asr.languages == ["zh", "en"]  # decoded again in the language it sounds like
+    assert (result.text, result.language, result.language_probability) == ("as en", "en", 0.9)
+
+
+async def test_a_guessed_language_stays_when_the_other_is_unsure() -> None:
+    asr = HearingAsr("la", 0.35)  # espeak's code-switched Mandarin: "Latin", 35%
+    tx = TurnTranscriber(asr, timeline(0), language="zh", start_ms=200, tail_pad_ms=0, switch_above=0.8)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert asr.languages == ["zh"]
+    assert result.language == "zh"
+
+
+async def test_a_language_the_caller_chose_never_switches() -> None:
+    asr = HearingAsr("en", 0.99)
+    tx = TurnTranscriber(asr, timeline(0), language="zh", start_ms=200, tail_pad_ms=0)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert asr.languages == ["zh"] and result.language == "zh"
+
+
+async def test_a_detected_language_carries_its_probability() -> None:
+    asr = HearingAsr("zh", 0.97)
+    tx = TurnTranscriber(asr, timeline(0), language=None, start_ms=200, tail_pad_ms=0)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert (result.language, result.language_probability) == ("zh", 0.97)
