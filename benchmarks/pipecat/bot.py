@@ -55,7 +55,7 @@ from pipecat.transports.websocket.server import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import v1_wire  # noqa: E402  (beside this file; standard library only)
+import v1_wire  # beside this file; standard library only
 
 ANSWER = "You can return any item within thirty days of delivery for a full refund."
 
@@ -153,5 +153,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--whisper-dir", required=True, help="CTranslate2 folder of faster-whisper tiny.en")
-    parser.add_argument("--piper-voice", required=True, help="the .onnx of a Piper voice (its .onnx.json beside)")
+    parser.add_argument("--piper-voice", required=True, help="a Piper voice .onnx (its .json beside)")
     asyncio.run(main(parser.parse_args()))
