@@ -36,8 +36,8 @@ def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, pr
     ws, audiosocket, ws_port, as_port = live_gateway.call(start())
     url = f"ws://127.0.0.1:{ws_port}{TWILIO_PATH}" if protocol == "twilio" else f"tcp://127.0.0.1:{as_port}"
     try:
-        command = [sys.executable, "-m", "gateway.cli.main", "loadtest", url, "--protocol", protocol, "--json",
-                   "--audio", str(SAMPLES / "audio" / "en_question_returns.wav"),
+        command = [sys.executable, "-m", "gateway.cli.main", "loadtest", url, "--protocol", protocol,
+                   "--json", "--audio", str(SAMPLES / "audio" / "en_question_returns.wav"),
                    "--callers", "1", "--turns", "2", "--language", "en", "--timeout", "60"]
         done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300)
     finally:
