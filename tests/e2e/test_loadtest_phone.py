@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.mark.parametrize("protocol", ["twilio", "audiosocket"])
 def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, protocol: str) -> None:
     gateway = live_gateway.gateway
+    assert gateway is not None
 
     async def start() -> tuple[Any, AudioSocketServer, int, int]:
         ws = await serve_phone_websockets(gateway, PhoneSettings())
