@@ -22,6 +22,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from loguru import logger
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
@@ -115,6 +116,8 @@ class FixedAnswer(FrameProcessor):
 
 
 async def main(args: argparse.Namespace) -> None:
+    logger.remove()  # Pipecat logs every frame hop at DEBUG; the gateway it is compared with logs INFO
+    logger.add(sys.stderr, level=args.log_level)
     serializer = V1Serializer()
     transport = SingleClientWebsocketServerTransport(
         params=SingleClientWebsocketServerParams(serializer=serializer, audio_in_enabled=True,
@@ -154,4 +157,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--whisper-dir", required=True, help="CTranslate2 folder of faster-whisper tiny.en")
     parser.add_argument("--piper-voice", required=True, help="a Piper voice .onnx (its .json beside)")
+    parser.add_argument("--log-level", default="INFO")
     asyncio.run(main(parser.parse_args()))
