@@ -58,7 +58,9 @@ from pipecat.transports.websocket.server import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import v1_wire  # beside this file; standard library only
 
-ANSWER = "You can return any item within thirty days of delivery for a full refund."
+# Two sentences: Pipecat's TTS speaks sentence by sentence, so its first audio waits for a short
+# first sentence, about as long as the gateway's first clause ("This sounds urgent.").
+ANSWER = "Returns are easy. You can return any item within thirty days of delivery for a full refund."
 
 
 class V1Serializer(FrameSerializer):
