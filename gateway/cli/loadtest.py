@@ -18,7 +18,8 @@ With --server-pid (same machine) it also reads the server's resident memory and 
 --protocol twilio|audiosocket drives the phone entry points instead (docs/phone.md): the same
 callers and end of speech, the recording converted to the wire's codec (mu-law 8 kHz JSON media
 frames on the Twilio-style WebSocket, signed 16-bit 8 kHz on AudioSocket's TCP frames). Those
-wires carry no events, so a reply counts as finished after PHONE_QUIET_S without reply audio.
+wires carry no events: a Twilio reply has finished at the gateway's mark after its audio, an AudioSocket reply
+after PHONE_QUIET_S without reply audio.
 --port-per-caller sends caller i to the URL's port + i (one server process per caller, as
 Pipecat deploys: `gateway bench pipecat`).
 """
@@ -143,6 +144,18 @@ class V1Wire:
         return [e.get("code", "?") for e in self.client.result.errors]
 
 
+class _TimedMarks(list[str]):
+    """Twilio marks as the caller receives them, with the wall time of each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, name: str) -> None:
+        self.times.append(time.perf_counter())
+        super().append(name)
+
+
 class _BurstHeard(Heard):
     """What a phone caller heard, with the wall times at which reply audio (re)started."""
 
@@ -150,6 +163,7 @@ class _BurstHeard(Heard):
         super().__init__()
         self.bursts: list[float] = []
         self.last_at = float("-inf")
+        self.marks: _TimedMarks = _TimedMarks()
 
     def add(self, pcm16: bytes) -> None:
         super().add(pcm16)
@@ -175,7 +189,14 @@ class PhoneWire:
             self.heard.hung_up = True
 
     def settled_after(self, t: float) -> bool:
-        return any(b >= t for b in self.bursts) and time.perf_counter() - self.heard.last_at > PHONE_QUIET_S
+        """Twilio: the gateway marks the end of each reply's audio. AudioSocket has no marks: the
+        reply ended after PHONE_QUIET_S without audio."""
+        started = [b for b in self.bursts if b >= t]
+        if not started:
+            return False
+        if isinstance(self.caller, TwilioCaller):
+            return any(m >= started[0] for m in self.heard.marks.times)
+        return time.perf_counter() - self.heard.last_at > PHONE_QUIET_S
 
     @property
     def gone(self) -> bool:
