@@ -14,6 +14,14 @@ from its own side of the wire:
 - refused: the session was not admitted (`busy`), which is the right answer past capacity.
 
 With --server-pid (same machine) it also reads the server's resident memory and CPU time.
+
+--protocol twilio|audiosocket drives the phone entry points instead (docs/phone.md): the same
+callers and end of speech, the recording converted to the wire's codec (mu-law 8 kHz JSON media
+frames on the Twilio-style WebSocket, signed 16-bit 8 kHz on AudioSocket's TCP frames). Those
+wires carry no events: a Twilio reply has finished at the gateway's mark after its audio, an AudioSocket reply
+after PHONE_QUIET_S without reply audio.
+--port-per-caller sends caller i to the URL's port + i (one server process per caller, as
+Pipecat deploys: `gateway bench pipecat`).
 """
 
 from __future__ import annotations
@@ -26,15 +34,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from gateway.cli.groups import CommandGroups
 from gateway.cli.processes import rss_bytes
-from gateway.client import DEFAULT_URL, GatewayClient, encode_frames
+from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames
 from gateway.errors import GatewayError
 from gateway.evaluation import percentile
 from gateway.events import AudioFormat
+from gateway.transports.phone_callers import AudioSocketCaller, Heard, TwilioCaller
 from modalities.audio.files import read_audio
 from modalities.audio.speech_spans import SpeechSpan, judge_turn, speech_span
 
@@ -43,6 +54,10 @@ MAX_CALLERS = 500
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_SECONDS = 120.0
 GAP_S = 1.0  # silence between a reply and the caller's next recording
+PHONE_QUIET_S = 1.0  # a phone wire's reply has ended after this long without reply audio
+PROTOCOLS = ("v1", "twilio", "audiosocket")
+V1_FORMAT = AudioFormat("pcm16", 16000)
+PHONE_FORMAT = AudioFormat("pcm16", 8000)  # what the phone callers take; each wire encodes it
 
 
 def register(groups: CommandGroups) -> None:
@@ -55,6 +70,11 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--ramp", type=float, default=0.5, help="seconds between caller starts")
     p.add_argument("--timeout", type=float, default=20.0,
                    help="seconds after the end of speech before a turn counts as unanswered")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="v1",
+                   help="entry point: v1 (WebSocket protocol v1, URL ws://HOST:PORT/ws), twilio "
+                        "(ws://HOST:PORT/phone/twilio) or audiosocket (tcp://HOST:PORT)")
+    p.add_argument("--port-per-caller", action="store_true",
+                   help="caller i connects to the URL's port + i (one server process per caller)")
     p.add_argument("--server-pid", type=int, help="the gateway's process id, for its RSS and CPU (same host)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.set_defaults(func=run)
@@ -90,11 +110,134 @@ def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
     return recordings
 
 
+class Wire(Protocol):
+    """One caller's connection, whatever the entry point."""
+
+    bursts: list[float]  # wall times at which reply audio (re)started arriving
+
+    async def send(self, frame: bytes) -> None: ...
+    def settled_after(self, t: float) -> bool: ...
+    @property
+    def gone(self) -> bool: ...
+    async def end(self) -> list[str]: ...  # the error codes the server sent
+
+
+class V1Wire:
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+        self.bursts = client.result.audio_bursts
+
+    async def send(self, frame: bytes) -> None:
+        await self.client.send_bytes(frame)
+
+    def settled_after(self, t: float) -> bool:
+        """A reply to speech that ended at wall time `t` has finished (or the turn ended otherwise)."""
+        return any(e["_t"] >= t and e.get("type") in ("reply.audio.end", "turn.timing", "error")
+                   for e in self.client.result.events)
+
+    @property
+    def gone(self) -> bool:
+        return False  # a closed connection fails the next send
+
+    async def end(self) -> list[str]:
+        await self.client.end()
+        return [e.get("code", "?") for e in self.client.result.errors]
+
+
+class _TimedMarks(list[str]):
+    """Twilio marks as the caller receives them, with the wall time of each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, name: str) -> None:
+        self.times.append(time.perf_counter())
+        super().append(name)
+
+
+class _BurstHeard(Heard):
+    """What a phone caller heard, with the wall times at which reply audio (re)started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bursts: list[float] = []
+        self.last_at = float("-inf")
+        self.marks: _TimedMarks = _TimedMarks()
+
+    def add(self, pcm16: bytes) -> None:
+        super().add(pcm16)
+        now = time.perf_counter()
+        if now - self.last_at > BURST_GAP_S:
+            self.bursts.append(now)
+        self.last_at = now
+
+
+class PhoneWire:
+    def __init__(self, caller: TwilioCaller | AudioSocketCaller) -> None:
+        self.caller = caller
+        self.heard = _BurstHeard()
+        caller.heard = self.heard
+        self.bursts = self.heard.bursts
+
+    async def send(self, frame: bytes) -> None:
+        if self.heard.hung_up:  # the server ended the call (a handoff hangs up the phone wire)
+            return
+        try:
+            await self.caller.send(np.frombuffer(frame, "<i2"))
+        except OSError:  # the server closed the TCP line (AudioSocket): a hang-up, not a crash
+            self.heard.hung_up = True
+
+    def settled_after(self, t: float) -> bool:
+        """Twilio: the gateway marks the end of each reply's audio. AudioSocket has no marks: the
+        reply ended after PHONE_QUIET_S without audio."""
+        started = [b for b in self.bursts if b >= t]
+        if not started:
+            return False
+        if isinstance(self.caller, TwilioCaller):
+            return any(m >= started[0] for m in self.heard.marks.times)
+        return time.perf_counter() - self.heard.last_at > PHONE_QUIET_S
+
+    @property
+    def gone(self) -> bool:
+        return self.heard.hung_up
+
+    async def end(self) -> list[str]:
+        hung_up = self.heard.hung_up
+        await self.caller.hangup()
+        return ["hung-up"] if hung_up else []
+
+
+def caller_url(url: str, index: int, per_caller: bool) -> str:
+    if not per_caller:
+        return url
+    parts = urlsplit(url)
+    if parts.port is None:
+        raise ValueError(f"--port-per-caller needs a port in the URL: {url}")
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{parts.port + index}"))
+
+
+async def connect(args: argparse.Namespace, url: str) -> Wire:
+    if args.protocol == "v1":
+        client = GatewayClient(url, audio=V1_FORMAT, language=args.language)
+        await client.__aenter__()
+        return V1Wire(client)
+    caller: TwilioCaller | AudioSocketCaller
+    if args.protocol == "twilio":
+        caller = TwilioCaller(url, language=args.language)
+    else:
+        parts = urlsplit(url if "//" in url else f"tcp://{url}")
+        caller = AudioSocketCaller(parts.hostname or "127.0.0.1", parts.port or 9092)
+    wire = PhoneWire(caller)
+    await caller.connect()
+    return wire
+
+
 class Line:
     """The caller's side of the line: sends 20 ms frames at the real-time rate, never faster."""
 
-    def __init__(self, client: GatewayClient, fmt: AudioFormat) -> None:
-        self.client = client
+    def __init__(self, wire: Wire, fmt: AudioFormat) -> None:
+        self.wire = wire
         self.silence = encode_frames(np.zeros(fmt.sample_rate * FRAME_MS // 1000, np.float32),
                                      fmt.sample_rate, fmt, FRAME_MS)[0]
         self.next_at = time.perf_counter()
@@ -107,7 +250,7 @@ class Line:
         else:  # the caller fell behind (an overloaded client): restart the clock, do not burst
             self.next_at = time.perf_counter()
         slot = self.next_at
-        await self.client.send_bytes(frame)
+        await self.wire.send(frame)
         self.next_at += FRAME_MS / 1000
         return slot
 
@@ -116,24 +259,18 @@ class Line:
             await self.send(self.silence)
 
 
-def _settled_after(client: GatewayClient, t: float) -> bool:
-    """A reply to speech that ended at wall time `t` has finished (or the turn ended otherwise)."""
-    return any(e["_t"] >= t and e.get("type") in ("reply.audio.end", "turn.timing", "error")
-               for e in client.result.events)
-
-
 async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Tally) -> None:
-    client = line.client
+    wire = line.wire
     start = await line.send(recording.frames[0])
     for frame in recording.frames[1:]:
         await line.send(frame)
     speech_start = start + recording.span.start_s
     speech_end = start + recording.span.end_s
     deadline = speech_end + timeout_s
-    while time.perf_counter() < deadline and not _settled_after(client, speech_end):
+    while time.perf_counter() < deadline and not wire.settled_after(speech_end) and not wire.gone:
         await line.silence_for(0.1)
     await line.silence_for(GAP_S)
-    verdict = judge_turn(speech_start, speech_end, client.result.audio_bursts, deadline)
+    verdict = judge_turn(speech_start, speech_end, wire.bursts, deadline)
     tally.turns += 1
     tally.talked_over += verdict.talked_over
     if verdict.latency_s is None:
@@ -146,18 +283,20 @@ async def caller(index: int, args: argparse.Namespace, fmt: AudioFormat, recordi
                  tally: Tally) -> None:
     await asyncio.sleep(index * args.ramp)
     try:
-        client = GatewayClient(args.url, audio=fmt, language=args.language)
-        await client.__aenter__()
+        wire = await connect(args, caller_url(args.url, index, args.port_per_caller))
     except GatewayError as exc:  # `busy` past capacity; anything else is an error
         tally.refused[exc.code] += 1
         return
     try:
-        line = Line(client, fmt)
+        line = Line(wire, fmt)
         for turn in range(args.turns):
+            if wire.gone:  # the server hung up: the turns left count as unanswered
+                tally.turns += 1
+                tally.unanswered += 1
+                continue
             await one_turn(line, recordings[(index + turn) % len(recordings)], args.timeout, tally)
     finally:
-        await client.end()
-        tally.errors.update(e.get("code", "?") for e in client.result.errors)
+        tally.errors.update(await wire.end())
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -167,7 +306,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def loadtest(args: argparse.Namespace) -> dict[str, object]:
-    fmt = AudioFormat("pcm16", 16000)
+    fmt = V1_FORMAT if args.protocol == "v1" else PHONE_FORMAT
     recordings = await asyncio.to_thread(load_recordings, args.audio, fmt)
     tally = Tally(args.callers)
     pid = args.server_pid
@@ -176,7 +315,8 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
     await asyncio.gather(*(caller(i, args, fmt, recordings, tally) for i in range(args.callers)))
     wall = time.perf_counter() - wall_start
     figures: dict[str, object] = {
-        "callers": args.callers, "admitted": args.callers - sum(tally.refused.values()),
+        "protocol": args.protocol, "callers": args.callers,
+        "admitted": args.callers - sum(tally.refused.values()),
         "refused": dict(tally.refused), "turns": tally.turns,
         "answered": tally.turns - tally.unanswered, "unanswered": tally.unanswered,
         "talked_over": tally.talked_over, "errors": dict(tally.errors), "seconds": round(wall, 1),
@@ -214,7 +354,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc)
         return 2
-    except OSError as exc:
+    except (OSError, TimeoutError) as exc:
         print(f"cannot reach the gateway at {args.url}: {exc}")
         return 1
     if args.json:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.call",
     "gateway.cli.loadtest",
+    "gateway.cli.pipecat_bench",  # `gateway bench pipecat`: the same loadtest against Pipecat
     "gateway.cli.voice_bench",
     "gateway.cli.asr_bench",  # `gateway bench asr` / `tts-zh`: the engines alone
     "gateway.cli.tts_bench",

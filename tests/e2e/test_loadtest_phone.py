@@ -1,0 +1,52 @@
+"""`gateway loadtest --protocol twilio|audiosocket`: the same real-time caller, its recording
+converted to the phone wire's codec, against the gateway's real phone entry points (Twilio-style
+media stream on a WebSocket, Asterisk AudioSocket on TCP). It counts what it measured; no timing
+thresholds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from gateway.telephony import PhoneSettings
+from gateway.transports.phone_audiosocket import AudioSocketServer
+from gateway.transports.phone_ws import TWILIO_PATH, serve_phone_websockets
+from tests.conftest import PROJECT, SAMPLES, GatewayThread
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("protocol", ["twilio", "audiosocket"])
+def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, protocol: str) -> None:
+    gateway = live_gateway.gateway
+    assert gateway is not None
+
+    async def start() -> tuple[Any, AudioSocketServer, int, int]:
+        ws = await serve_phone_websockets(gateway, PhoneSettings())
+        audiosocket = AudioSocketServer(gateway, PhoneSettings())
+        return ws, audiosocket, ws.sockets[0].getsockname()[1], await audiosocket.start("127.0.0.1", 0)
+
+    async def stop() -> None:
+        ws.close()
+        await audiosocket.aclose()
+
+    ws, audiosocket, ws_port, as_port = live_gateway.call(start())
+    url = f"ws://127.0.0.1:{ws_port}{TWILIO_PATH}" if protocol == "twilio" else f"tcp://127.0.0.1:{as_port}"
+    try:
+        command = [sys.executable, "-m", "gateway.cli.main", "loadtest", url, "--protocol", protocol,
+                   "--json", "--audio", str(SAMPLES / "audio" / "en_question_returns.wav"),
+                   "--callers", "1", "--turns", "2", "--language", "en", "--timeout", "60"]
+        done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    finally:
+        live_gateway.call(stop())
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["protocol"] == protocol
+    assert figures["admitted"] == 1 and figures["turns"] == 2
+    assert figures["answered"] == 2 and figures["unanswered"] == 0
+    assert figures["talked_over"] == 0 and figures["errors"] == {}
+    assert figures["latency_p50_ms"] > 0
