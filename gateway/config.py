@@ -91,6 +91,10 @@ class VoiceSettings:
     # Mandarin replies: "espeak-ng" (robotic, ~5 ms) or "kokoro" (Kokoro-82M, natural, ~0.5 CPU-s per
     # second of speech; falls back to espeak-ng when its packages are absent). docs/models.md
     zh_voice: str = "espeak-ng"
+    # Synthesized pieces kept for reuse across sessions (bounded; ~24 min of 22 kHz speech per 64 MB)
+    clause_cache_mb: int = 64
+    # Languages whose fixed prompts (gateway/core/messages.py) are synthesized at start-up (preload)
+    prompt_languages: tuple[str, ...] = ("en",)
 
     def validate(self) -> None:
         _check(self.piper_voice == "en_US-joe-medium",
@@ -98,6 +102,9 @@ class VoiceSettings:
         _check(self.fallback == "espeak-ng", "voice.fallback must be espeak-ng")
         _check(80 <= self.espeak_words_per_minute <= 400, "voice.espeak_words_per_minute must be 80..400")
         _check(self.zh_voice in voices_for("zh"), f"voice.zh_voice must be one of {voices_for('zh')}")
+        _check(0 <= self.clause_cache_mb <= 4096, "voice.clause_cache_mb must be 0..4096 (0: no cache)")
+        _check(all(lang in ("en", "zh") for lang in self.prompt_languages),
+               "voice.prompt_languages: each one of en, zh")
 
 
 @dataclass(frozen=True)

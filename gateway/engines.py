@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 from gateway.config import Settings
 from gateway.errors import BackendError, ConfigError, GatewayError, ModelUnavailable
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
+from models.clause_cache import Chunks, ClauseCache
 from models.registry import ASR_ENGINES, TTS_ENGINES, TTS_FALLBACK, EngineOptions, asr_for, voice_for
 
 if TYPE_CHECKING:
@@ -39,6 +41,11 @@ class Engines:
         self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
+        # Synthesized pieces shared by all sessions; a piece being synthesized for one caller is
+        # awaited by the others who need it at the same moment (a burst of callers hears the same
+        # prompt), not synthesized again.
+        self.clause_cache = ClauseCache(settings.voice.clause_cache_mb * 2**20)
+        self._synthesizing: dict[tuple[str, int, str, str], asyncio.Task[Chunks]] = {}
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -183,18 +190,57 @@ class Engines:
                                code="asr-failed") from exc
 
     async def synthesize(self, text: str, language: str) -> tuple[list[np.ndarray], int]:
-        """Audio chunks of `text` and their sample rate."""
+        """Audio chunks of `text` and their sample rate (from the clause cache when voiced before)."""
         synth = await asyncio.to_thread(self.synthesizer, language)
-        key = f"tts:{synth.info.name}"
+        rate = synth.info.sample_rate
+        key = (synth.info.name, rate, language, text)
+        cached = self.clause_cache.get(key, count=False)
+        running = self._synthesizing.get(key)
+        self.clause_cache.count(cached is not None or running is not None)
+        if cached is not None:
+            return list(cached), rate
+        if running is None:  # its own task: a caller who hangs up does not cancel it for the others
+            running = asyncio.get_running_loop().create_task(self._synthesize(synth, key))
+            self._synthesizing[key] = running
+            running.add_done_callback(lambda task: self._synthesized(key, task))
+        return list(await asyncio.shield(running)), rate
+
+    def _synthesized(self, key: tuple[str, int, str, str], task: asyncio.Task[Chunks]) -> None:
+        self._synthesizing.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller who still waits got it through the shield
+
+    async def _synthesize(self, synth: Synthesizer, key: tuple[str, int, str, str]) -> Chunks:
+        _, _, language, text = key
         try:
-            chunks = await self.run(key, lambda: list(synth.synthesize(text, language=language)))
+            chunks = await self.run(f"tts:{synth.info.name}",
+                                    lambda: list(synth.synthesize(text, language=language)))
         except GatewayError:
             raise
         except Exception as exc:
             self._drop(TTS_ENGINES[self._voice(language)].key, synth)
             raise BackendError(f"speech synthesis failed ({type(exc).__name__}); it is being reloaded",
                                code="tts-failed") from exc
-        return chunks, synth.info.sample_rate
+        return self.clause_cache.put(key, chunks)
+
+    def warm_prompts(self, texts: dict[str, list[str]]) -> int:
+        """Synthesizes fixed prompts into the clause cache, cut as the reply worker cuts them
+        (blocking; at start-up). Returns the pieces added; a piece that fails is skipped."""
+        from modalities.voice.clauses import speakable_pieces
+
+        added = 0
+        for language, lines in texts.items():
+            synth = self.synthesizer(language)
+            for piece in {p for line in lines for p in speakable_pieces(line)}:
+                key = (synth.info.name, synth.info.sample_rate, language, piece)
+                if self.clause_cache.get(key, count=False) is not None:
+                    continue
+                try:
+                    self.clause_cache.put(key, list(synth.synthesize(piece, language=language)))
+                    added += 1
+                except Exception:  # a prompt that cannot be voiced now is voiced (or reported) on use
+                    logging.getLogger("gateway.engines").exception("cannot precompute %r", piece)
+        return added
 
     def _drop(self, key: str, engine: object) -> None:
         """Forgets a failed engine (only if it is still the loaded one); calls in flight keep it."""
@@ -208,3 +254,4 @@ class Engines:
         for engine in engines:
             if isinstance(engine, Closeable):
                 engine.close()
+        self.clause_cache.clear()

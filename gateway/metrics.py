@@ -57,6 +57,13 @@ class Metrics:
                               registry=r)
         self.engine_backlog = Gauge("gateway_engine_backlog", "ASR/TTS calls waiting for a busy engine",
                                     registry=r)
+        # The shared clause cache of synthesized speech (gateway/engines.py), sampled when read.
+        self.tts_cache_hits = Gauge("gateway_tts_cache_hits", "Reply pieces served from the clause cache "
+                                    "(or from a synthesis already running for another caller), since start",
+                                    registry=r)
+        self.tts_cache_misses = Gauge("gateway_tts_cache_misses", "Reply pieces synthesized, since start",
+                                      registry=r)
+        self.tts_cache_bytes = Gauge("gateway_tts_cache_bytes", "Audio held by the clause cache", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
