@@ -61,6 +61,7 @@ class SpeechSettings:
     language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detect per turn
     beam_size: int = 1  # Whisper beam size (1 = greedy, fastest)
     asr_threads: int = 2  # CPU threads per ASR call
+    asr_batch: int = 8  # ASR calls of different sessions decoded together at most (1: one at a time)
     vad_threshold: float = 0.5  # silero speech probability that counts as voiced
     end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
@@ -80,6 +81,7 @@ class SpeechSettings:
         _check(20 <= self.barge_in_ms <= 1000, "speech.barge_in_ms must be 20..1000")
         _check(0.0 <= self.pause_factor <= 3.0, "speech.pause_factor must be 0..3")
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
+        _check(1 <= self.asr_batch <= 32, "speech.asr_batch must be 1..32")
 
 
 @dataclass(frozen=True)

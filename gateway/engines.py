@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from gateway.asr_batch import AsrBatcher, BatchTranscriber
 from gateway.config import Settings
 from gateway.errors import BackendError, ConfigError, GatewayError, ModelUnavailable
 from models.base import Closeable, Float32Audio, Synthesizer, Transcriber, Transcript, VoiceActivityDetector
@@ -38,7 +39,8 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
+        self._waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
+        self._batchers: dict[str, AsrBatcher] = {}  # per ASR model: calls of many sessions decoded together
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
         # Synthesized pieces shared by all sessions; a piece being synthesized for one caller is
@@ -156,18 +158,26 @@ class Engines:
 
     # ---------------------------------------------------------------- calling (async)
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a busy engine, ASR calls queued for their batch included."""
+        return self._waiting + sum(b.waiting for b in self._batchers.values())
+
+    def _waited(self, seconds: float) -> None:
+        self._max_wait_s = max(self._max_wait_s, seconds)
+
     async def run(self, key: str, func: Callable[..., T], *args: Any, limit: int = 1) -> T:
         sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
-        self.waiting += 1
+        self._waiting += 1
         queued, since = True, time.monotonic()
         try:
             async with sem:
-                self.waiting, queued = self.waiting - 1, False
-                self._max_wait_s = max(self._max_wait_s, time.monotonic() - since)
+                self._waiting, queued = self._waiting - 1, False
+                self._waited(time.monotonic() - since)
                 return await asyncio.to_thread(func, *args)
         finally:
             if queued:  # cancelled while waiting
-                self.waiting -= 1
+                self._waiting -= 1
 
     def take_max_wait(self) -> float:
         """The longest wait for an engine since the last call (seconds); for the admission probe."""
@@ -181,6 +191,9 @@ class Engines:
             language = "en"
         key = f"asr:{model}"
         try:
+            batcher = self._batcher(key, engine)
+            if batcher is not None:
+                return await batcher.transcribe(audio, language, prompt)
             return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt))
         except GatewayError:
             raise
@@ -188,6 +201,18 @@ class Engines:
             self._drop(key, engine)
             raise BackendError(f"speech recognition failed ({type(exc).__name__}); it is being reloaded",
                                code="asr-failed") from exc
+
+    def _batcher(self, key: str, engine: Transcriber) -> AsrBatcher | None:
+        """The engine's batcher (a reloaded engine gets a new one); None: batching off or unsupported."""
+        size = self.settings.speech.asr_batch
+        if size < 2 or not isinstance(engine, BatchTranscriber):
+            return None
+        batcher = self._batchers.get(key)
+        if batcher is None or batcher.engine is not engine:
+            batcher = AsrBatcher(engine, lambda call: self.run(key, call), max_batch=size,
+                                 waited=self._waited)
+            self._batchers[key] = batcher
+        return batcher
 
     async def synthesize(self, text: str, language: str) -> tuple[list[np.ndarray], int]:
         """Audio chunks of `text` and their sample rate (from the clause cache when voiced before)."""
