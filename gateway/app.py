@@ -118,6 +118,9 @@ class Gateway:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"this node is at capacity ({self.capacity.reason}); try again shortly",
                                 code="busy")
+        if not self.capacity.room_for(len(self.sessions)):  # a burst: refused before it speaks
+            self.metrics.sessions_rejected.inc()
+            raise LimitExceeded("this node is at capacity (predicted-load); try again shortly", code="busy")
         tenant = self.tenants.get(request.tenant, DEFAULT_TENANT)
         if tenant.channels and request.channel not in tenant.channels:
             raise AuthError(f"this tenant's sessions may use {list(tenant.channels)}, "
@@ -207,6 +210,7 @@ class Gateway:
     def admitting(self) -> bool:
         """Whether a new session would be admitted now (tenant caps aside)."""
         return (self._ready and not self._draining and self.capacity.admitting
+                and self.capacity.room_for(len(self.sessions))
                 and len(self.sessions) < self.settings.server.max_sessions)
 
     def _watch_capacity(self) -> None:
@@ -216,6 +220,8 @@ class Gateway:
         m.cpu_share.set_function(lambda: capacity.cpu)
         m.loop_lag.set_function(lambda: capacity.last.loop_lag_ms / 1000.0)
         m.engine_backlog.set_function(lambda: float(getattr(self.engines, "waiting", 0)))
+        m.session_cost.set_function(lambda: capacity.session_cost)
+        m.predicted_load.set_function(lambda: capacity.predicted(len(self.sessions)))
         cache = self.engines.clause_cache
         m.tts_cache_hits.set_function(lambda: float(cache.hits))
         m.tts_cache_misses.set_function(lambda: float(cache.misses))

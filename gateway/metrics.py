@@ -57,6 +57,11 @@ class Metrics:
                               registry=r)
         self.engine_backlog = Gauge("gateway_engine_backlog", "ASR/TTS calls waiting for a busy engine",
                                     registry=r)
+        self.session_cost = Gauge("gateway_session_cost_cores", "Cores one live session is expected to use "
+                                  "(admission.session_cost, then measured while loaded)", registry=r)
+        self.predicted_load = Gauge("gateway_predicted_cpu_share", "Live sessions x session cost over the "
+                                    "node's cores; new sessions are refused past admission.predict_busy",
+                                    registry=r)
         # The shared clause cache of synthesized speech (gateway/engines.py), sampled when read.
         self.tts_cache_hits = Gauge("gateway_tts_cache_hits", "Reply pieces served from the clause cache "
                                     "(or from a synthesis already running for another caller), since start",
