@@ -98,9 +98,10 @@ class SpeechTurns:
             self._open[turn_id].resumed(pause_end_ms, at_ms)
 
     def transcribe(self, turn_id: int, until_ms: int) -> Awaitable[str] | None:
-        """Takes the audio now (the ring forgets it); the ASR runs when the result is awaited."""
+        """A pause's pass. Takes the audio now (the ring forgets it); the ASR runs when the result
+        is awaited, and not at all if the caller speaks again first."""
         tx = self._open.get(turn_id)
-        return None if tx is None else tx.transcribe_until(until_ms)
+        return None if tx is None else tx.transcribe_until(until_ms, pause=True)
 
     def finish(self, turn_id: int, until_ms: int) -> Awaitable[TurnText] | None:
         tx = self._open.pop(turn_id, None)

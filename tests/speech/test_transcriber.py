@@ -68,3 +68,69 @@ async def test_short_pieces_stay_speculative_and_finish_reuses_the_last_pass() -
     assert [c[:2] for c in asr.calls] == [(0, 1500), (0, 2600)]  # under 3 s: never committed
     turn = await tx.finish(2600, loop_time=lambda: 0.0)
     assert len(asr.calls) == 2 and turn.text == "[0-2600]"  # the pause pass already covered it
+
+
+class GatedAsr(RecordingAsr):
+    """A loaded engine: each call waits until the test opens the gate."""
+
+    def __init__(self, origin_ms: int) -> None:
+        super().__init__(origin_ms)
+        import asyncio
+
+        self.gate = asyncio.Event()
+        self.started = 0
+
+    async def __call__(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
+        self.started += 1
+        await self.gate.wait()
+        return await super().__call__(audio, language, prompt)
+
+
+async def test_a_pause_pass_is_dropped_when_the_caller_goes_on_before_it_is_decoded() -> None:
+    import asyncio
+
+    asr = GatedAsr(0)
+    tx = TurnTranscriber(asr, timeline(0), language="en", start_ms=200, tail_pad_ms=0)
+    first = asyncio.ensure_future(tx.transcribe_until(1500, pause=True))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert asr.started == 1  # waiting for the engine
+    tx.resumed(1500, 1900)
+    queued = asyncio.ensure_future(tx.transcribe_until(2600, pause=True))  # the next pause's pass
+    for _ in range(3):
+        await asyncio.sleep(0)  # the caller went on: that pause cannot end the turn any more
+    tx.resumed(2600, 2900)
+    # nothing known yet, nothing decoded (the engine never answers them: they must not wait for it)
+    assert await asyncio.wait_for(first, 5) == "" and await asyncio.wait_for(queued, 5) == ""
+    asr.gate.set()
+    final = await tx.finish(4000, loop_time=lambda: 0.0)  # the final pass is never dropped
+    assert asr.calls == [(0, 4000, None)] and final.text == "[0-4000]" and tx.dropped == 2
+
+
+async def test_a_pause_pass_the_caller_did_not_resume_after_is_decoded_and_kept() -> None:
+    import asyncio
+
+    asr = GatedAsr(0)
+    tx = TurnTranscriber(asr, timeline(0), language="en", start_ms=200, tail_pad_ms=0)
+    pending = asyncio.ensure_future(tx.transcribe_until(1500, pause=True))
+    await asyncio.sleep(0)
+    tx.resumed(1000, 1200)  # an earlier pause: not this one
+    asr.gate.set()
+    assert await pending == "[0-1500]" and tx.dropped == 0
+    final = await tx.finish(1500, loop_time=lambda: 0.0)
+    assert final.text == "[0-1500]" and asr.calls == [(0, 1500, None)]  # reused, not decoded again
+
+
+async def test_cancelling_the_caller_of_a_pause_pass_still_cancels_it() -> None:
+    import asyncio
+
+    import pytest
+
+    asr = GatedAsr(0)
+    tx = TurnTranscriber(asr, timeline(0), language="en", start_ms=200, tail_pad_ms=0)
+    pending = asyncio.ensure_future(tx.transcribe_until(1500, pause=True))
+    await asyncio.sleep(0)
+    pending.cancel()  # the session ends: its own cancellation is not taken for a dropped pass
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    assert tx.dropped == 0
