@@ -222,6 +222,8 @@ class Gateway:
         m.engine_backlog.set_function(lambda: float(getattr(self.engines, "waiting", 0)))
         m.session_cost.set_function(lambda: capacity.session_cost)
         m.predicted_load.set_function(lambda: capacity.predicted(len(self.sessions)))
+        m.asr_utterances.set_function(lambda: float(self.engines.asr_work()[0]))
+        m.asr_calls.set_function(lambda: float(self.engines.asr_work()[1]))
         cache = self.engines.clause_cache
         m.tts_cache_hits.set_function(lambda: float(cache.hits))
         m.tts_cache_misses.set_function(lambda: float(cache.misses))

@@ -41,7 +41,8 @@ class AsrBatcher:
         self._waited = waited
         self._pending: list[tuple[Item, float, asyncio.Future[Transcript]]] = []
         self._worker: asyncio.Task[None] | None = None
-        self.batches = 0  # calls made (for tests and the bench)
+        self.batches = 0  # engine calls made
+        self.decoded = 0  # utterances given to the engine in them
 
     @property
     def waiting(self) -> int:
@@ -67,6 +68,7 @@ class AsrBatcher:
                 self._waited(now - since)
             items = [item for item, _, _ in batch]
             self.batches += 1
+            self.decoded += len(items)
             try:
                 results = await self._run(functools.partial(self.engine.transcribe_batch, items))
             except asyncio.CancelledError:

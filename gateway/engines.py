@@ -41,6 +41,7 @@ class Engines:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
         self._batchers: dict[str, AsrBatcher] = {}  # per ASR model: calls of many sessions decoded together
+        self._asr_single = 0  # ASR calls made one at a time (batching off or unsupported)
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
         # Synthesized pieces shared by all sessions; a piece being synthesized for one caller is
@@ -163,6 +164,11 @@ class Engines:
         """Calls waiting for a busy engine, ASR calls queued for their batch included."""
         return self._waiting + sum(b.waiting for b in self._batchers.values())
 
+    def asr_work(self) -> tuple[int, int]:
+        """(utterances given to an ASR engine, engine calls made) since start, over all models."""
+        batched = [(b.decoded, b.batches) for b in self._batchers.values()]
+        return (self._asr_single + sum(d for d, _ in batched), self._asr_single + sum(c for _, c in batched))
+
     def _waited(self, seconds: float) -> None:
         self._max_wait_s = max(self._max_wait_s, seconds)
 
@@ -194,6 +200,7 @@ class Engines:
             batcher = self._batcher(key, engine)
             if batcher is not None:
                 return await batcher.transcribe(audio, language, prompt)
+            self._asr_single += 1
             return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt))
         except GatewayError:
             raise

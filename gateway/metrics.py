@@ -62,6 +62,10 @@ class Metrics:
         self.predicted_load = Gauge("gateway_predicted_cpu_share", "Live sessions x session cost over the "
                                     "node's cores; new sessions are refused past admission.predict_busy",
                                     registry=r)
+        self.asr_utterances = Gauge("gateway_asr_utterances", "Utterances (pause and final passes) given to "
+                                    "an ASR engine, since start", registry=r)
+        self.asr_calls = Gauge("gateway_asr_engine_calls", "ASR engine calls, since start (fewer than "
+                               "utterances when sessions' passes were decoded together)", registry=r)
         # The shared clause cache of synthesized speech (gateway/engines.py), sampled when read.
         self.tts_cache_hits = Gauge("gateway_tts_cache_hits", "Reply pieces served from the clause cache "
                                     "(or from a synthesis already running for another caller), since start",

@@ -68,6 +68,7 @@ async def test_calls_arriving_while_a_batch_runs_go_together_into_the_next() -> 
     texts = [r.text for r in await asyncio.gather(first, *rest)]
     assert texts == ["100", "200 p0", "201 p1", "202 p2", "203 p3"]  # each caller its own result
     assert engine.calls == [1, 3, 1]  # bounded by max_batch
+    assert (batcher.decoded, batcher.batches) == (5, 3)
     assert len(waits) == 5 and batcher.waiting == 0
 
 
@@ -117,3 +118,4 @@ async def test_batching_is_a_setting(tmp_path: Path) -> None:
     results = await asyncio.gather(*(engines.transcribe("tiny.en", samples(100 + i), "en", None)
                                      for i in range(3)))
     assert [r.text for r in results] == ["100", "101", "102"] and engine.calls == [1, 1, 1]
+    assert engines.asr_work() == (3, 3)
