@@ -98,10 +98,9 @@ class SpeechTurns:
             self._open[turn_id].resumed(pause_end_ms, at_ms)
 
     def transcribe(self, turn_id: int, until_ms: int) -> Awaitable[str] | None:
-        """A pause's pass. Takes the audio now (the ring forgets it); the ASR runs when the result
-        is awaited, and not at all if the caller speaks again first."""
+        """Takes the audio now (the ring forgets it); the ASR runs when the result is awaited."""
         tx = self._open.get(turn_id)
-        return None if tx is None else tx.transcribe_until(until_ms, pause=True)
+        return None if tx is None else tx.transcribe_until(until_ms)
 
     def finish(self, turn_id: int, until_ms: int) -> Awaitable[TurnText] | None:
         tx = self._open.pop(turn_id, None)

@@ -6,11 +6,6 @@ the next pass unless the caller went on within `min_gap_ms` of that pause: a gap
 inside a word ("as-k" in jfk.wav), and a piece cut there ends in a mangled half word. Shorter
 pieces stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
 the speech after the last pause can still need transcribing, so the caller rarely waits for ASR.
-
-A pause's pass is dropped when the caller speaks again before it has been decoded (on a loaded
-node the pass waits for the engine): that pause can no longer end the turn, and the next pass
-covers its audio anyway, at the same cost (every pass is padded to 10 s). A turn's final pass is
-never dropped.
 """
 
 from __future__ import annotations
@@ -53,9 +48,6 @@ class TurnTranscriber:
         self._candidate = False  # the speculative piece is long enough to commit at the next pass
         self._min_gap_ms = min_gap_ms
         self._short_gaps: set[int] = set()  # pause ends after which speech resumed too soon
-        self._resumed_until = -1  # the latest pause end after which the caller spoke again
-        self._in_flight: tuple[int, asyncio.Future[Transcript]] | None = None  # a pause's pass
-        self.dropped = 0  # pause passes not decoded because the caller went on
         self._lock = asyncio.Lock()
 
     @property
@@ -66,28 +58,21 @@ class TurnTranscriber:
         """Speech went on at `at_ms` after the pause that began at `pause_end_ms` (media time)."""
         if at_ms - pause_end_ms < self._min_gap_ms:
             self._short_gaps.add(pause_end_ms)
-        self._resumed_until = max(self._resumed_until, pause_end_ms)
-        if self._in_flight is not None and self._in_flight[0] <= pause_end_ms:
-            self._in_flight[1].cancel()  # still waiting for the engine (or its result is moot)
 
-    def transcribe_until(self, end_ms: int, *, pause: bool = False) -> Awaitable[str]:
+    def transcribe_until(self, end_ms: int) -> Awaitable[str]:
         """Transcript of the turn up to end_ms (speech end), reusing what is already known.
 
         The audio is taken now (the listener forgets a turn's audio once the turn ends); the ASR
         runs later, one call at a time, skipping requests that a newer one has made redundant.
-        `pause`: a pause's pass, dropped if the caller speaks again before it is decoded.
         """
         turn_audio = self._audio(self._origin_ms, end_ms + self._tail_pad_ms)
         self._latest_request = max(self._latest_request, end_ms)
-        return self._transcribe(end_ms, turn_audio, pause)
+        return self._transcribe(end_ms, turn_audio)
 
-    async def _transcribe(self, end_ms: int, turn_audio: Float32Audio, pause: bool = False) -> str:
+    async def _transcribe(self, end_ms: int, turn_audio: Float32Audio) -> str:
         async with self._lock:
             if (self._spec_until >= end_ms or end_ms <= self._committed_until
                     or end_ms < self._latest_request):
-                return self.text
-            if pause and end_ms <= self._resumed_until:
-                self.dropped += 1
                 return self.text
             if self._candidate:  # resolved now: every resume before this pause is known
                 if self._spec_until not in self._short_gaps:
@@ -100,19 +85,7 @@ class TurnTranscriber:
             if len(audio) < 1600:  # under 0.1 s: nothing to transcribe
                 return self.text
             prompt = _join(self._committed, self.language)[-200:] or None
-            call = asyncio.ensure_future(self._asr(audio, self.language, prompt))
-            self._in_flight = (end_ms, call) if pause else None
-            try:
-                result = await call
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if call.cancelled() and task is not None and not task.cancelling():
-                    self.dropped += 1  # resumed() dropped it, not our own caller
-                    return self.text
-                call.cancel()
-                raise
-            finally:
-                self._in_flight = None
+            result = await self._asr(audio, self.language, prompt)
             if self.language is None and result.text.strip():
                 self.language = result.language
             piece = result.text.strip()
