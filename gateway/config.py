@@ -61,7 +61,9 @@ class SpeechSettings:
     language: str = "auto"  # language of sessions that ask for "auto"; "auto" = detect per turn
     beam_size: int = 1  # Whisper beam size (1 = greedy, fastest)
     asr_threads: int = 2  # CPU threads per ASR call
-    asr_batch: int = 8  # ASR calls of different sessions decoded together at most (1: one at a time)
+    # ASR passes of different sessions decoded together at most (1: one at a time; measured no
+    # gain in the gateway yet, docs/benchmarks.md "Capacity")
+    asr_batch: int = 1
     vad_threshold: float = 0.5  # silero speech probability that counts as voiced
     end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")

@@ -91,7 +91,7 @@ async def test_an_item_error_goes_to_its_caller_and_a_cancelled_caller_is_left_o
 
 async def test_an_engine_failure_reaches_every_caller_of_the_batch_as_asr_failed(tmp_path: Path) -> None:
     engine = ScriptedAsr()
-    engines = Engines(make_settings(tmp_path))
+    engines = Engines(make_settings(tmp_path, asr_batch=8))
     engines._loaded["asr:tiny.en"] = engine  # the engine cache is the injection point
     first = asyncio.create_task(engines.transcribe("tiny.en", samples(100), "en", None))
     await asyncio.sleep(0.05)
@@ -109,7 +109,8 @@ async def test_an_engine_failure_reaches_every_caller_of_the_batch_as_asr_failed
     assert engine.calls == [1, 3] and "asr:tiny.en" not in engines._loaded  # dropped: reloaded next use
 
 
-async def test_batching_is_a_setting(tmp_path: Path) -> None:
+async def test_batching_is_a_setting_and_off_by_default(tmp_path: Path) -> None:
+    assert make_settings(tmp_path).speech.asr_batch == 1
     settings = make_settings(tmp_path, asr_batch=1)
     engine = ScriptedAsr()
     engine.gate.set()
