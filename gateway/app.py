@@ -20,6 +20,7 @@ from gateway.cluster.handoff import CallerRelay
 from gateway.config import Settings
 from gateway.core.agents import AgentQueue
 from gateway.core.api import ConversationCore
+from gateway.core.messages import MESSAGES
 from gateway.core.policies.pii import mask
 from gateway.engines import Engines
 from gateway.errors import GatewayError, LimitExceeded
@@ -91,6 +92,9 @@ class Gateway:
         if preload:
             # English sessions use tiny.en, "auto" and other languages the multilingual model.
             await asyncio.to_thread(self.engines.preload, ("en", "auto"))
+            # The fixed prompts (hand-off, clarification, greeting lines) are voiced once, here.
+            prompts = fixed_prompts(self.settings.voice.prompt_languages)
+            await asyncio.to_thread(self.engines.warm_prompts, prompts)
         if self.settings.admission.mode == "adaptive":
             self.capacity_monitor.start()
         self._ready = True
@@ -114,6 +118,9 @@ class Gateway:
             self.metrics.sessions_rejected.inc()
             raise LimitExceeded(f"this node is at capacity ({self.capacity.reason}); try again shortly",
                                 code="busy")
+        if not self.capacity.room_for(len(self.sessions)):  # a burst: refused before it speaks
+            self.metrics.sessions_rejected.inc()
+            raise LimitExceeded("this node is at capacity (predicted-load); try again shortly", code="busy")
         tenant = self.tenants.get(request.tenant, DEFAULT_TENANT)
         if tenant.channels and request.channel not in tenant.channels:
             raise AuthError(f"this tenant's sessions may use {list(tenant.channels)}, "
@@ -203,6 +210,7 @@ class Gateway:
     def admitting(self) -> bool:
         """Whether a new session would be admitted now (tenant caps aside)."""
         return (self._ready and not self._draining and self.capacity.admitting
+                and self.capacity.room_for(len(self.sessions))
                 and len(self.sessions) < self.settings.server.max_sessions)
 
     def _watch_capacity(self) -> None:
@@ -212,6 +220,14 @@ class Gateway:
         m.cpu_share.set_function(lambda: capacity.cpu)
         m.loop_lag.set_function(lambda: capacity.last.loop_lag_ms / 1000.0)
         m.engine_backlog.set_function(lambda: float(getattr(self.engines, "waiting", 0)))
+        m.session_cost.set_function(lambda: capacity.session_cost)
+        m.predicted_load.set_function(lambda: capacity.predicted(len(self.sessions)))
+        m.asr_utterances.set_function(lambda: float(self.engines.asr_work()[0]))
+        m.asr_calls.set_function(lambda: float(self.engines.asr_work()[1]))
+        cache = self.engines.clause_cache
+        m.tts_cache_hits.set_function(lambda: float(cache.hits))
+        m.tts_cache_misses.set_function(lambda: float(cache.misses))
+        m.tts_cache_bytes.set_function(lambda: float(cache.bytes))
 
     def store_state(self) -> str:
         """ok | degraded | stopped (a store without a state, a test double say, counts as ok)."""
@@ -317,3 +333,9 @@ class Gateway:
         await self.store.aclose()
         await asyncio.to_thread(self.engines.close)
         await self.tracing.aclose()  # flushes queued spans (off the loop, bounded by the export timeout)
+
+
+def fixed_prompts(languages: tuple[str, ...]) -> dict[str, list[str]]:
+    """What the core says word for word (no values filled in), per language: voiced at start-up."""
+    return {language: [table[language] for table in MESSAGES.values()
+                       if language in table and "{" not in table[language]] for language in languages}

@@ -46,6 +46,14 @@ class AdmissionSettings:
     engine_wait_ok_ms: float = 200.0  # ... new sessions are refused; and under which admitted again
     trip_samples: int = 2  # samples in a row over a busy threshold before refusing
     recover_samples: int = 4  # samples in a row under every ok threshold before admitting again
+    # Prediction (a burst is all admitted before anyone speaks, so measured load comes too late):
+    # a new session is refused when (live sessions + 1) x the cost of a session would fill more
+    # than `predict_busy` of the cores. The cost starts at `session_cost` (cores per live caller,
+    # from `gateway loadtest`: docs/benchmarks.md) and follows the measured CPU per session while
+    # the node is loaded. 0 turns prediction off.
+    session_cost: float = 0.06
+    predict_busy: float = 0.8
+    learn_rate: float = 0.1  # weight of each loaded sample in the measured cost (0: keep session_cost)
 
     def validate(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -66,6 +74,9 @@ class AdmissionSettings:
               "admission.engine_wait_ok_ms/engine_wait_busy_ms: 0 < ok <= busy <= 60000")
         check(1 <= self.trip_samples <= 100 and 1 <= self.recover_samples <= 100,
               "admission.trip_samples/recover_samples must be 1..100")
+        check(0.0 <= self.session_cost <= 64.0, "admission.session_cost must be 0..64 cores")
+        check(0.0 < self.predict_busy <= 1.0, "admission.predict_busy must be in (0, 1]")
+        check(0.0 <= self.learn_rate <= 1.0, "admission.learn_rate must be 0..1")
 
 
 @dataclass(frozen=True)
@@ -92,10 +103,30 @@ class Capacity:
         self._window: collections.deque[Sample] = collections.deque(maxlen=1000)
         self._over = 0
         self._under = 0
+        self.session_cost = settings.session_cost  # cores per live session: the prior, then measured
 
     @property
     def admitting(self) -> bool:
         return self.settings.mode == "static" or self.state == "ok"
+
+    @property
+    def predicting(self) -> bool:
+        return self.settings.mode == "adaptive" and self.settings.session_cost > 0
+
+    def predicted(self, sessions: int) -> float:
+        """The CPU share of the cores `sessions` live sessions are expected to use."""
+        return sessions * self.session_cost / self.cores if self.predicting else 0.0
+
+    def room_for(self, sessions: int) -> bool:
+        """Whether one more session fits next to `sessions` live ones by the prediction."""
+        return (not self.predicting or sessions == 0
+                or self.predicted(sessions + 1) <= self.settings.predict_busy)
+
+    def predicted_max(self) -> int:
+        """Sessions the prediction admits at most (for /health; 0 when prediction is off)."""
+        if not self.predicting or self.session_cost <= 0:
+            return 0
+        return int(self.settings.predict_busy * self.cores / self.session_cost + 1e-9)
 
     def observe(self, sample: Sample) -> str:
         """Takes one sample; returns the state (ok | busy)."""
@@ -107,6 +138,7 @@ class Capacity:
         if sample.at > first.at:
             self.cpu = max(0.0, (sample.cpu_s - first.cpu_s) / (sample.at - first.at) / self.cores)
         self.last = sample
+        self._learn(sample)
         over = self._over_reason(sample)
         under = (self.cpu < s.cpu_ok and sample.loop_lag_ms < s.loop_lag_ok_ms
                  and sample.inbox <= s.inbox_ok and sample.engine_backlog <= s.engine_backlog_ok
@@ -120,6 +152,21 @@ class Capacity:
             self.state, self.reason = "ok", ""
             log.warning("admission: ok; new sessions are admitted again")
         return self.state
+
+    def _learn(self, sample: Sample) -> None:
+        """While the node is loaded (CPU over half of predict_busy) the cost per session is
+        measured: the process's CPU over its live sessions, kept within 4x of session_cost either
+        way (one caller's screenshot must not close the node). Otherwise it drifts back to
+        session_cost: a quiet node says nothing about what its callers cost when they speak."""
+        s = self.settings
+        if not self.predicting:
+            return
+        if sample.sessions >= 1 and self.cpu >= s.predict_busy / 2:
+            target = self.cpu * self.cores / sample.sessions
+            target = min(s.session_cost * 4, max(s.session_cost / 4, target))
+        else:
+            target = s.session_cost
+        self.session_cost += s.learn_rate * (target - self.session_cost)
 
     def _over_reason(self, sample: Sample) -> str:
         s = self.settings
@@ -142,6 +189,8 @@ class Capacity:
         if not self.admitting or sessions >= self.max_sessions:
             return 0.0
         used = [sessions / self.max_sessions]
+        if self.predicting:
+            used.append(self.predicted(sessions + 1) / s.predict_busy)
         if s.mode == "adaptive":
             used += [self.cpu / s.cpu_busy, last.loop_lag_ms / s.loop_lag_busy_ms,
                      last.inbox / s.inbox_busy if s.inbox_busy else 0.0,
@@ -152,13 +201,18 @@ class Capacity:
     def status(self, sessions: int) -> dict[str, object]:
         """The /health `capacity` object."""
         full = sessions >= self.max_sessions
-        return {"state": "busy" if full or not self.admitting else "ok", "mode": self.settings.mode,
-                "reason": "max-sessions" if full else self.reason if not self.admitting else "",
+        no_room = not self.room_for(sessions)
+        busy = full or no_room or not self.admitting
+        reason = ("max-sessions" if full else self.reason if not self.admitting
+                  else "predicted-load" if no_room else "")
+        return {"state": "busy" if busy else "ok", "mode": self.settings.mode, "reason": reason,
                 "cpu": round(self.cpu, 3), "loop_lag_ms": round(self.last.loop_lag_ms, 1),
                 "inbox": round(self.last.inbox, 3), "inbox_total": self.last.inbox_total,
                 "engine_backlog": self.last.engine_backlog,
                 "engine_wait_ms": round(self.last.engine_wait_ms, 1), "sessions": sessions,
-                "max_sessions": self.max_sessions, "headroom": self.headroom(sessions)}
+                "max_sessions": self.max_sessions, "headroom": self.headroom(sessions),
+                "session_cost": round(self.session_cost, 4), "predicted": round(self.predicted(sessions), 3),
+                "predicted_max_sessions": self.predicted_max()}
 
 
 def node_cores() -> int:

@@ -64,6 +64,9 @@ class SpeechSettings:
     zh_beam_size: int = 1  # beam size for Mandarin turns (5: the dev set's choice, 1.28x the CPU)
     zh_prompt: str = ""  # Whisper prompt for Mandarin turns (models.registry.MANDARIN_PROMPT: dev choice)
     asr_threads: int = 2  # CPU threads per ASR call
+    # ASR passes of different sessions decoded together at most (1: one at a time; measured no
+    # gain in the gateway yet, docs/benchmarks.md "Capacity")
+    asr_batch: int = 1
     vad_threshold: float = 0.5  # silero speech probability that counts as voiced
     end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
@@ -98,6 +101,7 @@ class SpeechSettings:
         _check(self.beam_size >= 1 and self.asr_threads >= 1, "speech.beam_size/asr_threads >= 1")
         _check(1 <= self.zh_beam_size <= 10, "speech.zh_beam_size must be 1..10")
         _check(len(self.zh_prompt) <= 100, "speech.zh_prompt must be at most 100 characters")
+        _check(1 <= self.asr_batch <= 32, "speech.asr_batch must be 1..32")
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class VoiceSettings:
     # Mandarin replies: "espeak-ng" (robotic, ~5 ms) or "kokoro" (Kokoro-82M, natural, ~0.5 CPU-s per
     # second of speech; falls back to espeak-ng when its packages are absent). docs/models.md
     zh_voice: str = "espeak-ng"
+    # Synthesized pieces kept for reuse across sessions (bounded; ~24 min of 22 kHz speech per 64 MB)
+    clause_cache_mb: int = 64
+    # Languages whose fixed prompts (gateway/core/messages.py) are synthesized at start-up (preload)
+    prompt_languages: tuple[str, ...] = ("en",)
 
     def validate(self) -> None:
         _check(self.piper_voice == "en_US-joe-medium",
@@ -116,6 +124,9 @@ class VoiceSettings:
         _check(self.fallback == "espeak-ng", "voice.fallback must be espeak-ng")
         _check(80 <= self.espeak_words_per_minute <= 400, "voice.espeak_words_per_minute must be 80..400")
         _check(self.zh_voice in voices_for("zh"), f"voice.zh_voice must be one of {voices_for('zh')}")
+        _check(0 <= self.clause_cache_mb <= 4096, "voice.clause_cache_mb must be 0..4096 (0: no cache)")
+        _check(all(lang in ("en", "zh") for lang in self.prompt_languages),
+               "voice.prompt_languages: each one of en, zh")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from gateway.asr_batch import AsrBatcher, BatchTranscriber
 from gateway.config import Settings
 from gateway.errors import BackendError, ConfigError, GatewayError, ModelUnavailable
 from models.base import (
@@ -30,6 +32,7 @@ from models.base import (
     Transcript,
     VoiceActivityDetector,
 )
+from models.clause_cache import Chunks, ClauseCache
 from models.registry import (
     ASR_ENGINES,
     TTS_ENGINES,
@@ -52,11 +55,18 @@ class Engines:
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self.waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
+        self._waiting = 0  # calls waiting for a busy engine (ASR, TTS, ...): an admission signal
+        self._batchers: dict[str, AsrBatcher] = {}  # per ASR model: calls of many sessions decoded together
+        self._asr_single = 0  # ASR calls made one at a time (batching off or unsupported)
         self._max_wait_s = 0.0  # the longest such wait since the admission probe last looked
         self._missing_voices: set[str] = set()  # optional voices whose packages are not installed
         self._turn_missing = False  # speech.turn_model = "auto" and the model failed to load
         self._turn_installed: bool | None = None  # its weights package is installed (None: not looked)
+        # Synthesized pieces shared by all sessions; a piece being synthesized for one caller is
+        # awaited by the others who need it at the same moment (a burst of callers hears the same
+        # prompt), not synthesized again.
+        self.clause_cache = ClauseCache(settings.voice.clause_cache_mb * 2**20)
+        self._synthesizing: dict[tuple[str, int, str, str], asyncio.Task[Chunks]] = {}
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -195,18 +205,31 @@ class Engines:
 
     # ---------------------------------------------------------------- calling (async)
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a busy engine, ASR calls queued for their batch included."""
+        return self._waiting + sum(b.waiting for b in self._batchers.values())
+
+    def asr_work(self) -> tuple[int, int]:
+        """(utterances given to an ASR engine, engine calls made) since start, over all models."""
+        batched = [(b.decoded, b.batches) for b in self._batchers.values()]
+        return (self._asr_single + sum(d for d, _ in batched), self._asr_single + sum(c for _, c in batched))
+
+    def _waited(self, seconds: float) -> None:
+        self._max_wait_s = max(self._max_wait_s, seconds)
+
     async def run(self, key: str, func: Callable[..., T], *args: Any, limit: int = 1) -> T:
         sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
-        self.waiting += 1
+        self._waiting += 1
         queued, since = True, time.monotonic()
         try:
             async with sem:
-                self.waiting, queued = self.waiting - 1, False
-                self._max_wait_s = max(self._max_wait_s, time.monotonic() - since)
+                self._waiting, queued = self._waiting - 1, False
+                self._waited(time.monotonic() - since)
                 return await asyncio.to_thread(func, *args)
         finally:
             if queued:  # cancelled while waiting
-                self.waiting -= 1
+                self._waiting -= 1
 
     def take_max_wait(self) -> float:
         """The longest wait for an engine since the last call (seconds); for the admission probe."""
@@ -220,6 +243,10 @@ class Engines:
             language = "en"
         key = f"asr:{model}"
         try:
+            batcher = self._batcher(key, engine)
+            if batcher is not None:
+                return await batcher.transcribe(audio, language, prompt)
+            self._asr_single += 1
             return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt))
         except GatewayError:
             raise
@@ -247,20 +274,70 @@ class Engines:
             self._drop(key, model)
             raise BackendError(f"the end-of-turn model failed ({type(exc).__name__}); "
                                "it is being reloaded") from exc
+    def _batcher(self, key: str, engine: Transcriber) -> AsrBatcher | None:
+        """The engine's batcher (a reloaded engine gets a new one); None: batching off or unsupported."""
+        size = self.settings.speech.asr_batch
+        if size < 2 or not isinstance(engine, BatchTranscriber):
+            return None
+        batcher = self._batchers.get(key)
+        if batcher is None or batcher.engine is not engine:
+            batcher = AsrBatcher(engine, lambda call: self.run(key, call), max_batch=size,
+                                 waited=self._waited)
+            self._batchers[key] = batcher
+        return batcher
 
     async def synthesize(self, text: str, language: str) -> tuple[list[np.ndarray], int]:
-        """Audio chunks of `text` and their sample rate."""
+        """Audio chunks of `text` and their sample rate (from the clause cache when voiced before)."""
         synth = await asyncio.to_thread(self.synthesizer, language)
-        key = f"tts:{synth.info.name}"
+        rate = synth.info.sample_rate
+        key = (synth.info.name, rate, language, text)
+        cached = self.clause_cache.get(key, count=False)
+        running = self._synthesizing.get(key)
+        self.clause_cache.count(cached is not None or running is not None)
+        if cached is not None:
+            return list(cached), rate
+        if running is None:  # its own task: a caller who hangs up does not cancel it for the others
+            running = asyncio.get_running_loop().create_task(self._synthesize(synth, key))
+            self._synthesizing[key] = running
+            running.add_done_callback(lambda task: self._synthesized(key, task))
+        return list(await asyncio.shield(running)), rate
+
+    def _synthesized(self, key: tuple[str, int, str, str], task: asyncio.Task[Chunks]) -> None:
+        self._synthesizing.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller who still waits got it through the shield
+
+    async def _synthesize(self, synth: Synthesizer, key: tuple[str, int, str, str]) -> Chunks:
+        _, _, language, text = key
         try:
-            chunks = await self.run(key, lambda: list(synth.synthesize(text, language=language)))
+            chunks = await self.run(f"tts:{synth.info.name}",
+                                    lambda: list(synth.synthesize(text, language=language)))
         except GatewayError:
             raise
         except Exception as exc:
             self._drop(TTS_ENGINES[self._voice(language)].key, synth)
             raise BackendError(f"speech synthesis failed ({type(exc).__name__}); it is being reloaded",
                                code="tts-failed") from exc
-        return chunks, synth.info.sample_rate
+        return self.clause_cache.put(key, chunks)
+
+    def warm_prompts(self, texts: dict[str, list[str]]) -> int:
+        """Synthesizes fixed prompts into the clause cache, cut as the reply worker cuts them
+        (blocking; at start-up). Returns the pieces added; a piece that fails is skipped."""
+        from modalities.voice.clauses import speakable_pieces
+
+        added = 0
+        for language, lines in texts.items():
+            synth = self.synthesizer(language)
+            for piece in {p for line in lines for p in speakable_pieces(line)}:
+                key = (synth.info.name, synth.info.sample_rate, language, piece)
+                if self.clause_cache.get(key, count=False) is not None:
+                    continue
+                try:
+                    self.clause_cache.put(key, list(synth.synthesize(piece, language=language)))
+                    added += 1
+                except Exception:  # a prompt that cannot be voiced now is voiced (or reported) on use
+                    logging.getLogger("gateway.engines").exception("cannot precompute %r", piece)
+        return added
 
     def _drop(self, key: str, engine: object) -> None:
         """Forgets a failed engine (only if it is still the loaded one); calls in flight keep it."""
@@ -274,3 +351,4 @@ class Engines:
         for engine in engines:
             if isinstance(engine, Closeable):
                 engine.close()
+        self.clause_cache.clear()

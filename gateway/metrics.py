@@ -61,6 +61,22 @@ class Metrics:
                               registry=r)
         self.engine_backlog = Gauge("gateway_engine_backlog", "ASR/TTS calls waiting for a busy engine",
                                     registry=r)
+        self.session_cost = Gauge("gateway_session_cost_cores", "Cores one live session is expected to use "
+                                  "(admission.session_cost, then measured while loaded)", registry=r)
+        self.predicted_load = Gauge("gateway_predicted_cpu_share", "Live sessions x session cost over the "
+                                    "node's cores; new sessions are refused past admission.predict_busy",
+                                    registry=r)
+        self.asr_utterances = Gauge("gateway_asr_utterances", "Utterances (pause and final passes) given to "
+                                    "an ASR engine, since start", registry=r)
+        self.asr_calls = Gauge("gateway_asr_engine_calls", "ASR engine calls, since start (fewer than "
+                               "utterances when sessions' passes were decoded together)", registry=r)
+        # The shared clause cache of synthesized speech (gateway/engines.py), sampled when read.
+        self.tts_cache_hits = Gauge("gateway_tts_cache_hits", "Reply pieces served from the clause cache "
+                                    "(or from a synthesis already running for another caller), since start",
+                                    registry=r)
+        self.tts_cache_misses = Gauge("gateway_tts_cache_misses", "Reply pieces synthesized, since start",
+                                      registry=r)
+        self.tts_cache_bytes = Gauge("gateway_tts_cache_bytes", "Audio held by the clause cache", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

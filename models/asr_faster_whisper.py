@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -78,7 +79,8 @@ class FasterWhisperTranscriber:
         self.prompts = dict(prompts or {})
         self.vocabulary = dict(vocabulary or {})
         self.variable_length = variable_length
-        self.counts = {"own-length": 0, "padded": 0, "loop": 0, "token-cap": 0, "compression": 0}
+        self.counts = {"own-length": 0, "padded": 0, "batched": 0, "loop": 0, "token-cap": 0,
+                       "compression": 0}
         self._t2s: Any = None
         self._lock = threading.Lock()
 
@@ -125,10 +127,7 @@ class FasterWhisperTranscriber:
                     prompt: str | None) -> tuple[Transcript | None, str | None]:
         """One pass over the utterance's own frames; (None, language) when a guard rejects it."""
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
 
-        seconds = arr.size / self.info.sample_rate
         features = model.feature_extractor(arr)
         frames = whisper_guards.padded_frames(int(features.shape[-1]))
         encoded = model.encode(pad_or_trim(features, frames))
@@ -140,32 +139,101 @@ class FasterWhisperTranscriber:
             else:  # decoded as told, but what it sounds like is reported (a session may switch)
                 heard = (str(token[2:-2]), float(top))
         language = language or self.info.languages[0]
+        tokenizer, ids = self._prompt(model, language, prompt)
+        result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+        return (replace(result, heard=heard) if result is not None else None), language
+
+    def transcribe_batch(self, items: Sequence[tuple[Float32Audio, str | None, str | None]]
+                         ) -> list[Transcript | Exception]:
+        """Several utterances (audio, language, prompt) at once: those of at most `MIN_FRAMES` with
+        a known language share one encoder and one decoder call (each is padded to the same 10 s
+        it would be padded to alone, so its transcript is the same; CTranslate2 needs the prompts
+        of one call to be equally long before the start token, so they are grouped by that); the
+        rest, and any the guards reject, are decoded one by one as `transcribe` does. An item's own
+        error (bad audio, a language the model does not hear) is returned in its place; an engine
+        failure raises."""
+        results: list[Transcript | Exception | None] = [None] * len(items)
+        groups: dict[tuple[int, int], list[tuple[int, Float32Audio, str, Any, list[int]]]] = {}
+        model = self._loaded()
+        for i, (audio, language, prompt) in enumerate(items):
+            try:
+                arr = self._check(audio, language)
+            except (MediaError, LimitExceeded, ModelUnavailable) as exc:
+                results[i] = exc
+                continue
+            if len(self.info.languages) == 1:
+                language = self.info.languages[0]
+            seconds = arr.size / self.info.sample_rate
+            if (self.variable_length and language is not None and arr.size >= _MIN_SAMPLES
+                    and seconds * whisper_guards.FRAMES_PER_SECOND <= whisper_guards.MIN_FRAMES):
+                tokenizer, ids = self._prompt(model, language, prompt)
+                key = (ids.index(tokenizer.sot), self._beam(language))  # a call: one prompt length, beam
+                groups.setdefault(key, []).append((i, arr, language, tokenizer, ids))
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            from faster_whisper.audio import pad_or_trim
+
+            features = np.stack([pad_or_trim(model.feature_extractor(arr), whisper_guards.MIN_FRAMES)
+                                 for _, arr, _, _, _ in group])
+            decoded = self._decode(model, model.encode(features),
+                                   [(arr, lang, tok, ids) for _, arr, lang, tok, ids in group], 1.0)
+            for (i, *_), result in zip(group, decoded, strict=True):
+                if result is not None:
+                    self._count("own-length")
+                    self._count("batched")
+                    results[i] = result
+        for i, (audio, language, prompt) in enumerate(items):
+            if results[i] is None:
+                try:
+                    results[i] = self.transcribe(audio, language=language, prompt=prompt)
+                except (MediaError, LimitExceeded, ModelUnavailable) as exc:
+                    results[i] = exc
+        return [r for r in results if r is not None]
+
+    def _prompt(self, model: Any, language: str, prompt: str | None) -> tuple[Any, list[int]]:
+        from faster_whisper.tokenizer import Tokenizer
+
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=language)
         text_prompt = prompt or self.prompts.get(language)
         previous = tokenizer.encode(" " + text_prompt.strip()) if text_prompt else []
-        ids = model.get_prompt(tokenizer, previous, without_timestamps=True,
-                               hotwords=self._hotwords(language))
-        cap = whisper_guards.token_cap(seconds, len(ids), model.max_length)
-        out = model.model.generate(
-            encoded, [ids], beam_size=self._beam(language), max_length=len(ids) + cap,
+        return tokenizer, list(model.get_prompt(tokenizer, previous, without_timestamps=True,
+                                                hotwords=self._hotwords(language)))
+
+    def _decode(self, model: Any, encoded: Any, items: Sequence[tuple[Float32Audio, str, Any, list[int]]],
+                probability: float) -> list[Transcript | None]:
+        """Greedy/beam decoding of encoder outputs, one per item (audio, language, tokenizer, prompt
+        ids); None for an item whose pass a guard rejects (the caller then decodes it padded)."""
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        caps = [whisper_guards.token_cap(arr.size / self.info.sample_rate, len(ids), model.max_length)
+                for arr, _, _, ids in items]
+        outs = model.model.generate(
+            encoded, [ids for *_, ids in items], beam_size=self._beam(items[0][1]),
+            max_length=max(len(ids) + cap for (*_, ids), cap in zip(items, caps, strict=True)),
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-        )[0]
-        tokens = list(out.sequences_ids[0])
-        text = tokenizer.decode(tokens).strip()
-        avg_logprob = out.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as faster-whisper
-        if (out.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB) or not any(
-                c.isalnum() for c in text):
-            text = ""  # silence or noise: what faster-whisper drops too (or a lone ".")
-        else:
-            why = whisper_guards.rejection(tokens, text, cap)
-            if why is not None:
-                self._count(why)
-                return None, language
-        text = self._normalise(text, language)
-        parts = ((0.0, seconds, text),) if text else ()
-        return Transcript(text, language, float(probability), seconds, parts, heard), language
+            suppress_tokens=get_suppressed_tokens(items[0][2], [-1]),
+        )
+        results: list[Transcript | None] = []
+        for (arr, language, tokenizer, _), cap, out in zip(items, caps, outs, strict=True):
+            seconds = arr.size / self.info.sample_rate
+            tokens = list(out.sequences_ids[0])
+            text = tokenizer.decode(tokens).strip()
+            avg_logprob = out.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as f-w
+            if (out.no_speech_prob > _NO_SPEECH and avg_logprob < _LOW_LOGPROB) or not any(
+                    c.isalnum() for c in text):
+                text = ""  # silence or noise: what faster-whisper drops too (or a lone ".")
+            else:
+                why = whisper_guards.rejection(tokens, text, cap)
+                if why is not None:
+                    self._count(why)
+                    results.append(None)
+                    continue
+            text = self._normalise(text, language)
+            parts = ((0.0, seconds, text),) if text else ()
+            results.append(Transcript(text, language, float(probability), seconds, parts))
+        return results
 
     def _padded(self, model: Any, arr: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
         """faster-whisper's own decode: 30-s windows (and its temperature ladder, if configured)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from contracts.errors import ModelUnavailable
 from models import weights
 from models.base import Int16Audio, SynthesizerInfo
+from models.clause_cache import ClauseCache
 from models.zh_speech_text import MandarinPhonemizer, clauses
 
 MAX_PHONEMES = 510  # the model's context (512 with the two pad tokens)
@@ -59,12 +59,14 @@ class KokoroSynthesizer:
         self._speed = np.array([speed], dtype=np.float32)
         self.info = SynthesizerInfo(name=f"kokoro-{voice}", languages=("zh",), sample_rate=SAMPLE_RATE)
         self._lock = threading.Lock()
-        # Clause -> audio, least recently used first. A clause costs ~0.5 CPU-s per second of
-        # speech; FAQ answers and prompts come back call after call.
-        self._cache: OrderedDict[str, Int16Audio] = OrderedDict()
-        self._cache_bytes = 0
-        self._cache_limit = max(0, cache_bytes)
-        self.cache_hits = 0
+        # Clause -> audio (the shared bounded cache type; the gateway also caches whole pieces in
+        # front of every voice). A clause costs ~0.5 CPU-s per second of speech; FAQ answers and
+        # prompts come back call after call, and one reply piece may hold several clauses.
+        self._cache = ClauseCache(cache_bytes)
+
+    @property
+    def cache_hits(self) -> int:
+        return self._cache.hits
 
     def synthesize(self, text: str, *, language: str) -> Iterator[Int16Audio]:
         self.info.check(text, language)
@@ -79,22 +81,10 @@ class KokoroSynthesizer:
         return self._phonemize(text)
 
     def _clause(self, clause: str) -> Int16Audio:
-        with self._lock:
-            cached = self._cache.get(clause)
-            if cached is not None:
-                self._cache.move_to_end(clause)
-                self.cache_hits += 1
-                return cached
-        audio = self._compute(clause)
-        with self._lock:
-            if audio.nbytes <= self._cache_limit and clause not in self._cache:
-                audio.setflags(write=False)  # shared between callers: nobody may change it
-                self._cache[clause] = audio
-                self._cache_bytes += audio.nbytes
-                while self._cache_bytes > self._cache_limit:
-                    _, old = self._cache.popitem(last=False)
-                    self._cache_bytes -= old.nbytes
-        return audio
+        cached = self._cache.get(clause)
+        if cached is not None:
+            return cached[0]
+        return self._cache.put(clause, (self._compute(clause),))[0]
 
     def _compute(self, clause: str) -> Int16Audio:
         tokens = [self._vocab[c] for c in self._phonemize(clause) if c in self._vocab][:MAX_PHONEMES]
@@ -114,5 +104,4 @@ class KokoroSynthesizer:
     def close(self) -> None:
         with self._lock:
             self._session = None
-            self._cache.clear()
-            self._cache_bytes = 0
+        self._cache.clear()

@@ -194,3 +194,21 @@ def test_a_language_gets_its_own_beam() -> None:
     model = FasterWhisperTranscriber.__new__(FasterWhisperTranscriber)  # no weights needed
     model.beam_size, model.beam_sizes = 1, {"zh": 5}
     assert (model._beam("zh"), model._beam("en"), model._beam(None)) == (5, 1, 1)
+
+
+def test_a_batch_hears_what_each_call_alone_hears(tiny: FasterWhisperTranscriber) -> None:
+    """Utterances of several sessions decoded together: the same transcripts as one by one,
+    prompted ones included (grouped by prompt shape), an item's own error in its place."""
+    question, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    silence, _ = read_audio(SAMPLES / "silence_2s.wav")
+    items = [(question, "en", None), (question[: len(question) // 2], None, None),
+             (question, "en", "About my order."), (silence, "en", None),
+             (question[len(question) // 2:], "en", "How long"),
+             (np.zeros((2, 100), dtype=np.float32), "en", None)]
+    alone = [tiny.transcribe(a, language=lang, prompt=p).text for a, lang, p in items[:-1]]
+    before = dict(tiny.counts)
+    together = tiny.transcribe_batch(items)
+    assert [r.text for r in together[:-1] if not isinstance(r, Exception)] == alone
+    assert isinstance(together[-1], Exception) and "mono" in str(together[-1])
+    assert tiny.counts["batched"] - before["batched"] >= 2  # the unprompted ones shared a call
+    assert tiny.counts["padded"] == before["padded"]

@@ -93,7 +93,7 @@ def test_repeated_clauses_come_from_a_bounded_cache() -> None:
         assert small.cache_hits == 1 and np.array_equal(first[0], again[0])
         assert not again[0].flags.writeable
         list(small.synthesize("谢谢您的耐心等待。", language="zh"))  # evicts 好的 (over 150 kB together)
-        assert small._cache_bytes <= 150_000 and list(small._cache) == ["谢谢您的耐心等待。"]
+        assert small._cache.bytes <= 150_000 and small._cache.keys() == ["谢谢您的耐心等待。"]
         list(small.synthesize("好的。", language="zh"))
         assert small.cache_hits == 1  # computed again, not served stale from beyond the bound
     finally:
