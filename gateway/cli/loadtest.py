@@ -54,7 +54,8 @@ MAX_CALLERS = 500
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_SECONDS = 120.0
 GAP_S = 1.0  # silence between a reply and the caller's next recording
-PHONE_QUIET_S = 1.0  # a phone wire's reply has ended after this long without reply audio
+PHONE_QUIET_S = 2.0  # a phone wire's reply has ended after this long without reply audio (a loaded
+# gateway can leave a second between two clauses of one reply: that is not a new reply)
 PROTOCOLS = ("v1", "twilio", "audiosocket")
 V1_FORMAT = AudioFormat("pcm16", 16000)
 PHONE_FORMAT = AudioFormat("pcm16", 8000)  # what the phone callers take; each wire encodes it
