@@ -95,6 +95,9 @@ class Gateway:
             # The fixed prompts (hand-off, clarification, greeting lines) are voiced once, here.
             prompts = fixed_prompts(self.settings.voice.prompt_languages)
             await asyncio.to_thread(self.engines.warm_prompts, prompts)
+            warm = getattr(self.core, "warm", None)  # the bundled core's sentence encoder
+            if callable(warm):
+                await asyncio.to_thread(warm)
         if self.settings.admission.mode == "adaptive":
             self.capacity_monitor.start()
         self._ready = True

@@ -63,6 +63,12 @@ class Core:
     def agents(self) -> AgentQueue:
         return self.services.agents
 
+    def warm(self) -> None:
+        """Loads the sentence encoder now (blocking): an index and intent weights read from disk
+        never touch it, and the first caller would otherwise wait seconds for its load."""
+        if self._embedder is not None:
+            self._embedder.embed(["hello"])
+
     def open(self, *, session_id: str, channel: str, language: str, tenant: str) -> Conversation:
         return self.open_conversation(session_id=session_id, channel=channel, language=language,
                                       tenant=tenant)
