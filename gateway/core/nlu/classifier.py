@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,9 @@ class IntentModel:
     emb_scale: float = 1.0
     hash_bits: int = HASH_BITS
     provenance: dict[str, object] = field(default_factory=dict)
+    # Training sentences' embeddings and label indices (kNN evidence); None when not kept.
+    bank: F32 | None = None
+    bank_y: npt.NDArray[np.int64] | None = None
 
     @property
     def oos_index(self) -> int | None:
@@ -80,8 +84,11 @@ class IntentModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside and renamed: another process starting at the same time never reads half a file.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        extra: dict[str, Any] = {}
+        if self.bank is not None and self.bank_y is not None:
+            extra = {"bank": self.bank.astype(np.float16), "bank_y": self.bank_y.astype(np.int32)}
         np.savez_compressed(
-            tmp, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
+            tmp, **extra, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
             w_hash=self.w_hash.astype(np.float16), bias=self.bias,
             meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
                                         "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
@@ -92,10 +99,12 @@ class IntentModel:
     def load(cls, path: Path) -> IntentModel:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            bank = data["bank"].astype(np.float32) if "bank" in data.files else None
+            bank_y = data["bank_y"].astype(np.int64) if "bank_y" in data.files else None
             return cls([str(x) for x in data["labels"]], data["w_emb"].astype(np.float32),
                        data["w_hash"].astype(np.float32), data["bias"].astype(np.float32),
                        float(meta["temperature"]), float(meta["threshold"]), float(meta["emb_scale"]),
-                       int(meta["hash_bits"]), dict(meta["provenance"]))
+                       int(meta["hash_bits"]), dict(meta["provenance"]), bank, bank_y)
 
 
 def decide(p: F32, labels: Sequence[str], threshold: float) -> tuple[str, float]:

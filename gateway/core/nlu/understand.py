@@ -27,6 +27,7 @@ from models.base import Embedder
 
 log = logging.getLogger("gateway.core")
 EMERGENCY = "emergency"
+EMERGENCY_MARGIN = "emergency_knn_margin"
 MAX_CHARS = 500  # the classifier reads the start of a long turn
 MAX_CLAUSES = 4
 _CLAUSE = re.compile(r"[.?!;。？！；]+")
@@ -71,7 +72,9 @@ class CatalogUnderstanding:
         self.catalog, self.model, self.embedder = catalog, model, embedder
         self._emergency = model.labels.index(EMERGENCY) if EMERGENCY in model.labels else None
         alerts = model.provenance.get("alert_thresholds") or {}
-        self._emergency_threshold = float(alerts.get(EMERGENCY, 0.5)) if isinstance(alerts, dict) else 0.5
+        alerts = alerts if isinstance(alerts, dict) else {}
+        self._emergency_threshold = float(alerts.get(EMERGENCY, 0.5))
+        self._emergency_margin = float(alerts.get(EMERGENCY_MARGIN, -1.0))
 
     def catalog_intent(self, name: str) -> Intent | None:
         return self.catalog.get(name)
@@ -92,9 +95,15 @@ class CatalogUnderstanding:
         if name != OOS and confidence < self.model.threshold:
             name = OOS
         emergency = floor.phrase if floor else None
-        if emergency is None and self._emergency is not None and (
-                float(probs[:, self._emergency].max()) >= self._emergency_threshold):
-            emergency = "meaning"
+        if emergency is None and self._emergency is not None:
+            # By meaning: the classifier's emergency probability AND the sentence's neighbours:
+            # it must sit at least as near the emergency examples as the catalog's least typical
+            # emergency does ("is bitcoin going up" scored 0.8 on n-grams, its neighbours are oos).
+            likely = (probs[:, self._emergency] >= self._emergency_threshold) & (
+                np.argmax(probs, axis=1) == self._emergency)  # emergency is what the text most likely is
+            near = emergency_margin(self.model, vectors, self._emergency) >= self._emergency_margin
+            if bool(np.any(likely & near)):
+                emergency = "meaning"
         route = None if name == OOS else self.catalog.get(name)
         return Reading(name, confidence, route, emergency, vectors[0])
 
@@ -106,6 +115,30 @@ def catalog_path_for(kb_folder: Path, settings: object = None) -> Path:
         return Path(configured)
     beside = kb_folder / CATALOG_NAME if kb_folder.is_dir() else kb_folder.parent / CATALOG_NAME
     return beside if beside.is_file() else default_catalog_path()
+
+
+def emergency_margin(model: IntentModel, vectors: npt.NDArray[np.float32], index: int
+                     ) -> npt.NDArray[np.float32]:
+    """Per row: cosine to the nearest emergency example minus cosine to the nearest other example
+    (+inf without a bank of examples: the gate is then open)."""
+    if model.bank is None or model.bank_y is None:
+        return np.full(len(vectors), np.inf, np.float32)
+    sims = vectors @ model.bank.T
+    is_em = model.bank_y == index
+    if not is_em.any() or is_em.all():
+        return np.full(len(vectors), np.inf, np.float32)
+    return (sims[:, is_em].max(axis=1) - sims[:, ~is_em].max(axis=1)).astype(np.float32)
+
+
+def _loo_margin(emb: npt.NDArray[np.float32], labels: list[str]) -> float:
+    """Leave-one-out on the catalog: the lowest margin any emergency example has when it is not
+    its own neighbour. Recall first: every catalog emergency passes the gate."""
+    y = np.asarray(labels) == EMERGENCY
+    if y.sum() < 2 or y.all():
+        return -1.0
+    sims = emb[y] @ emb.T
+    sims[np.arange(int(y.sum())), np.flatnonzero(y)] = -np.inf
+    return float((sims[:, y].max(axis=1) - sims[:, ~y].max(axis=1)).min()) - 1e-3
 
 
 def _alert_thresholds(model: IntentModel, emb: npt.NDArray[np.float32], texts: list[str],
@@ -133,7 +166,12 @@ def train_catalog(path: Path, embedder: Embedder, out: Path, seed: int = 7) -> I
     model = train(emb, hashed(clean), labels, TrainConfig(seed=seed, epochs=30, batch=32, lr=0.02),
                   provenance={"catalog": str(path), "catalog_sha256": catalog.sha256,
                               "embedder": getattr(embedder, "name", "embedder")})
-    model.provenance["alert_thresholds"] = _alert_thresholds(model, emb, clean, labels)
+    model.bank = emb.astype(np.float32)
+    model.bank_y = np.asarray([model.labels.index(label) for label in labels], np.int64)
+    alerts = _alert_thresholds(model, emb, clean, labels)
+    if alerts:
+        alerts[EMERGENCY_MARGIN] = _loo_margin(emb, labels)
+    model.provenance["alert_thresholds"] = alerts
     try:
         model.save(out)
     except OSError as exc:  # a read-only folder: the model still serves, it is trained again next start
