@@ -22,6 +22,7 @@ import numpy.typing as npt
 from gateway.core.nlu.catalog import CATALOG_NAME, Catalog, Intent, default_catalog_path, load_catalog
 from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, train
 from gateway.core.nlu.features import hashed, normalise
+from gateway.core.nlu.llm_pick import LlmPicker
 from gateway.core.policies.emergency import detect_emergency
 from models.base import Embedder
 
@@ -40,6 +41,7 @@ class Reading:
     route: Intent | None  # None when out of scope or no catalog
     emergency: str | None = None  # the phrase or "meaning" when the turn is an emergency
     vector: npt.NDArray[np.float32] | None = None  # the turn's sentence embedding (for retrieval)
+    by: str = "classifier"  # "llm" when the classifier was unsure and the LLM picked (llm_pick.py)
 
     @property
     def reports(self) -> str:
@@ -70,6 +72,7 @@ class PhraseUnderstanding:
 class CatalogUnderstanding:
     def __init__(self, catalog: Catalog, model: IntentModel, embedder: Embedder) -> None:
         self.catalog, self.model, self.embedder = catalog, model, embedder
+        self.picker: LlmPicker | None = None  # set by build_core with an OpenAI-compatible backend
         self._emergency = model.labels.index(EMERGENCY) if EMERGENCY in model.labels else None
         alerts = model.provenance.get("alert_thresholds") or {}
         alerts = alerts if isinstance(alerts, dict) else {}
@@ -105,7 +108,26 @@ class CatalogUnderstanding:
             if bool(np.any(likely & near)):
                 emergency = "meaning"
         route = None if name == OOS else self.catalog.get(name)
+        if emergency is None and self.picker is not None and confidence < self.model.threshold:
+            picked = self._pick(text, probs[0], vectors[0])
+            return picked or Reading(name, confidence, route, None, vectors[0])
         return Reading(name, confidence, route, emergency, vectors[0])
+
+    def _pick(self, text: str, probs: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]
+              ) -> Reading | None:
+        """The classifier is unsure: the LLM picks among its top-k intents (never emergency or
+        oos, which are decided without it), or none. None: no usable answer, the reading stands."""
+        assert self.picker is not None
+        order = [int(i) for i in np.argsort(-probs)]
+        names = [self.model.labels[i] for i in order if self.model.labels[i] not in (OOS, EMERGENCY)]
+        candidates = [i for n in names[:self.picker.top_k] if (i := self.catalog.get(n)) is not None]
+        chosen = self.picker.pick(text, candidates)
+        if chosen is False:
+            return None
+        if chosen is None or not isinstance(chosen, Intent):
+            return Reading(OOS, float(probs.max()), None, None, vector, by="llm")
+        p = float(probs[self.model.labels.index(chosen.name)])
+        return Reading(chosen.name, p, chosen, None, vector, by="llm")
 
 
 def catalog_path_for(kb_folder: Path, settings: object = None) -> Path:
