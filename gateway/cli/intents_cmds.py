@@ -84,12 +84,13 @@ def run_eval_intents(args: argparse.Namespace) -> int:
     print(f"{result.name}: {result.split}; trained on {result.train_examples}, reported on "
           f"{result.report_examples} ({result.oos_examples} out of scope); seed {args.seed}")
     print(f"  in-scope accuracy {100 * result.in_scope_accuracy:.1f}% (rejections count as errors; "
-          f"{100 * result.in_scope_accuracy_no_reject:.1f}% top label without rejection)")
+          f"{100 * result.in_scope_accuracy_no_reject:.1f}% top label without rejection"
+          f"{', the papers measure' if result.oos_recall is None else ''})")
     if result.oos_recall is not None:
         print(f"  out-of-scope recall {100 * result.oos_recall:.1f}%")
     print(f"  {result.ms_per_utterance:.1f} ms per utterance in-process (embedding + n-grams + classifier; "
           f"2 shared cores); training {result.train_seconds:.1f} s; calibrated threshold "
           f"{result.model.threshold:.3f}, temperature {result.model.temperature:.2f}, best epoch "
-          f"{result.model.provenance.get('best_epoch')}, emb_scale {result.model.emb_scale:g} (fold accuracy "
-          f"{result.model.provenance.get('fold_accuracy_by_emb_scale')})")
+          f"{result.model.provenance.get('best_epoch')}; kNN evidence k={result.model.knn_k} "
+          f"weight {result.model.knn_beta:g} (chosen on the calibration fold)")
     return 0

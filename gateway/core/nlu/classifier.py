@@ -28,6 +28,8 @@ from gateway.core.nlu.features import HASH_BITS, SparseRows
 
 F32 = npt.NDArray[np.float32]
 OOS = "oos"
+# Weights made for other features are retrained at start (load_understanding compares this).
+FEATURES = f"use-512 + crc32 n-grams 2^{HASH_BITS} + knn v2"
 
 
 @dataclass
@@ -44,6 +46,11 @@ class TrainConfig:
     emb_scale: float = 1.0
     # Weights of the embedding block against the n-gram block to try; the calibration fold picks.
     emb_scales: tuple[float, ...] = ()
+    patience: int = 4  # epochs without a better fold accuracy before training stops
+    # kNN evidence over the training sentences, added to the logits; the fold picks k and weight.
+    knn: bool = True
+    knn_ks: tuple[int, ...] = (1, 3, 5)
+    knn_betas: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 40.0)
 
 
 @dataclass
@@ -60,6 +67,8 @@ class IntentModel:
     # Training sentences' embeddings and label indices (kNN evidence); None when not kept.
     bank: F32 | None = None
     bank_y: npt.NDArray[np.int64] | None = None
+    knn_k: int = 0  # neighbours averaged per intent
+    knn_beta: float = 0.0  # weight of that similarity added to the logits (0 = off)
 
     @property
     def oos_index(self) -> int | None:
@@ -70,6 +79,9 @@ class IntentModel:
         if len(rows.indices):
             contrib = rows.values[:, None] * self.w_hash[rows.indices]
             out = out + np.add.reduceat(contrib, rows.starts[:-1], axis=0)
+        if self.knn_beta and self.bank is not None and self.bank_y is not None:
+            sim = knn_similarity(emb, self.bank, self.bank_y, len(self.labels), self.knn_k)
+            out = out + self.knn_beta * sim
         return out.astype(np.float32)
 
     def proba(self, emb: F32, rows: SparseRows) -> F32:
@@ -92,6 +104,7 @@ class IntentModel:
             w_hash=self.w_hash.astype(np.float16), bias=self.bias,
             meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
                                         "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
+                                        "knn_k": self.knn_k, "knn_beta": self.knn_beta,
                                         "provenance": self.provenance})))
         os.replace(tmp, path)
 
@@ -104,7 +117,20 @@ class IntentModel:
             return cls([str(x) for x in data["labels"]], data["w_emb"].astype(np.float32),
                        data["w_hash"].astype(np.float32), data["bias"].astype(np.float32),
                        float(meta["temperature"]), float(meta["threshold"]), float(meta["emb_scale"]),
-                       int(meta["hash_bits"]), dict(meta["provenance"]), bank, bank_y)
+                       int(meta["hash_bits"]), dict(meta["provenance"]), bank, bank_y,
+                       int(meta.get("knn_k", 0)), float(meta.get("knn_beta", 0.0)))
+
+
+def knn_similarity(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], classes: int, k: int) -> F32:
+    """Per intent: the mean cosine of the k nearest training sentences of that intent (-1 if none)."""
+    sims = emb @ bank.T
+    out = np.full((len(emb), classes), -1.0, np.float32)
+    for c in range(classes):
+        cols = sims[:, bank_y == c]
+        kk = min(max(1, k), cols.shape[1])
+        if kk:
+            out[:, c] = np.partition(cols, -kk, axis=1)[:, -kk:].mean(axis=1)
+    return out
 
 
 def decide(p: F32, labels: Sequence[str], threshold: float) -> tuple[str, float]:
@@ -176,6 +202,8 @@ def _fit(model: IntentModel, emb: F32, rows: SparseRows, y: npt.NDArray[np.int64
             acc = float(np.mean(np.argmax(model.logits(watch[0], watch[1]), axis=1) == watch[2]))
             if acc > best_acc:
                 best_acc, best_epoch, best = acc, epoch, [q.copy() for q in params]
+            elif epoch - best_epoch >= cfg.patience:
+                break  # the fold stopped improving: the rest of the epochs would be wasted time
     if watch is not None:
         model.w_emb, model.w_hash, model.bias = best
     return best_epoch if watch is not None else epochs
@@ -242,12 +270,28 @@ def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | 
             best = (acc, model, epoch)
     assert best is not None
     _, model, best_epoch = best
+    knn_tried: dict[str, float] = {}
+    if watch is not None and cfg.knn:
+        # kNN evidence: the training sentences (fit part) as a bank; k and its weight chosen on the fold.
+        model.bank, model.bank_y = fit[0], fit[2]
+        base = model.logits(watch[0], watch[1])
+        sims = {k: knn_similarity(watch[0], model.bank, model.bank_y, len(names), k) for k in cfg.knn_ks}
+        choice = (float(np.mean(np.argmax(base, axis=1) == watch[2])), 0.0, 0)
+        for k, sim in sims.items():
+            for beta in cfg.knn_betas:
+                acc = float(np.mean(np.argmax(base + beta * sim, axis=1) == watch[2]))
+                knn_tried[f"k{k}:b{beta:g}"] = round(acc, 4)
+                if acc > choice[0] + 1e-9:
+                    choice = (acc, beta, k)
+        model.knn_beta, model.knn_k = choice[1], choice[2]
+        if not model.knn_beta:
+            model.bank = model.bank_y = None
     if watch is not None:
         logits = model.logits(watch[0], watch[1])
         model.temperature = _temperature(logits, watch[2])
         model.threshold = _threshold(_softmax(logits / model.temperature), watch[2], names, cfg)
     model.provenance = {**(provenance or {}), "seed": cfg.seed, "best_epoch": best_epoch,
                         "examples": len(labels), "calibration_examples": len(cal_idx),
-                        "fold_accuracy_by_emb_scale": tried,
-                        "features": f"use-512 + crc32 n-grams 2^{HASH_BITS}"}
+                        "fold_accuracy_by_emb_scale": tried, "fold_accuracy_by_knn": knn_tried,
+                        "features": FEATURES}
     return model

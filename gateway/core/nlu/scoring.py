@@ -42,7 +42,7 @@ def score_benchmark(bench: Benchmark, embedder: Embedder, cache_dir: Path | None
     say(f"{bench.name}: embedding {len(texts)} training utterances (cached under {cache_dir})")
     emb = cache.embed(texts, progress=True)
     started = time.perf_counter()
-    model = train(emb, hashed(texts), labels, TrainConfig(seed=seed, epochs=20, emb_scales=(1.0, 2.0)),
+    model = train(emb, hashed(texts), labels, TrainConfig(seed=seed, epochs=20),
                   provenance={"dataset": bench.name, "split": bench.split})
     train_s = time.perf_counter() - started
     rtexts, rlabels = [t for t, _ in bench.report], [y for _, y in bench.report]

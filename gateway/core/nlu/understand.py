@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.core.nlu.catalog import CATALOG_NAME, Catalog, Intent, default_catalog_path, load_catalog
-from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, train
+from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, train
 from gateway.core.nlu.features import hashed, normalise
 from gateway.core.nlu.llm_pick import LlmPicker
 from gateway.core.policies.emergency import detect_emergency
@@ -218,7 +218,8 @@ def load_understanding(path: Path, embedder: Embedder | None, weights: Path) -> 
                 model = IntentModel.load(weights)
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 log.warning("intent weights %s unreadable (%s); retraining", weights, exc)
-        if model is None or model.provenance.get("catalog_sha256") != catalog.sha256:
+        if model is None or model.provenance.get("catalog_sha256") != catalog.sha256 \
+                or model.provenance.get("features") != FEATURES:
             log.info("training the intent classifier on %s", path)
             model = train_catalog(path, embedder, weights)
     return CatalogUnderstanding(catalog, model, embedder)
