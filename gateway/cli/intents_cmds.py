@@ -23,6 +23,13 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=run_train)
 
+    p = actions.add_parser("enrich", help="the bundled LLM paraphrases the catalog's examples into "
+                           "intents.enriched.yaml beside it, for review (training then uses them)")
+    p.add_argument("--catalog", help="catalog YAML (default as for train)")
+    p.add_argument("--per-intent", type=int, default=6, help="new examples per intent, at most (1..50)")
+    p.add_argument("--out", help="output YAML (default: intents.enriched.yaml beside the catalog)")
+    p.set_defaults(func=run_enrich)
+
     p = groups.eval.add_parser("intents", help="intent accuracy and out-of-scope recall on public benchmarks")
     p.add_argument("dataset", help="clinc150, banking77, massive_zh_cn, or a file in its published format")
     p.add_argument("--seed", type=int, default=7)
@@ -58,6 +65,39 @@ def run_train(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - started:.1f} s (seed {args.seed}, best epoch {prov['best_epoch']}); "
           f"temperature {model.temperature:.2f}, out-of-scope threshold {model.threshold:.3f}; "
           f"-> {out} ({out.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def run_enrich(args: argparse.Namespace) -> int:
+    import time
+
+    from gateway.config import load_settings
+    from gateway.core.nlu.catalog import load_catalog
+    from gateway.core.nlu.enrich import enrich, write
+    from gateway.core.nlu.understand import catalog_path_for
+    from models.llm_llamacpp import LlamaCppModel
+
+    if not 1 <= args.per_intent <= 50:
+        print("error [config-invalid]: --per-intent must be 1..50", file=sys.stderr)
+        return 2
+    settings = load_settings(args.config).core
+    path = Path(args.catalog) if args.catalog else catalog_path_for(settings.kb_folder(), settings)
+    started = time.perf_counter()
+    try:
+        catalog = load_catalog(path)
+        model = LlamaCppModel(threads=settings.llm_threads)
+        model.load()
+    except GatewayError as exc:
+        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    try:
+        found = enrich(catalog, model, args.per_intent, say=lambda line: print(line, file=sys.stderr))
+    finally:
+        model.close()
+    out = write(catalog, found, Path(args.out) if args.out else None)
+    total = sum(len(v) for langs in found.values() for v in langs.values())
+    print(f"{total} paraphrases for {len(found)} intents in {time.perf_counter() - started:.0f} s -> {out} "
+          "(review it; training uses it when it sits beside the catalog)")
     return 0
 
 
