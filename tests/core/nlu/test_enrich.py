@@ -26,6 +26,8 @@ intents:
 class Paraphraser:
     """A stand-in LLM: English or Chinese lines, numbered, one copying its source."""
 
+    name = "paraphraser"
+
     def __init__(self) -> None:
         self.asks: list[str] = []
 
