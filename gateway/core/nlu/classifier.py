@@ -51,6 +51,7 @@ class TrainConfig:
     knn: bool = True
     knn_ks: tuple[int, ...] = (1, 3, 5)
     knn_betas: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 40.0)
+    oos_nn_weights: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -69,6 +70,8 @@ class IntentModel:
     bank_y: npt.NDArray[np.int64] | None = None
     knn_k: int = 0  # neighbours averaged per intent
     knn_beta: float = 0.0  # weight of that similarity added to the logits (0 = off)
+    # Out-of-scope score = top probability + this x cosine to the nearest in-scope training sentence.
+    oos_nn_weight: float = 0.0
 
     @property
     def oos_index(self) -> int | None:
@@ -87,10 +90,21 @@ class IntentModel:
     def proba(self, emb: F32, rows: SparseRows) -> F32:
         return _softmax(self.logits(emb, rows) / self.temperature)
 
+    def scores(self, emb: F32, probs: F32) -> F32:
+        """What the out-of-scope threshold is compared with: the top probability, plus (when the
+        fold chose it) the weighted cosine to the nearest in-scope training sentence."""
+        top = probs.max(axis=1)
+        if not self.oos_nn_weight or self.bank is None or self.bank_y is None:
+            return top.astype(np.float32)
+        return (top + self.oos_nn_weight * nearest_in_scope(emb, self.bank, self.bank_y, self.oos_index)
+                ).astype(np.float32)
+
     def predict(self, emb: F32, rows: SparseRows) -> list[tuple[str, float]]:
         """(label or "oos", calibrated confidence) per row."""
         probs = self.proba(emb, rows)
-        return [decide(p, self.labels, self.threshold) for p in probs]
+        scores = self.scores(emb, probs)
+        return [decide(p, self.labels, self.threshold, float(sc))
+                for p, sc in zip(probs, scores, strict=True)]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +119,7 @@ class IntentModel:
             meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
                                         "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
                                         "knn_k": self.knn_k, "knn_beta": self.knn_beta,
+                                        "oos_nn_weight": self.oos_nn_weight,
                                         "provenance": self.provenance})))
         os.replace(tmp, path)
 
@@ -118,7 +133,8 @@ class IntentModel:
                        data["w_hash"].astype(np.float32), data["bias"].astype(np.float32),
                        float(meta["temperature"]), float(meta["threshold"]), float(meta["emb_scale"]),
                        int(meta["hash_bits"]), dict(meta["provenance"]), bank, bank_y,
-                       int(meta.get("knn_k", 0)), float(meta.get("knn_beta", 0.0)))
+                       int(meta.get("knn_k", 0)), float(meta.get("knn_beta", 0.0)),
+                       float(meta.get("oos_nn_weight", 0.0)))
 
 
 def knn_similarity(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], classes: int, k: int) -> F32:
@@ -133,9 +149,16 @@ def knn_similarity(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], classes: 
     return out
 
 
-def decide(p: F32, labels: Sequence[str], threshold: float) -> tuple[str, float]:
+def nearest_in_scope(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], oos: int | None) -> F32:
+    keep = bank_y != (-1 if oos is None else oos)
+    if not keep.any():
+        return np.zeros(len(emb), np.float32)
+    return (emb @ bank[keep].T).max(axis=1).astype(np.float32)
+
+
+def decide(p: F32, labels: Sequence[str], threshold: float, score: float | None = None) -> tuple[str, float]:
     best = int(np.argmax(p))
-    if labels[best] == OOS or float(p[best]) < threshold:
+    if labels[best] == OOS or (float(p[best]) if score is None else score) < threshold:
         return OOS, float(p[best])
     return labels[best], float(p[best])
 
@@ -219,12 +242,13 @@ def _temperature(logits: F32, y: npt.NDArray[np.int64]) -> float:
     return best_t
 
 
-def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg: TrainConfig) -> float:
+def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg: TrainConfig,
+               top: F32 | None = None) -> tuple[float, tuple[float, float]]:
     """With out-of-scope examples in the fold: the threshold with the best in-scope accuracy among
     those rejecting at least target_oos_recall of them. Without: reject at most target_reject of
-    the correctly classified in-scope examples."""
+    the correctly classified in-scope examples. Returns (threshold, (enough, accuracy or recall))."""
     oos = labels.index(OOS) if OOS in labels else -1
-    top = probs.max(axis=1)
+    top = probs.max(axis=1) if top is None else top
     pred = probs.argmax(axis=1)
     is_oos = y == oos
     if is_oos.any() and (~is_oos).any():
@@ -237,9 +261,9 @@ def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg:
             key = (float(enough), in_acc if enough else recall)
             if key > best:
                 best_t, best = float(t), key
-        return best_t
+        return best_t, best
     right = top[(pred == y) & ~is_oos]
-    return float(np.quantile(right, cfg.target_reject)) if len(right) else 0.0
+    return (float(np.quantile(right, cfg.target_reject)) if len(right) else 0.0), (0.0, 0.0)
 
 
 def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | None = None,
@@ -284,14 +308,27 @@ def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | 
                 if acc > choice[0] + 1e-9:
                     choice = (acc, beta, k)
         model.knn_beta, model.knn_k = choice[1], choice[2]
-        if not model.knn_beta:
-            model.bank = model.bank_y = None
+    oos_tried: dict[str, float] = {}
     if watch is not None:
         logits = model.logits(watch[0], watch[1])
         model.temperature = _temperature(logits, watch[2])
-        model.threshold = _threshold(_softmax(logits / model.temperature), watch[2], names, cfg)
+        probs = _softmax(logits / model.temperature)
+        model.threshold, key = _threshold(probs, watch[2], names, cfg)
+        if OOS in names and bool(np.any(watch[2] == names.index(OOS))) and cfg.knn:
+            # Out-of-scope evidence from the neighbours too: the fold picks the weight (first best).
+            model.bank, model.bank_y = fit[0], fit[2]
+            near = nearest_in_scope(watch[0], fit[0], fit[2], names.index(OOS))
+            oos_tried["0"] = round(key[1], 4)
+            for weight in cfg.oos_nn_weights:
+                thr, k2 = _threshold(probs, watch[2], names, cfg, probs.max(axis=1) + weight * near)
+                oos_tried[f"{weight:g}"] = round(k2[1], 4)
+                if k2 > key:
+                    key, model.threshold, model.oos_nn_weight = k2, thr, weight
+    if not model.knn_beta and not model.oos_nn_weight:
+        model.bank = model.bank_y = None
     model.provenance = {**(provenance or {}), "seed": cfg.seed, "best_epoch": best_epoch,
                         "examples": len(labels), "calibration_examples": len(cal_idx),
                         "fold_accuracy_by_emb_scale": tried, "fold_accuracy_by_knn": knn_tried,
+                        "fold_in_scope_by_oos_nn_weight": oos_tried,
                         "features": FEATURES}
     return model

@@ -95,7 +95,8 @@ class CatalogUnderstanding:
         probs = self.model.proba(vectors, hashed(texts))
         best = int(np.argmax(probs[0]))
         name, confidence = self.model.labels[best], float(probs[0][best])
-        if name != OOS and confidence < self.model.threshold:
+        unsure = float(self.model.scores(vectors[:1], probs[:1])[0]) < self.model.threshold
+        if name != OOS and unsure:
             name = OOS
         emergency = floor.phrase if floor else None
         if emergency is None and self._emergency is not None:
@@ -108,7 +109,7 @@ class CatalogUnderstanding:
             if bool(np.any(likely & near)):
                 emergency = "meaning"
         route = None if name == OOS else self.catalog.get(name)
-        if emergency is None and self.picker is not None and confidence < self.model.threshold:
+        if emergency is None and self.picker is not None and unsure:
             picked = self._pick(text, probs[0], vectors[0])
             return picked or Reading(name, confidence, route, None, vectors[0])
         return Reading(name, confidence, route, emergency, vectors[0])
