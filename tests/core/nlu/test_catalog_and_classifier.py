@@ -213,3 +213,26 @@ def test_knn_evidence_is_chosen_on_the_fold_and_round_trips(tmp_path: Path) -> N
     assert (again.knn_k, again.knn_beta) == (model.knn_k, model.knn_beta)
     assert np.allclose(again.logits(emb[:5], hashed(texts[:5])), model.logits(emb[:5], hashed(texts[:5])),
                        atol=1e-2)
+
+
+def test_out_of_scope_score_adds_the_nearest_neighbour_when_the_fold_prefers_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 16)).astype(np.float32)
+    inside = centres[[i % 3 for i in range(300)]] + rng.normal(scale=0.6, size=(300, 16))
+    outside = rng.normal(scale=1.0, size=(90, 16))  # out of scope: nowhere near the intents
+    emb = np.concatenate([inside, outside]).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    y = [f"c{i % 3}" for i in range(300)] + [OOS] * 90
+    texts = [f"t{i}" for i in range(390)]
+    model = train(emb, hashed(texts), y, TrainConfig(seed=3, epochs=5))
+    tried = model.provenance["fold_in_scope_by_oos_nn_weight"]
+    assert isinstance(tried, dict) and set(tried) == {"0", "0.25", "0.5", "1", "2"}
+    probs = model.proba(emb[:4], hashed(texts[:4]))
+    if model.oos_nn_weight:
+        assert model.bank is not None
+        assert np.all(model.scores(emb[:4], probs) > probs.max(axis=1))  # the neighbour's cosine counts
+    else:
+        assert np.allclose(model.scores(emb[:4], probs), probs.max(axis=1))
+    model.save(tmp_path / "m.npz")
+    again = IntentModel.load(tmp_path / "m.npz")
+    assert again.oos_nn_weight == model.oos_nn_weight and again.threshold == model.threshold
