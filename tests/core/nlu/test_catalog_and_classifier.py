@@ -228,11 +228,11 @@ def test_out_of_scope_score_adds_the_nearest_neighbour_when_the_fold_prefers_it(
     tried = model.provenance["fold_in_scope_by_oos_nn_weight"]
     assert isinstance(tried, dict) and set(tried) == {"0", "0.25", "0.5", "1", "2"}
     probs = model.proba(emb[:4], hashed(texts[:4]))
-    if model.oos_nn_weight:
-        assert model.bank is not None
-        assert np.all(model.scores(emb[:4], probs) > probs.max(axis=1))  # the neighbour's cosine counts
-    else:
-        assert np.allclose(model.scores(emb[:4], probs), probs.max(axis=1))
+    # With a weight, the score is the top probability plus weight x the nearest in-scope cosine.
+    model.bank, model.bank_y = emb[:300], np.asarray([i % 3 for i in range(300)], np.int64)
+    model.oos_nn_weight = 0.5
+    near = (emb[:4] @ emb[:300].T).max(axis=1)
+    assert np.allclose(model.scores(emb[:4], probs), probs.max(axis=1) + 0.5 * near, atol=1e-5)
     model.save(tmp_path / "m.npz")
     again = IntentModel.load(tmp_path / "m.npz")
     assert again.oos_nn_weight == model.oos_nn_weight and again.threshold == model.threshold
