@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.core.nlu.catalog import CATALOG_NAME, Catalog, Intent, default_catalog_path, load_catalog
-from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, train
+from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, sort_bank, train
 from gateway.core.nlu.features import hashed, normalise
 from gateway.core.nlu.llm_pick import LlmPicker
 from gateway.core.policies.emergency import detect_emergency
@@ -189,8 +189,8 @@ def train_catalog(path: Path, embedder: Embedder, out: Path, seed: int = 7) -> I
     model = train(emb, hashed(clean), labels, TrainConfig(seed=seed, epochs=30, batch=32, lr=0.02),
                   provenance={"catalog": str(path), "catalog_sha256": catalog.sha256,
                               "embedder": getattr(embedder, "name", "embedder")})
-    model.bank = emb.astype(np.float32)
-    model.bank_y = np.asarray([model.labels.index(label) for label in labels], np.int64)
+    model.bank, model.bank_y = sort_bank(
+        emb.astype(np.float32), np.asarray([model.labels.index(label) for label in labels], np.int64))
     alerts = _alert_thresholds(model, emb, clean, labels)
     if alerts:
         alerts[EMERGENCY_MARGIN] = _loo_margin(emb, labels)
