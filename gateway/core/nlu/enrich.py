@@ -18,6 +18,7 @@ from models.base import ChatMessage, LanguageModel
 
 _LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])?\s*[\"“]?(.+?)[\"”]?\s*$")
 _ZH = re.compile(r"[\u4e00-\u9fff]")
+_CHATTER = re.compile(r"^(sure|here|certainly|of course|当然|好的|以下)|[:：]$|\*\*", re.IGNORECASE)
 ASKS = {
     "en": "Rewrite this customer's sentence {n} different ways, as callers really talk (casual, "
           "short, maybe a speech-recognition slip). One per line, no numbering:\n{example}",
@@ -37,6 +38,8 @@ def paraphrases(model: LanguageModel, example: str, language: str, n: int) -> li
         if m is None:
             continue
         candidate = m.group(1).strip()
+        if _CHATTER.search(candidate):  # the model talking about its answer, not a paraphrase
+            continue
         in_zh = bool(_ZH.search(candidate))
         if 3 <= len(candidate) <= 200 and in_zh == (language == "zh") \
                 and candidate.lower() != example.lower():

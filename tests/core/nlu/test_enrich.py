@@ -79,3 +79,14 @@ def test_the_enriched_file_is_not_knowledge(tmp_path: Path) -> None:
     (tmp_path / ENRICHED_NAME).write_text("intents: []\n", "utf-8")
     (tmp_path / "faq.md").write_text("# Returns\n\n30 days.\n", "utf-8")
     assert [p.name for p in discover(tmp_path)] == ["faq.md"]
+
+
+def test_the_models_chatter_is_not_kept_as_an_example() -> None:
+    from gateway.core.nlu.enrich import paraphrases
+
+    class Chatty(Paraphraser):
+        def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
+                   ) -> Iterator[str]:
+            yield "Sure! Here are two ways of rewriting it:\n**Casually:**\n1. can I send it back\n当然可以："
+
+    assert paraphrases(Chatty(), "I want to return this", "en", 3) == ["can I send it back"]
