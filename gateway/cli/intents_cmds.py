@@ -128,7 +128,8 @@ def run_eval_intents(args: argparse.Namespace) -> int:
           f"{', the papers measure' if result.oos_recall is None else ''})")
     if result.oos_recall is not None:
         print(f"  out-of-scope recall {100 * result.oos_recall:.1f}%")
-    print(f"  {result.ms_per_utterance:.1f} ms per utterance in-process (embedding + n-grams + classifier; "
+    print(f"  {result.ms_p50:.1f} ms p50, {result.ms_per_utterance:.1f} ms mean per utterance in-process "
+          "(embedding + n-grams + classifier; "
           f"2 shared cores); training {result.train_seconds:.1f} s; calibrated threshold "
           f"{result.model.threshold:.3f}, temperature {result.model.temperature:.2f}, best epoch "
           f"{result.model.provenance.get('best_epoch')}; kNN evidence k={result.model.knn_k} "
