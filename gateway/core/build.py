@@ -23,7 +23,13 @@ from gateway.core.conversation import CoreConversation
 from gateway.core.kb.index import KnowledgeIndex
 from gateway.core.kb.ingest import ingest, load_index
 from gateway.core.kb.store import KnowledgeStore
-from gateway.core.nlu.understand import catalog_path_for, load_understanding
+from gateway.core.nlu.llm_pick import LlmPicker
+from gateway.core.nlu.understand import (
+    CatalogUnderstanding,
+    Understanding,
+    catalog_path_for,
+    load_understanding,
+)
 from gateway.core.phrasing import LlmPhraser
 from gateway.core.policies.verify import Verifier
 from gateway.core.records import CoreRecords
@@ -44,6 +50,7 @@ class Core:
                  model: LanguageModel | None, *, tenants: Mapping[str, CoreServices] | None = None,
                  fallback: CoreServices | None = None) -> None:
         self.services = services  # with the shared knowledge base (CLI search, evaluation)
+        self.picker_model: LanguageModel | None = None  # the LLM that classifies when unsure (its own client)
         self.model = model
         self._tenants = dict(tenants or {})  # tenant -> services with that tenant's own index
         self._fallback = services if fallback is None else fallback  # tenants without their own
@@ -86,7 +93,7 @@ class Core:
                  if s.actions is not None}
         for actions in every.values():  # the shared one and each tenant's own
             await actions.aclose()
-        for engine in (self._embedder, self.model):
+        for engine in (self._embedder, self.model, self.picker_model):
             if engine is not None:
                 engine.close()
 
@@ -155,7 +162,25 @@ def build_core(settings: CoreSettings, *, model: LanguageModel | None = None,
     for tenant, folder in settings.tenant_actions_folders().items():  # its own actions, never another's
         tenants[tenant] = dataclasses.replace(tenants.get(tenant, fallback),
                                               actions=make_actions(settings, str(folder)))
-    return Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
+    core = Core(services, stores, embedder, model, tenants=tenants, fallback=fallback)
+    core.picker_model = _attach_picker(settings, [understanding, *tenant_understanding.values()])
+    return core
+
+
+def _attach_picker(settings: CoreSettings, understandings: list[Understanding]) -> LanguageModel | None:
+    """Issue 13: with an OpenAI-compatible backend the LLM may also classify when the classifier is
+    unsure (nlu/llm_pick.py); its own client, bounded by the time to a first token."""
+    readers = [u for u in understandings if isinstance(u, CatalogUnderstanding)]
+    if settings.backend != "openai" or not settings.intent_llm_pick or not readers:
+        return None
+    from models.llm_openai import OpenAICompatibleModel
+
+    model = OpenAICompatibleModel(url=settings.openai_url, model=settings.openai_model,
+                                  api_key=settings.openai_api_key, read_timeout=settings.llm_first_token_s)
+    picker = LlmPicker(model, top_k=settings.intent_llm_top_k, deadline_s=settings.llm_first_token_s)
+    for reader in readers:
+        reader.picker = picker
+    return model
 
 
 def make_actions(settings: CoreSettings, folder: str = "") -> ActionService | None:

@@ -59,6 +59,17 @@ def _self_contained(text: str) -> bool:
                         for t in tokenize(rest))
 
 
+def _intent_of(keyword: str, reading: Reading | None) -> str:
+    """The intent of a turn: the classifier's reading when it is sure (meaning), else the keyword
+    rules. The keyword rules stay a floor where safety needs recall: a request for a person they
+    see is kept even when the classifier reads something else."""
+    if keyword == "human_request":
+        return keyword
+    if reading is not None and reading.route is not None:
+        return reading.reports
+    return keyword
+
+
 class CoreConversation:
     def __init__(
         self, services: CoreServices, *, session_id: str, channel: str, language: str, tenant: str
@@ -163,7 +174,7 @@ class CoreConversation:
         # turn routes to, is answered there; a turn it does not take goes on below unchanged.
         if self._challenge is None and self.services.actions is not None:
             acted = False
-            async for event in self._act(turn, raw, text, language):
+            async for event in self._act(turn, raw, text, language, reading):
                 acted = True
                 yield event
             if acted:
@@ -185,9 +196,8 @@ class CoreConversation:
         self._feedback_for = None
         score = await asyncio.to_thread(self._observe, text, language)
         self.state.sentiment.append(score)
-        # The classifier when it is sure; the keyword rules as the floor.
         keyword = classify(text)
-        intent = reading.reports if reading.route is not None else keyword
+        intent = _intent_of(keyword, reading)
         if intent != "other" or self.state.intent == "emergency":
             self.state.intent = intent
         ask = self.state.fill(extract_slots(text))
@@ -224,7 +234,8 @@ class CoreConversation:
         async for event in self._answer(text, language, turn.modality, ask, None if verified else reading):
             yield event
 
-    async def _act(self, turn: TextTurn, raw: str, text: str, language: str) -> AsyncIterator[CoreEvent]:
+    async def _act(self, turn: TextTurn, raw: str, text: str, language: str, reading: Reading | None
+                   ) -> AsyncIterator[CoreEvent]:
         """Issue 19: the turn goes to this conversation's action desk first; nothing if not its."""
         from gateway.core.actions import ActionTurn, with_final
 
@@ -252,7 +263,7 @@ class CoreConversation:
             return
         if self._desk.challenge is not None and self._turn_record is not None:
             self._turn_record["text"] = "[VERIFICATION ANSWER]"  # a one-time code is never stored
-        intent = classify(text)
+        intent = _intent_of(classify(text), reading)  # the same understanding picks actions
         step = await self._desk.step(ActionTurn(text, raw, language, intent, extract_slots(text), turn.detail,
                                                 dict(self.state.slots)))
         if step is None:

@@ -52,6 +52,9 @@ class CoreSettings:
     # Understanding (gateway/core/nlu): the intent catalog beside the knowledge base and its weights.
     intent_catalog: str = ""  # "" = intents.yaml in kb_path, else the bundled samples/kb/intents.yaml
     intent_model_path: str = "var/intents.npz"  # trained at start when missing or stale
+    # With backend "openai": the LLM picks among the classifier's top-k intents when it is unsure.
+    intent_llm_pick: bool = True
+    intent_llm_top_k: int = 3
     answer_min_semantic: float = 0.2  # a passage answers only if its meaning agrees this much (cosine)
 
     def validate(self) -> CoreSettings:
@@ -70,6 +73,7 @@ class CoreSettings:
         _check(100 <= self.max_turn_chars <= 20_000, "core.max_turn_chars must be 100..20000")
         _check(0.0 <= self.answer_min_semantic <= 1.0, "core.answer_min_semantic must be 0..1")
         _check(bool(self.intent_model_path), "core.intent_model_path must not be empty")
+        _check(1 <= self.intent_llm_top_k <= 10, "core.intent_llm_top_k must be 1..10")
         if self.intent_catalog:
             _check(Path(self.intent_catalog).is_file(),
                    f"core.intent_catalog {self.intent_catalog!r} is not a file")

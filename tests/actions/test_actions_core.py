@@ -7,6 +7,9 @@ import json
 import pytest
 
 from gateway.core.api import Handoff, ReplyClause, VerificationRequired
+from gateway.core.dialog.intents import classify
+from gateway.core.nlu.catalog import Intent
+from gateway.core.nlu.understand import Reading
 from modalities.screen.fields import Field, summarise
 from tests.actions.conftest import ActionCore, reply, say
 from tests.conftest import SAMPLES
@@ -218,3 +221,30 @@ async def test_an_order_number_said_earlier_does_not_turn_a_policy_question_into
     assert actions.rows("action-step") == []
     started = reply(await say(conv, "I want to return it", "en"))  # now it is an action: number known
     assert "reason" in started and "order number" not in started.lower()
+
+
+class _ReadsOrderStatus:
+    """A stand-in classifier: every turn means order_status (the keyword rules see nothing here)."""
+
+    def read(self, text: str, language: str) -> Reading:
+        return Reading("order_status", 0.9, Intent("order_status", "order_status", kb=("shipping",)))
+
+    def catalog_intent(self, name: str) -> Intent | None:
+        return None
+
+
+async def test_actions_are_routed_by_the_same_understanding(actions: ActionCore) -> None:
+    """Issue 13: what the classifier understands picks the action, not the keyword rules alone."""
+    text = "any news on A1029? it still hasn't turned up"
+    assert classify(text) == "other"  # the keyword rules alone would leave it to the knowledge base
+    actions.core.services.understanding = _ReadsOrderStatus()
+    events = await say(actions.open("meaning"), text, "en")
+    assert "A1029 has shipped" in reply(events), reply(events)
+    assert [r[:2] for r in actions.backend.requests] == [("GET", "/api/orders/A1029")]
+
+
+async def test_a_request_for_a_person_keeps_its_keyword_floor(actions: ActionCore) -> None:
+    actions.core.services.understanding = _ReadsOrderStatus()
+    events = await say(actions.open("person"), "let me talk to a real person about A1029", "en")
+    assert any(isinstance(e, Handoff) and e.reason == "caller-request" for e in events)
+    assert actions.backend.requests == []

@@ -55,9 +55,11 @@ def discover(root: Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise KnowledgeError(f"knowledge path {root} does not exist", code="kb-not-found")
-    # intents.yaml at the root is the tenant's intent catalog (gateway/core/nlu/catalog.py), not knowledge.
+    # intents.yaml at the root is the tenant's intent catalog (gateway/core/nlu/catalog.py), not knowledge;
+    # nor are the LLM paraphrases of its examples beside it (intents.enriched.yaml).
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                   and not p.name.startswith(".") and p != root / "intents.yaml")
+                   and not p.name.startswith(".")
+                   and p not in (root / "intents.yaml", root / "intents.enriched.yaml"))
     if len(files) > MAX_DOCS:
         raise KnowledgeError(f"{len(files)} documents under {root}; at most {MAX_DOCS}",
                              code="kb-too-large")

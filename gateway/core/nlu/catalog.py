@@ -14,6 +14,7 @@ from pathlib import Path
 from gateway.errors import ConfigError
 
 CATALOG_NAME = "intents.yaml"
+ENRICHED_NAME = "intents.enriched.yaml"  # LLM paraphrases (`gateway intents enrich`), reviewed by a person
 MAX_CATALOG_BYTES = 2 * 1024 * 1024
 MAX_INTENTS = 500
 MAX_EXAMPLES = 5000  # per intent
@@ -90,7 +91,51 @@ def load_catalog(path: Path) -> Catalog:
         raise fail(f"intent {dupes[0]!r}", "defined twice")
     if sum(1 for i in intents if i.name != "oos") < 2:
         raise fail("intents", "at least two intents besides 'oos' are needed to train a classifier")
-    return Catalog(path, tuple(intents), hashlib.sha256(raw_bytes).hexdigest())
+    digest = hashlib.sha256(raw_bytes)
+    extra = path.with_name(ENRICHED_NAME)
+    if extra.is_file():  # training uses the reviewed paraphrases; a change to them retrains too
+        intents = _enriched(intents, extra, fail)
+        digest.update(extra.read_bytes())
+    return Catalog(path, tuple(intents), digest.hexdigest())
+
+
+def _enriched(intents: list[Intent], extra: Path, fail: object) -> list[Intent]:
+    """The catalog's intents with the examples of intents.enriched.yaml added (same format, names
+    must be the catalog's; routes come from the catalog only)."""
+    import yaml
+
+    err = fail
+    assert callable(err)
+    raw = extra.read_bytes()
+    if len(raw) > MAX_CATALOG_BYTES:
+        raise err(extra.name, f"larger than {MAX_CATALOG_BYTES} bytes")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise err(extra.name, f"not valid YAML ({str(exc).splitlines()[0][:120]})") from None
+    entries = data.get("intents") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise err(extra.name, "expected a mapping with a list 'intents'")
+    by_name = {i.name: i for i in intents}
+    added: dict[str, list[tuple[str, str]]] = {}
+    for n, entry in enumerate(entries, start=1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in by_name:
+            raise err(f"{extra.name} entry {n}", f"unknown intent {name!r}")
+        examples = entry.get("examples") or {}
+        if not isinstance(examples, dict):
+            raise err(f"{extra.name} entry {n} ({name!r})", "examples must map a language to a list")
+        for language, texts in examples.items():
+            if language not in LANGUAGES or not isinstance(texts, list) or not all(
+                    isinstance(t, str) and t.strip() for t in texts):
+                raise err(f"{extra.name} entry {n} ({name!r})", f"examples.{language}: a list of strings")
+            added.setdefault(name, []).extend((language, t.strip()[:MAX_EXAMPLE_CHARS]) for t in texts)
+    out = []
+    for intent in intents:
+        more = tuple(e for e in added.get(intent.name, []) if e not in intent.examples)
+        out.append(Intent(intent.name, intent.reports, intent.kb, intent.policy, intent.action,
+                          (intent.examples + more)[:MAX_EXAMPLES]))
+    return out
 
 
 def _intent(entry: object, n: int, fail: object) -> Intent:

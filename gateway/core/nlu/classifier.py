@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,8 @@ from gateway.core.nlu.features import HASH_BITS, SparseRows
 
 F32 = npt.NDArray[np.float32]
 OOS = "oos"
+# Weights made for other features are retrained at start (load_understanding compares this).
+FEATURES = f"use-512 + crc32 n-grams 2^{HASH_BITS} + knn v2"
 
 
 @dataclass
@@ -43,6 +46,12 @@ class TrainConfig:
     emb_scale: float = 1.0
     # Weights of the embedding block against the n-gram block to try; the calibration fold picks.
     emb_scales: tuple[float, ...] = ()
+    patience: int = 4  # epochs without a better fold accuracy before training stops
+    # kNN evidence over the training sentences, added to the logits; the fold picks k and weight.
+    knn: bool = True
+    knn_ks: tuple[int, ...] = (1, 3, 5)
+    knn_betas: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 40.0)
+    oos_nn_weights: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -56,6 +65,13 @@ class IntentModel:
     emb_scale: float = 1.0
     hash_bits: int = HASH_BITS
     provenance: dict[str, object] = field(default_factory=dict)
+    # Training sentences' embeddings and label indices (kNN evidence); None when not kept.
+    bank: F32 | None = None
+    bank_y: npt.NDArray[np.int64] | None = None
+    knn_k: int = 0  # neighbours averaged per intent
+    knn_beta: float = 0.0  # weight of that similarity added to the logits (0 = off)
+    # Out-of-scope score = top probability + this x cosine to the nearest in-scope training sentence.
+    oos_nn_weight: float = 0.0
 
     @property
     def oos_index(self) -> int | None:
@@ -66,25 +82,44 @@ class IntentModel:
         if len(rows.indices):
             contrib = rows.values[:, None] * self.w_hash[rows.indices]
             out = out + np.add.reduceat(contrib, rows.starts[:-1], axis=0)
+        if self.knn_beta and self.bank is not None and self.bank_y is not None:
+            sim = knn_similarity(emb, self.bank, self.bank_y, len(self.labels), self.knn_k)
+            out = out + self.knn_beta * sim
         return out.astype(np.float32)
 
     def proba(self, emb: F32, rows: SparseRows) -> F32:
         return _softmax(self.logits(emb, rows) / self.temperature)
 
+    def scores(self, emb: F32, probs: F32) -> F32:
+        """What the out-of-scope threshold is compared with: the top probability, plus (when the
+        fold chose it) the weighted cosine to the nearest in-scope training sentence."""
+        top = probs.max(axis=1)
+        if not self.oos_nn_weight or self.bank is None or self.bank_y is None:
+            return top.astype(np.float32)
+        return (top + self.oos_nn_weight * nearest_in_scope(emb, self.bank, self.bank_y, self.oos_index)
+                ).astype(np.float32)
+
     def predict(self, emb: F32, rows: SparseRows) -> list[tuple[str, float]]:
         """(label or "oos", calibrated confidence) per row."""
         probs = self.proba(emb, rows)
-        return [decide(p, self.labels, self.threshold) for p in probs]
+        scores = self.scores(emb, probs)
+        return [decide(p, self.labels, self.threshold, float(sc))
+                for p, sc in zip(probs, scores, strict=True)]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside and renamed: another process starting at the same time never reads half a file.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        extra: dict[str, Any] = {}
+        if self.bank is not None and self.bank_y is not None:
+            extra = {"bank": self.bank.astype(np.float16), "bank_y": self.bank_y.astype(np.int32)}
         np.savez_compressed(
-            tmp, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
+            tmp, **extra, labels=np.asarray(self.labels), w_emb=self.w_emb.astype(np.float16),
             w_hash=self.w_hash.astype(np.float16), bias=self.bias,
             meta=np.asarray(json.dumps({"temperature": self.temperature, "threshold": self.threshold,
                                         "emb_scale": self.emb_scale, "hash_bits": self.hash_bits,
+                                        "knn_k": self.knn_k, "knn_beta": self.knn_beta,
+                                        "oos_nn_weight": self.oos_nn_weight,
                                         "provenance": self.provenance})))
         os.replace(tmp, path)
 
@@ -92,15 +127,56 @@ class IntentModel:
     def load(cls, path: Path) -> IntentModel:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            bank = data["bank"].astype(np.float32) if "bank" in data.files else None
+            bank_y = data["bank_y"].astype(np.int64) if "bank_y" in data.files else None
             return cls([str(x) for x in data["labels"]], data["w_emb"].astype(np.float32),
                        data["w_hash"].astype(np.float32), data["bias"].astype(np.float32),
                        float(meta["temperature"]), float(meta["threshold"]), float(meta["emb_scale"]),
-                       int(meta["hash_bits"]), dict(meta["provenance"]))
+                       int(meta["hash_bits"]), dict(meta["provenance"]), bank, bank_y,
+                       int(meta.get("knn_k", 0)), float(meta.get("knn_beta", 0.0)),
+                       float(meta.get("oos_nn_weight", 0.0)))
 
 
-def decide(p: F32, labels: Sequence[str], threshold: float) -> tuple[str, float]:
+def knn_similarity(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], classes: int, k: int) -> F32:
+    """Per intent: the mean cosine of the k nearest training sentences of that intent (-1 if none).
+    The bank is kept sorted by label (train does), so each intent is a contiguous slice, no copies."""
+    if len(bank_y) > 1 and bool(np.any(np.diff(bank_y) < 0)):
+        bank, bank_y = sort_bank(bank, bank_y)
+    sims = _cosines(emb, bank)
+    bounds = np.searchsorted(bank_y, np.arange(classes + 1))
+    out = np.full((len(emb), classes), -1.0, np.float32)
+    present = bounds[:-1] < bounds[1:]
+    if k <= 1 and present.any():
+        out[:, present] = np.maximum.reduceat(sims, bounds[:-1][present], axis=1)
+        return out
+    for c in np.flatnonzero(present):
+        cols = sims[:, bounds[c]:bounds[c + 1]]
+        kk = min(k, cols.shape[1])
+        out[:, c] = np.partition(cols, -kk, axis=1)[:, -kk:].mean(axis=1)
+    return out
+
+
+def sort_bank(bank: F32, bank_y: npt.NDArray[np.int64]) -> tuple[F32, npt.NDArray[np.int64]]:
+    order = np.argsort(bank_y, kind="stable")
+    return bank[order], bank_y[order]
+
+
+def _cosines(emb: F32, bank: F32) -> F32:
+    # One turn against thousands of sentences: OpenBLAS's threaded gemv took 10-20 ms here on the
+    # loaded shared cores, einsum's plain loop about 3 ms; batches go to BLAS.
+    return np.einsum("ij,kj->ik", emb, bank) if len(emb) <= 8 else emb @ bank.T
+
+
+def nearest_in_scope(emb: F32, bank: F32, bank_y: npt.NDArray[np.int64], oos: int | None) -> F32:
+    sims = _cosines(emb, bank)
+    if oos is not None:
+        sims[:, bank_y == oos] = -1.0
+    return sims.max(axis=1).astype(np.float32) if sims.shape[1] else np.zeros(len(emb), np.float32)
+
+
+def decide(p: F32, labels: Sequence[str], threshold: float, score: float | None = None) -> tuple[str, float]:
     best = int(np.argmax(p))
-    if labels[best] == OOS or float(p[best]) < threshold:
+    if labels[best] == OOS or (float(p[best]) if score is None else score) < threshold:
         return OOS, float(p[best])
     return labels[best], float(p[best])
 
@@ -167,6 +243,8 @@ def _fit(model: IntentModel, emb: F32, rows: SparseRows, y: npt.NDArray[np.int64
             acc = float(np.mean(np.argmax(model.logits(watch[0], watch[1]), axis=1) == watch[2]))
             if acc > best_acc:
                 best_acc, best_epoch, best = acc, epoch, [q.copy() for q in params]
+            elif epoch - best_epoch >= cfg.patience:
+                break  # the fold stopped improving: the rest of the epochs would be wasted time
     if watch is not None:
         model.w_emb, model.w_hash, model.bias = best
     return best_epoch if watch is not None else epochs
@@ -182,12 +260,13 @@ def _temperature(logits: F32, y: npt.NDArray[np.int64]) -> float:
     return best_t
 
 
-def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg: TrainConfig) -> float:
+def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg: TrainConfig,
+               top: F32 | None = None) -> tuple[float, tuple[float, float]]:
     """With out-of-scope examples in the fold: the threshold with the best in-scope accuracy among
     those rejecting at least target_oos_recall of them. Without: reject at most target_reject of
-    the correctly classified in-scope examples."""
+    the correctly classified in-scope examples. Returns (threshold, (enough, accuracy or recall))."""
     oos = labels.index(OOS) if OOS in labels else -1
-    top = probs.max(axis=1)
+    top = probs.max(axis=1) if top is None else top
     pred = probs.argmax(axis=1)
     is_oos = y == oos
     if is_oos.any() and (~is_oos).any():
@@ -200,9 +279,9 @@ def _threshold(probs: F32, y: npt.NDArray[np.int64], labels: Sequence[str], cfg:
             key = (float(enough), in_acc if enough else recall)
             if key > best:
                 best_t, best = float(t), key
-        return best_t
+        return best_t, best
     right = top[(pred == y) & ~is_oos]
-    return float(np.quantile(right, cfg.target_reject)) if len(right) else 0.0
+    return (float(np.quantile(right, cfg.target_reject)) if len(right) else 0.0), (0.0, 0.0)
 
 
 def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | None = None,
@@ -233,12 +312,41 @@ def train(emb: F32, rows: SparseRows, labels: Sequence[str], cfg: TrainConfig | 
             best = (acc, model, epoch)
     assert best is not None
     _, model, best_epoch = best
+    knn_tried: dict[str, float] = {}
+    if watch is not None and cfg.knn:
+        # kNN evidence: the training sentences (fit part) as a bank; k and its weight chosen on the fold.
+        model.bank, model.bank_y = sort_bank(fit[0], fit[2])
+        base = model.logits(watch[0], watch[1])
+        sims = {k: knn_similarity(watch[0], model.bank, model.bank_y, len(names), k) for k in cfg.knn_ks}
+        choice = (float(np.mean(np.argmax(base, axis=1) == watch[2])), 0.0, 0)
+        for k, sim in sims.items():
+            for beta in cfg.knn_betas:
+                acc = float(np.mean(np.argmax(base + beta * sim, axis=1) == watch[2]))
+                knn_tried[f"k{k}:b{beta:g}"] = round(acc, 4)
+                if acc > choice[0] + 1e-9:
+                    choice = (acc, beta, k)
+        model.knn_beta, model.knn_k = choice[1], choice[2]
+    oos_tried: dict[str, float] = {}
     if watch is not None:
         logits = model.logits(watch[0], watch[1])
         model.temperature = _temperature(logits, watch[2])
-        model.threshold = _threshold(_softmax(logits / model.temperature), watch[2], names, cfg)
+        probs = _softmax(logits / model.temperature)
+        model.threshold, key = _threshold(probs, watch[2], names, cfg)
+        if OOS in names and bool(np.any(watch[2] == names.index(OOS))) and cfg.knn:
+            # Out-of-scope evidence from the neighbours too: the fold picks the weight (first best).
+            model.bank, model.bank_y = sort_bank(fit[0], fit[2])
+            near = nearest_in_scope(watch[0], model.bank, model.bank_y, names.index(OOS))
+            oos_tried["0"] = round(key[1], 4)
+            for weight in cfg.oos_nn_weights:
+                thr, k2 = _threshold(probs, watch[2], names, cfg, probs.max(axis=1) + weight * near)
+                oos_tried[f"{weight:g}"] = round(k2[1], 4)
+                if k2 > key:
+                    key, model.threshold, model.oos_nn_weight = k2, thr, weight
+    if not model.knn_beta and not model.oos_nn_weight:
+        model.bank = model.bank_y = None
     model.provenance = {**(provenance or {}), "seed": cfg.seed, "best_epoch": best_epoch,
                         "examples": len(labels), "calibration_examples": len(cal_idx),
-                        "fold_accuracy_by_emb_scale": tried,
-                        "features": f"use-512 + crc32 n-grams 2^{HASH_BITS}"}
+                        "fold_accuracy_by_emb_scale": tried, "fold_accuracy_by_knn": knn_tried,
+                        "fold_in_scope_by_oos_nn_weight": oos_tried,
+                        "features": FEATURES}
     return model

@@ -20,13 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.core.nlu.catalog import CATALOG_NAME, Catalog, Intent, default_catalog_path, load_catalog
-from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, train
+from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, sort_bank, train
 from gateway.core.nlu.features import hashed, normalise
+from gateway.core.nlu.llm_pick import LlmPicker
 from gateway.core.policies.emergency import detect_emergency
 from models.base import Embedder
 
 log = logging.getLogger("gateway.core")
 EMERGENCY = "emergency"
+EMERGENCY_MARGIN = "emergency_knn_margin"
 MAX_CHARS = 500  # the classifier reads the start of a long turn
 MAX_CLAUSES = 4
 _CLAUSE = re.compile(r"[.?!;。？！；]+")
@@ -39,6 +41,7 @@ class Reading:
     route: Intent | None  # None when out of scope or no catalog
     emergency: str | None = None  # the phrase or "meaning" when the turn is an emergency
     vector: npt.NDArray[np.float32] | None = None  # the turn's sentence embedding (for retrieval)
+    by: str = "classifier"  # "llm" when the classifier was unsure and the LLM picked (llm_pick.py)
 
     @property
     def reports(self) -> str:
@@ -69,9 +72,12 @@ class PhraseUnderstanding:
 class CatalogUnderstanding:
     def __init__(self, catalog: Catalog, model: IntentModel, embedder: Embedder) -> None:
         self.catalog, self.model, self.embedder = catalog, model, embedder
+        self.picker: LlmPicker | None = None  # set by build_core with an OpenAI-compatible backend
         self._emergency = model.labels.index(EMERGENCY) if EMERGENCY in model.labels else None
         alerts = model.provenance.get("alert_thresholds") or {}
-        self._emergency_threshold = float(alerts.get(EMERGENCY, 0.5)) if isinstance(alerts, dict) else 0.5
+        alerts = alerts if isinstance(alerts, dict) else {}
+        self._emergency_threshold = float(alerts.get(EMERGENCY, 0.5))
+        self._emergency_margin = float(alerts.get(EMERGENCY_MARGIN, -1.0))
 
     def catalog_intent(self, name: str) -> Intent | None:
         return self.catalog.get(name)
@@ -89,14 +95,40 @@ class CatalogUnderstanding:
         probs = self.model.proba(vectors, hashed(texts))
         best = int(np.argmax(probs[0]))
         name, confidence = self.model.labels[best], float(probs[0][best])
-        if name != OOS and confidence < self.model.threshold:
+        unsure = float(self.model.scores(vectors[:1], probs[:1])[0]) < self.model.threshold
+        if name != OOS and unsure:
             name = OOS
         emergency = floor.phrase if floor else None
-        if emergency is None and self._emergency is not None and (
-                float(probs[:, self._emergency].max()) >= self._emergency_threshold):
-            emergency = "meaning"
+        if emergency is None and self._emergency is not None:
+            # By meaning: the classifier's emergency probability AND the sentence's neighbours:
+            # it must sit at least as near the emergency examples as the catalog's least typical
+            # emergency does ("is bitcoin going up" scored 0.8 on n-grams, its neighbours are oos).
+            likely = (probs[:, self._emergency] >= self._emergency_threshold) & (
+                np.argmax(probs, axis=1) == self._emergency)  # emergency is what the text most likely is
+            near = emergency_margin(self.model, vectors, self._emergency) >= self._emergency_margin
+            if bool(np.any(likely & near)):
+                emergency = "meaning"
         route = None if name == OOS else self.catalog.get(name)
+        if emergency is None and self.picker is not None and unsure:
+            picked = self._pick(text, probs[0], vectors[0])
+            return picked or Reading(name, confidence, route, None, vectors[0])
         return Reading(name, confidence, route, emergency, vectors[0])
+
+    def _pick(self, text: str, probs: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]
+              ) -> Reading | None:
+        """The classifier is unsure: the LLM picks among its top-k intents (never emergency or
+        oos, which are decided without it), or none. None: no usable answer, the reading stands."""
+        assert self.picker is not None
+        order = [int(i) for i in np.argsort(-probs)]
+        names = [self.model.labels[i] for i in order if self.model.labels[i] not in (OOS, EMERGENCY)]
+        candidates = [i for n in names[:self.picker.top_k] if (i := self.catalog.get(n)) is not None]
+        chosen = self.picker.pick(text, candidates)
+        if chosen is False:
+            return None
+        if chosen is None or not isinstance(chosen, Intent):
+            return Reading(OOS, float(probs.max()), None, None, vector, by="llm")
+        p = float(probs[self.model.labels.index(chosen.name)])
+        return Reading(chosen.name, p, chosen, None, vector, by="llm")
 
 
 def catalog_path_for(kb_folder: Path, settings: object = None) -> Path:
@@ -106,6 +138,30 @@ def catalog_path_for(kb_folder: Path, settings: object = None) -> Path:
         return Path(configured)
     beside = kb_folder / CATALOG_NAME if kb_folder.is_dir() else kb_folder.parent / CATALOG_NAME
     return beside if beside.is_file() else default_catalog_path()
+
+
+def emergency_margin(model: IntentModel, vectors: npt.NDArray[np.float32], index: int
+                     ) -> npt.NDArray[np.float32]:
+    """Per row: cosine to the nearest emergency example minus cosine to the nearest other example
+    (+inf without a bank of examples: the gate is then open)."""
+    if model.bank is None or model.bank_y is None:
+        return np.full(len(vectors), np.inf, np.float32)
+    sims = vectors @ model.bank.T
+    is_em = model.bank_y == index
+    if not is_em.any() or is_em.all():
+        return np.full(len(vectors), np.inf, np.float32)
+    return (sims[:, is_em].max(axis=1) - sims[:, ~is_em].max(axis=1)).astype(np.float32)
+
+
+def _loo_margin(emb: npt.NDArray[np.float32], labels: list[str]) -> float:
+    """Leave-one-out on the catalog: the lowest margin any emergency example has when it is not
+    its own neighbour. Recall first: every catalog emergency passes the gate."""
+    y = np.asarray(labels) == EMERGENCY
+    if y.sum() < 2 or y.all():
+        return -1.0
+    sims = emb[y] @ emb.T
+    sims[np.arange(int(y.sum())), np.flatnonzero(y)] = -np.inf
+    return float((sims[:, y].max(axis=1) - sims[:, ~y].max(axis=1)).min()) - 1e-3
 
 
 def _alert_thresholds(model: IntentModel, emb: npt.NDArray[np.float32], texts: list[str],
@@ -133,7 +189,12 @@ def train_catalog(path: Path, embedder: Embedder, out: Path, seed: int = 7) -> I
     model = train(emb, hashed(clean), labels, TrainConfig(seed=seed, epochs=30, batch=32, lr=0.02),
                   provenance={"catalog": str(path), "catalog_sha256": catalog.sha256,
                               "embedder": getattr(embedder, "name", "embedder")})
-    model.provenance["alert_thresholds"] = _alert_thresholds(model, emb, clean, labels)
+    model.bank, model.bank_y = sort_bank(
+        emb.astype(np.float32), np.asarray([model.labels.index(label) for label in labels], np.int64))
+    alerts = _alert_thresholds(model, emb, clean, labels)
+    if alerts:
+        alerts[EMERGENCY_MARGIN] = _loo_margin(emb, labels)
+    model.provenance["alert_thresholds"] = alerts
     try:
         model.save(out)
     except OSError as exc:  # a read-only folder: the model still serves, it is trained again next start
@@ -158,7 +219,8 @@ def load_understanding(path: Path, embedder: Embedder | None, weights: Path) -> 
                 model = IntentModel.load(weights)
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 log.warning("intent weights %s unreadable (%s); retraining", weights, exc)
-        if model is None or model.provenance.get("catalog_sha256") != catalog.sha256:
+        if model is None or model.provenance.get("catalog_sha256") != catalog.sha256 \
+                or model.provenance.get("features") != FEATURES:
             log.info("training the intent classifier on %s", path)
             model = train_catalog(path, embedder, weights)
     return CatalogUnderstanding(catalog, model, embedder)

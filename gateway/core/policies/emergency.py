@@ -32,6 +32,13 @@ EXCLUSIONS = (
 
 _EN = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in EN_PHRASES) + r")\b")
 _EXCLUDE = re.compile("|".join(re.escape(p) for p in EXCLUSIONS))
+# Praise slang ("your prices are fire", "this deal is straight fire"): a thing, a linking verb and
+# "fire" with nothing after it that places a fire ("... is fire in the kitchen" still counts).
+_SLANG_FIRE = re.compile(
+    r"\b(?:price|prices|deal|deals|sale|sales|offer|offers|discount|discounts|collection|stuff|product|"
+    r"products|design|designs|song|look|outfit|service|this|that|these|those)\s+(?:is|are|was|were|looks?|"
+    r"sounds?)\s+(?:so\s+|straight\s+|pure\s+|absolute\s+|lowkey\s+|kinda\s+)?fire\b"
+    r"(?!\s*(?:in|on|at|near|everywhere|coming|spreading|and smoke))")
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class EmergencyMatch:
 
 def detect_emergency(text: str) -> EmergencyMatch | None:
     lowered = re.sub(r"[’`]", "'", text.lower())
-    lowered = _EXCLUDE.sub(" ", lowered)
+    lowered = _SLANG_FIRE.sub(" ", _EXCLUDE.sub(" ", lowered))
     m = _EN.search(lowered)
     if m:
         return EmergencyMatch(m.group())

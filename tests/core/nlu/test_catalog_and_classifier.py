@@ -15,7 +15,7 @@ from gateway.core.build import build_core
 from gateway.core.dialog.amounts import parse_amount
 from gateway.core.dialog.state import yes_no
 from gateway.core.nlu.catalog import CatalogError, default_catalog_path, load_catalog
-from gateway.core.nlu.classifier import OOS, IntentModel, TrainConfig, decide, train
+from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, decide, train
 from gateway.core.nlu.features import hashed, ngrams
 from gateway.core.nlu.understand import train_catalog
 from gateway.core.settings import CoreSettings
@@ -174,6 +174,11 @@ def test_weights_are_trained_when_missing_stale_or_damaged(tmp_path: Path) -> No
     catalog.write_text(GOOD.replace('"refund please"', '"refund please", "give me my money"'), "utf-8")
     changed = load_understanding(catalog, _FakeEmbedder(), weights)
     assert isinstance(changed, CatalogUnderstanding) and changed.model.provenance["catalog_sha256"] != sha
+    older = changed.model
+    older.provenance["features"] = "made by an older version"
+    older.save(weights)
+    refreshed = load_understanding(catalog, _FakeEmbedder(), weights)
+    assert isinstance(refreshed, CatalogUnderstanding) and refreshed.model.provenance["features"] == FEATURES
     weights.write_bytes(b"not a zip file")
     repaired = load_understanding(catalog, _FakeEmbedder(), weights)
     assert isinstance(repaired, CatalogUnderstanding)
@@ -188,3 +193,46 @@ def test_weights_that_cannot_be_written_leave_a_working_model(tmp_path: Path) ->
     blocker.write_text("a file where the weights' folder should be")
     model = train_catalog(default_catalog_path(), _FakeEmbedder(), blocker / "intents.npz")
     assert model.labels and not (blocker / "intents.npz").exists()
+
+
+def test_knn_evidence_is_chosen_on_the_fold_and_round_trips(tmp_path: Path) -> None:
+    """kNN evidence: k and its weight come from the calibration fold; the bank is saved with the weights."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)).astype(np.float32)
+    y = [f"c{i % 3}" for i in range(300)]
+    emb = (centres[[i % 3 for i in range(300)]] + rng.normal(scale=1.2, size=(300, 16))).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    texts = [f"t{i}" for i in range(300)]
+    model = train(emb, hashed(texts), y, TrainConfig(seed=3, epochs=5))
+    tried = model.provenance["fold_accuracy_by_knn"]
+    assert isinstance(tried, dict) and tried  # the grid was tried on the fold
+    if model.knn_beta:
+        assert model.bank is not None and model.knn_k in (1, 3, 5)
+    model.save(tmp_path / "m.npz")
+    again = IntentModel.load(tmp_path / "m.npz")
+    assert (again.knn_k, again.knn_beta) == (model.knn_k, model.knn_beta)
+    assert np.allclose(again.logits(emb[:5], hashed(texts[:5])), model.logits(emb[:5], hashed(texts[:5])),
+                       atol=1e-2)
+
+
+def test_out_of_scope_score_adds_the_nearest_neighbour_when_the_fold_prefers_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 16)).astype(np.float32)
+    inside = centres[[i % 3 for i in range(300)]] + rng.normal(scale=0.6, size=(300, 16))
+    outside = rng.normal(scale=1.0, size=(90, 16))  # out of scope: nowhere near the intents
+    emb = np.concatenate([inside, outside]).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    y = [f"c{i % 3}" for i in range(300)] + [OOS] * 90
+    texts = [f"t{i}" for i in range(390)]
+    model = train(emb, hashed(texts), y, TrainConfig(seed=3, epochs=5))
+    tried = model.provenance["fold_in_scope_by_oos_nn_weight"]
+    assert isinstance(tried, dict) and set(tried) == {"0", "0.25", "0.5", "1", "2"}
+    probs = model.proba(emb[:4], hashed(texts[:4]))
+    # With a weight, the score is the top probability plus weight x the nearest in-scope cosine.
+    model.bank, model.bank_y = emb[:300], np.asarray([i % 3 for i in range(300)], np.int64)
+    model.oos_nn_weight = 0.5
+    near = (emb[:4] @ emb[:300].T).max(axis=1)
+    assert np.allclose(model.scores(emb[:4], probs), probs.max(axis=1) + 0.5 * near, atol=1e-5)
+    model.save(tmp_path / "m.npz")
+    again = IntentModel.load(tmp_path / "m.npz")
+    assert again.oos_nn_weight == model.oos_nn_weight and again.threshold == model.threshold

@@ -65,6 +65,33 @@ async def test_indirect_emergencies_reach_a_person(core: Core, text: str) -> Non
     assert any(isinstance(e, Handoff) and e.reason == "emergency" and e.urgent for e in events)
 
 
+# Real speech transcripts (../shared/realdata speech references) and literary/news sentences that
+# are not in the catalog: sorrow, loss or danger told about others is no emergency now.
+_NOT_EMERGENCIES = [
+    "it was the first great sorrow of his life it was not so much the loss of the cotton itself but the "
+    "fantasy the hopes the dreams built around it",
+    "IT WAS THE FIRST GREAT SORROW OF HIS LIFE IT WAS NOT SO MUCH THE LOSS OF THE COTTON ITSELF",
+    "And so my fellow Americans ask not what your country can do for you "
+    "ask what you can do for your country.",
+    "A gold ring will please most any girl. The long journey home took a year. She saw a cat in the "
+    "neighbor's house. A pink shell was found on the sandy beach.",
+    "Small children came to see him.", "The grass and bushes were wet with dew.",
+    "A severe storm tore down the barn.", "The blind man counted his old coins.",
+    "She called his name many times.", "When you hear the bell, come quickly.",
+    "the old king died of grief after his sons were lost at sea",
+    "in the novel the heroine drowns herself in the river",
+    "her mother's death was the great tragedy of her childhood", "he lost everything in the crash of 1929",
+    "去年那场地震死了很多人，新闻里天天在报", "他一生中最大的悲痛是失去了母亲", "广州市房地产中介协会分析",
+    "your prices are fire, thanks",
+]
+
+
+@pytest.mark.parametrize("text", _NOT_EMERGENCIES)
+async def test_stories_news_and_slang_are_not_emergencies(core: Core, text: str) -> None:
+    events = await say(_open(core, f"nem-{hash(text)}"), text)
+    assert not any(isinstance(e, Handoff) and e.reason == "emergency" for e in events)
+
+
 @pytest.mark.parametrize("text", ["put me through to someone in charge", "帮我找个负责人"])
 async def test_person_requests_by_meaning(core: Core, text: str) -> None:
     events = await say(_open(core, f"ho-{hash(text)}"), text)

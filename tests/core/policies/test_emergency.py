@@ -16,6 +16,8 @@ from gateway.core.policies.emergency import detect_emergency
         "他喘不过气了",
         "家里着火了",
         "我不想活了",
+        "there is fire in the kitchen",
+        "this is fire in the hallway",
     ],
 )
 def test_emergencies(text: str) -> None:
@@ -30,6 +32,8 @@ def test_emergencies(text: str) -> None:
         "退货需要多久",
         "烟雾报警器坏了",
         "How long is the warranty?",
+        "these deals are straight fire",
+        "your prices are fire, thanks",
     ],
 )
 def test_not_emergencies(text: str) -> None:
