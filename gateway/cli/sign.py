@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
@@ -132,8 +133,11 @@ def _train(args: argparse.Namespace) -> int:
     )
     print(f"handshape model: {info['model']}, {len(y)} rows, {seconds} s, sha256 {info['sha256']}")
     handshape_sha = info["sha256"]
-    windows, ys, _ = sequence_windows(recs + own, data, seq_labels)
-    xs = window_features_batch(windows)
+    # the window model without the spliced letter-to-letter transitions, the motion-letter model
+    # with them (modalities/sign/loso.py does the same per fold)
+    plain, ys, _ = sequence_windows(recs + own, replace(data, transitions=0), seq_labels)
+    xs = window_features_batch(plain)
+    del plain
     seq_cfg = TrainConfig(seed=args.seed, hidden=(128,), epochs=args.epochs)
     weights, seconds = timed_fit(xs, ys, len(seq_labels), seq_cfg)
     info = save(
@@ -141,12 +145,13 @@ def _train(args: argparse.Namespace) -> int:
         seq_labels,
         seq_cfg,
         MODEL_DIR / "sign_seq.npz",
-        {**common, "data": data.__dict__, "training_rows": len(ys), "train_seconds": seconds,
-         "own_words": extra},
+        {**common, "data": replace(data, transitions=0).__dict__, "training_rows": len(ys),
+         "train_seconds": seconds, "own_words": extra},
     )
     print(f"sequence model: {info['model']}, {len(ys)} rows, {seconds} s, sha256 {info['sha256']}")
     # J and Z: the motion-letter model reads the handshape model's probabilities (trained above)
     static_sha = str(handshape_sha)
+    windows, ys, _ = sequence_windows(recs + own, data, seq_labels)
     known = ys < len(SEQ_LABELS)  # a deployment's own words stay with the window model
     xm = motion_rows(windows[known], lambda f: predict(handshape, f))
     weights, seconds = timed_fit(xm, ys[known], len(SEQ_LABELS), seq_cfg)
