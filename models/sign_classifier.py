@@ -8,7 +8,7 @@ on the classifier (`.sequence`) so every session's decoder gets it with the shar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +17,20 @@ import numpy.typing as npt
 
 from contracts.errors import ModelUnavailable
 from models.base import Hand, SignPrediction
-from models.sign_features import FEATURE_DIM, features, palm_size
-from models.sign_sequence import SEQ_DIM, window_features
+from models.sign_features import FEATURE_DIM, features, features_batch, palm_size
+from models.sign_sequence import (
+    SEQ_DIM,
+    STEPS,
+    combine,
+    motion_dim,
+    motion_features_batch,
+    resample,
+    window_features,
+)
 
 WEIGHTS = Path(__file__).resolve().parent / "sign" / "sign_mlp.npz"
 SEQ_WEIGHTS = WEIGHTS.with_name("sign_seq.npz")
+MOTION_WEIGHTS = WEIGHTS.with_name("sign_motion.npz")
 MAX_WEIGHT_BYTES = 20_000_000
 F32 = npt.NDArray[np.float32]
 
@@ -75,16 +84,35 @@ class _Mlp:
 
 
 class SequenceModel(_Mlp):
-    """Reads a window of landmark frames as J, Z, a kiosk word, HOLD, OTHER or REST."""
+    """Reads a window of landmark frames as J, Z, a kiosk word, HOLD, OTHER or REST.
 
-    def __init__(self, path: Path = SEQ_WEIGHTS) -> None:
+    With `letters` (the motion-letter model) and `handshapes` (the handshape model's batch
+    probabilities), J and Z come from the motion-letter model and words from this one."""
+
+    def __init__(
+        self,
+        path: Path = SEQ_WEIGHTS,
+        letters: _Mlp | None = None,
+        handshapes: Callable[[F32], F32] | None = None,
+    ) -> None:
         super().__init__(path, "sign sequence model", SEQ_DIM)
+        self._letters = letters if handshapes is not None else None
+        self._handshapes = handshapes
 
     def read(self, frames: F32) -> tuple[str, float]:
         """(frames, 2, 21, 3) -> best label and its probability."""
-        probs = self.probabilities(window_features(frames))[0]
-        best = int(np.argmax(probs))
-        return self.labels[best], float(probs[best])
+        words = self.probabilities(window_features(frames))[0]
+        if self._letters is None or self._handshapes is None:
+            best = int(np.argmax(words))
+            return self.labels[best], float(words[best])
+        w = np.asarray(frames, np.float32)[resample(len(frames))]
+        present = np.abs(w).sum(axis=(-1, -2)) > 0
+        rows = present.any(axis=1)
+        probs = self._handshapes(features_batch(w[rows], present[rows]))
+        shapes = np.zeros((STEPS, probs.shape[1]), np.float32)
+        shapes[rows] = probs
+        letters = self._letters.probabilities(motion_features_batch(w[None], shapes[None]))[0]
+        return combine(words, letters, self.labels, self._letters.labels)
 
 
 class MlpSignClassifier(_Mlp):
@@ -93,8 +121,14 @@ class MlpSignClassifier(_Mlp):
 
     def __init__(self, path: Path = WEIGHTS, sequence_path: Path | None = SEQ_WEIGHTS) -> None:
         super().__init__(path, "sign classifier", FEATURE_DIM)
+        letters = None
+        if sequence_path is not None and sequence_path.with_name(MOTION_WEIGHTS.name).is_file():
+            letters = _Mlp(sequence_path.with_name(MOTION_WEIGHTS.name), "sign motion-letter model",
+                           motion_dim(len(self.labels)))
         self.sequence = (
-            SequenceModel(sequence_path) if sequence_path is not None and sequence_path.is_file() else None
+            SequenceModel(sequence_path, letters, self.probabilities)
+            if sequence_path is not None and sequence_path.is_file()
+            else None
         )
 
     def classify(self, hands: Sequence[Hand]) -> SignFrame:
@@ -123,3 +157,5 @@ class MlpSignClassifier(_Mlp):
         self._layers = []
         if self.sequence is not None:
             self.sequence._layers = []
+            if self.sequence._letters is not None:
+                self.sequence._letters._layers = []

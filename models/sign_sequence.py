@@ -70,3 +70,59 @@ def window_features_batch(w: npt.NDArray[np.floating]) -> F32:
     path = np.where(moved[..., None], step, 0.0).sum(axis=1)  # (N, 2, 3)
     summary = np.concatenate([extent.reshape(n, 2, 6), path], axis=-1).reshape(n, SUMMARY)
     return np.concatenate([out.reshape(n, STEPS * 2 * PER_HAND), summary], axis=1).astype(np.float32)
+
+
+# ---- the motion-letter model (J, Z): handshape per step + trajectory, nothing signer-specific ----
+# J is the I hand drawing a hook, Z the index hand drawing a zigzag: per resampled step, the
+# handshape model's class probabilities (learned from every signer's letters) plus the wrist's
+# and the thumb, index and pinky tips' paths relative to where each hand first appeared, in palm
+# units, with velocities and accelerations. No raw landmarks, so it cannot learn one person's hand.
+TRACE = (0, 4, 8, 20)  # wrist, thumb tip, index tip, pinky tip
+TRACE_DIM = 3 * STEPS * 2 * len(TRACE) * 2  # position, velocity, acceleration
+
+
+def motion_dim(n_handshapes: int) -> int:
+    return STEPS * n_handshapes + TRACE_DIM + STEPS * 2 + SUMMARY
+
+
+def trace_features_batch(w: npt.NDArray[np.floating]) -> F32:
+    """(N, STEPS, 2, 21, 3) -> (N, TRACE_DIM): paths relative to each hand's first frame."""
+    w = np.asarray(w, dtype=np.float64)
+    n = len(w)
+    present = np.abs(w).sum(axis=(-1, -2)) > 0  # (N, T, 2)
+    size = np.linalg.norm(w[..., [5, 9, 13, 17], :2] - w[..., :1, :2], axis=-1).mean(axis=-1)
+    scale = np.where(present, size, 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1) + 1e-6  # (N, 2)
+    first = np.argmax(present, axis=1)  # (N, 2)
+    pts = w[..., list(TRACE), :2]  # (N, T, 2, 4, 2)
+    ref = np.take_along_axis(pts, first[:, None, :, None, None], axis=1)
+    rel = np.where(present[..., None, None], (pts - ref) / scale[:, None, :, None, None], 0.0)
+    vel = np.zeros_like(rel)
+    both = present[:, 1:] & present[:, :-1]
+    vel[:, 1:] = np.where(both[..., None, None], rel[:, 1:] - rel[:, :-1], 0.0)
+    acc = np.zeros_like(rel)
+    acc[:, 2:] = vel[:, 2:] - vel[:, 1:-1]
+    out = np.concatenate([rel.reshape(n, -1), vel.reshape(n, -1), acc.reshape(n, -1)], axis=1)
+    return out.astype(np.float32)
+
+
+def motion_features_batch(w: npt.NDArray[np.floating], handshapes: npt.NDArray[np.floating]) -> F32:
+    """w (N, STEPS, 2, 21, 3) resampled windows, handshapes (N, STEPS, K) the handshape model's
+    probabilities per step (zeros where no hand) -> (N, motion_dim(K))."""
+    n = len(w)
+    present = (np.abs(np.asarray(w)).sum(axis=(-1, -2)) > 0).reshape(n, STEPS * 2)
+    summary = window_features_batch(w)[:, -SUMMARY:]
+    return np.concatenate(
+        [np.asarray(handshapes, np.float32).reshape(n, -1), trace_features_batch(w), present, summary], axis=1
+    ).astype(np.float32)
+
+
+def combine(words: npt.NDArray[np.floating], letters: npt.NDArray[np.floating],
+            word_labels: tuple[str, ...], letter_labels: tuple[str, ...]) -> tuple[str, float]:
+    """One reading from both models: the motion-letter model speaks for J and Z, the window model
+    for the words (its own J/Z readings, which do not carry to unseen signers, become HOLD)."""
+    best = int(np.argmax(letters))
+    if letter_labels[best] in MOTION_LETTERS:
+        return letter_labels[best], float(letters[best])
+    best = int(np.argmax(words))
+    label = word_labels[best]
+    return (HOLD if label in MOTION_LETTERS else label), float(words[best])

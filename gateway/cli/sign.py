@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
@@ -83,12 +84,12 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from modalities.sign.dataset import DataConfig, sequence_rows, static_rows
+    from modalities.sign.dataset import DataConfig, motion_rows, sequence_windows, static_rows
     from modalities.sign.evaluate import MODEL_DIR, real_samples
     from modalities.sign.multisigner import load_recordings, multi_signer
     from modalities.sign.realdata import hands_root
-    from modalities.sign.sequence import SEQ_LABELS
-    from modalities.sign.train import TrainConfig, save, timed_fit
+    from modalities.sign.sequence import SEQ_LABELS, window_features_batch
+    from modalities.sign.train import TrainConfig, predict, save, timed_fit
     from modalities.sign.vocabulary import LABELS
 
     root = hands_root()
@@ -113,6 +114,7 @@ def _train(args: argparse.Namespace) -> int:
     x, y, _ = static_rows(recs, old, data)
     cfg = TrainConfig(seed=args.seed, epochs=args.epochs)
     weights, seconds = timed_fit(x, y, len(LABELS), cfg)
+    handshape = weights
     common = {
         "real_signers": signers,
         "licences": {
@@ -130,7 +132,12 @@ def _train(args: argparse.Namespace) -> int:
         {**common, "data": data.__dict__, "training_rows": len(y), "train_seconds": seconds},
     )
     print(f"handshape model: {info['model']}, {len(y)} rows, {seconds} s, sha256 {info['sha256']}")
-    xs, ys, _ = sequence_rows(recs + own, data, seq_labels)
+    handshape_sha = info["sha256"]
+    # the window model without the spliced letter-to-letter transitions, the motion-letter model
+    # with them (modalities/sign/loso.py does the same per fold)
+    plain, ys, _ = sequence_windows(recs + own, replace(data, transitions=0), seq_labels)
+    xs = window_features_batch(plain)
+    del plain
     seq_cfg = TrainConfig(seed=args.seed, hidden=(128,), epochs=args.epochs)
     weights, seconds = timed_fit(xs, ys, len(seq_labels), seq_cfg)
     info = save(
@@ -138,11 +145,27 @@ def _train(args: argparse.Namespace) -> int:
         seq_labels,
         seq_cfg,
         MODEL_DIR / "sign_seq.npz",
-        {**common, "data": data.__dict__, "training_rows": len(ys), "train_seconds": seconds,
-         "own_words": extra},
+        {**common, "data": replace(data, transitions=0).__dict__, "training_rows": len(ys),
+         "train_seconds": seconds, "own_words": extra},
     )
     print(f"sequence model: {info['model']}, {len(ys)} rows, {seconds} s, sha256 {info['sha256']}")
+    # J and Z: the motion-letter model reads the handshape model's probabilities (trained above)
+    static_sha = str(handshape_sha)
+    windows, ys, _ = sequence_windows(recs + own, data, seq_labels)
+    known = ys < len(SEQ_LABELS)  # a deployment's own words stay with the window model
+    xm = motion_rows(windows[known], lambda f: predict(handshape, f))
+    weights, seconds = timed_fit(xm, ys[known], len(SEQ_LABELS), seq_cfg)
+    info = save(
+        weights,
+        SEQ_LABELS,
+        seq_cfg,
+        MODEL_DIR / "sign_motion.npz",
+        {**common, "data": data.__dict__, "training_rows": len(xm), "train_seconds": seconds,
+         "handshape_model_sha256": static_sha},
+    )
+    print(f"motion-letter model: {info['model']}, {len(xm)} rows, {seconds} s, sha256 {info['sha256']}")
     return 0
+
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ time and augmented, and synthetic held handshapes as HOLD.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,17 @@ from modalities.sign.augment import augment, present_of
 from modalities.sign.features import features_batch
 from modalities.sign.multisigner import NO_SIGN, Recording
 from modalities.sign.realdata import RealSample
-from modalities.sign.sequence import HOLD, NONE, OTHER, SEQ_LABELS, STEPS, resample, window_features_batch
+from modalities.sign.sequence import (
+    HOLD,
+    NONE,
+    OTHER,
+    SEQ_LABELS,
+    STEPS,
+    motion_dim,
+    motion_features_batch,
+    resample,
+    window_features_batch,
+)
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -39,6 +49,7 @@ class DataConfig:
     seq_copies: int = 3  # augmented, time-cropped copies of each real sequence
     max_hold_sequences: int = 1200  # held letters are plentiful: cap them for the sequence model
     synthetic_hold: int = 12  # synthetic held windows per static class (the service signs among them)
+    transitions: int = 600  # spliced letter-to-letter windows (HOLD) for the sequence models
 
 
 def moves(rec: Recording) -> bool:
@@ -121,6 +132,30 @@ def _crop(seq: F32, rng: np.random.Generator) -> F32:
 
 def sequence_rows(recs: Sequence[Recording], cfg: DataConfig, labels: Sequence[str]) -> tuple[F32, I64, STR]:
     """Window feature rows, class indices and each row's signer ("synthetic" for the hand model)."""
+    x, y, groups = sequence_windows(recs, cfg, labels)
+    return window_features_batch(x), y, groups
+
+
+def motion_rows(windows: F32, handshapes: Callable[[F32], F32]) -> F32:
+    """The motion-letter model's rows for resampled windows (N, STEPS, 2, 21, 3), given the
+    handshape model's batch probabilities (trained first, on the same signers)."""
+    flat = windows.reshape(-1, 2, 21, 3)
+    present = present_of(flat)
+    rows = present.any(axis=1)
+    probs = handshapes(features_batch(flat[rows], present[rows]))
+    shapes = np.zeros((len(flat), probs.shape[1]), np.float32)
+    shapes[rows] = probs
+    out = [
+        motion_features_batch(windows[i : i + 4096], shapes.reshape(len(windows), STEPS, -1)[i : i + 4096])
+        for i in range(0, len(windows), 4096)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, motion_dim(probs.shape[1])), np.float32)
+
+
+def sequence_windows(
+    recs: Sequence[Recording], cfg: DataConfig, labels: Sequence[str]
+) -> tuple[F32, I64, STR]:
+    """Resampled (and augmented) windows (N, STEPS, 2, 21, 3), class indices, signers."""
     rng = np.random.default_rng(cfg.seed + 12)
     chosen: list[tuple[F32, str, str]] = []
     holds = [r for r in recs if seq_label(r, labels) == HOLD]
@@ -134,6 +169,7 @@ def sequence_rows(recs: Sequence[Recording], cfg: DataConfig, labels: Sequence[s
             continue  # a still photo or a clip cut at unknown boundaries is not a whole motion
         if label in labels:
             chosen.append((rec.frames, label, rec.signer))
+    chosen += _transitions(holds, cfg.transitions, rng)
     windows = [seq[resample(len(seq))] for seq, _, _ in chosen]
     ys = [labels.index(label) for _, label, _ in chosen]
     groups = [signer for _, _, signer in chosen] * (cfg.seq_copies + 1)
@@ -146,7 +182,30 @@ def sequence_rows(recs: Sequence[Recording], cfg: DataConfig, labels: Sequence[s
     held = _synthetic_held(cfg, rng)
     x = np.concatenate([out, held])
     y = np.asarray(ys + [labels.index(HOLD)] * len(held), np.int64)
-    return window_features_batch(x), y, np.asarray(groups + ["synthetic"] * len(held))
+    return x.astype(np.float32), y, np.asarray(groups + ["synthetic"] * len(held))
+
+
+def _transitions(
+    holds: Sequence[Recording], count: int, rng: np.random.Generator
+) -> list[tuple[F32, str, str]]:
+    """Spelling moves from one held letter to the next: the start of one of a signer's held
+    letters spliced onto the end of another of theirs (a different letter), as HOLD. Without
+    them a change of handshape (or a hand that jumps) can read as J or Z."""
+    by_signer: dict[str, list[Recording]] = {}
+    for rec in holds:
+        if rec.label not in ("J", "Z") and len(rec.frames) >= 4:
+            by_signer.setdefault(rec.signer, []).append(rec)
+    pools = [p for p in by_signer.values() if len({r.label for r in p}) > 1]
+    out: list[tuple[F32, str, str]] = []
+    for _ in range(count if pools else 0):
+        pool = pools[int(rng.integers(len(pools)))]
+        a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
+        if a.label == b.label:
+            continue
+        cut_a = int(rng.integers(len(a.frames) // 3, 2 * len(a.frames) // 3 + 1))
+        cut_b = int(rng.integers(len(b.frames) // 3, 2 * len(b.frames) // 3 + 1))
+        out.append((np.concatenate([a.frames[:cut_a], b.frames[cut_b:]]), HOLD, a.signer))
+    return out
 
 
 def _synthetic_held(cfg: DataConfig, rng: np.random.Generator) -> F32:

@@ -11,10 +11,14 @@ from models.sign_sequence import (
     SEQ_LABELS,
     STEPS,
     WORDS,
+    combine,
+    motion_dim,
+    motion_features_batch,
     resample,
     window_features,
     window_features_batch,
 )
 
 __all__ = ["HOLD", "MIN_FRAMES", "MOTION_LETTERS", "NONE", "OTHER", "SEQ_DIM", "SEQ_LABELS", "STEPS", "WORDS",
-           "resample", "window_features", "window_features_batch"]
+           "combine", "motion_dim", "motion_features_batch", "resample", "window_features",
+           "window_features_batch"]

@@ -86,6 +86,18 @@ def fit(
     return out
 
 
+def predict(weights: dict[str, npt.NDArray[np.float32]], x: F32) -> F32:
+    """Class probabilities of a `fit` MLP (as models.sign_classifier computes them at run time)."""
+    h = (x - weights["mean"]) / weights["std"]
+    depth = sum(1 for k in weights if k.startswith("w"))
+    for i in range(depth):
+        h = h @ weights[f"w{i}"] + weights[f"b{i}"]
+        if i < depth - 1:
+            h = np.maximum(h, 0.0)
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def save(
     weights: dict[str, npt.NDArray[np.float32]],
     labels: Sequence[str],

@@ -63,3 +63,31 @@ def test_shipped_sequence_model_matches_its_provenance_and_rides_on_the_classifi
     assert sequence is not None and sequence.labels[: len(SEQ_LABELS)] == SEQ_LABELS
     label, probability = sequence.read(np.zeros((10, 2, 21, 3), np.float32))
     assert label in sequence.labels and 0.0 < probability <= 1.0
+
+
+def test_shipped_motion_letter_model_was_trained_on_the_shipped_handshape_model() -> None:
+    from modalities.sign import vocabulary as vocab
+    from modalities.sign.sequence import SEQ_LABELS, motion_dim
+    from models.sign_classifier import MOTION_WEIGHTS, WEIGHTS
+
+    info = json.loads(MOTION_WEIGHTS.with_suffix(".json").read_text())
+    assert info["sha256"] == hashlib.sha256(MOTION_WEIGHTS.read_bytes()).hexdigest()
+    # it reads the handshape model's probabilities: retraining one without the other breaks it
+    assert info["handshape_model_sha256"] == hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+    assert info["model"].startswith(f"MLP {motion_dim(len(vocab.LABELS))}-")
+    assert tuple(info["labels"]) == SEQ_LABELS
+
+
+def test_motion_letters_come_from_the_motion_model_and_words_from_the_window_model() -> None:
+    from modalities.sign.sequence import HOLD, SEQ_LABELS, combine
+
+    def onehot(label: str, p: float) -> np.ndarray:
+        out = np.full(len(SEQ_LABELS), (1 - p) / (len(SEQ_LABELS) - 1), np.float32)
+        out[SEQ_LABELS.index(label)] = p
+        return out
+
+    label, probability = combine(onehot("HELLO", 0.9), onehot("J", 0.7), SEQ_LABELS, SEQ_LABELS)
+    assert label == "J" and abs(probability - 0.7) < 1e-6
+    assert combine(onehot("HELLO", 0.9), onehot("HOLD", 0.6), SEQ_LABELS, SEQ_LABELS)[0] == "HELLO"
+    # the window model's own J/Z (it does not carry to unseen signers) is not a movement
+    assert combine(onehot("Z", 0.9), onehot("OTHER", 0.6), SEQ_LABELS, SEQ_LABELS)[0] == HOLD
