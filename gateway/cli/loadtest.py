@@ -5,7 +5,8 @@ session over the public WebSocket protocol, speaks real recordings in real time 
 keeps its line open with silence while it waits (as a phone line does), and judges every reply
 from its own side of the wire:
 
-- reply latency: the caller's end of speech (last voiced frame of the recording, by energy:
+- reply latency: the caller's end of speech (the last voiced window of the recording by Silero
+  VAD run offline over the file in this process, by energy without the VAD's weights:
   modalities/audio/speech_spans.py, the same definition for any server) to the first reply audio
   that reaches the caller after it;
 - talked over: reply audio that started while the caller was still mid-recording (in a pause or
@@ -42,12 +43,13 @@ import numpy as np
 from gateway.cli.groups import CommandGroups
 from gateway.cli.processes import rss_bytes
 from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ModelUnavailable
 from gateway.evaluation import percentile
 from gateway.events import AudioFormat
 from gateway.transports.phone_callers import AudioSocketCaller, Heard, TwilioCaller
 from modalities.audio.files import read_audio
-from modalities.audio.speech_spans import SpeechSpan, judge_turn, speech_span
+from modalities.audio.resample import resample
+from modalities.audio.speech_spans import SpeechSpan, judge_turn, speech_span, voiced_span
 
 FRAME_MS = 20
 MAX_CALLERS = 500
@@ -103,12 +105,30 @@ def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
     recordings = []
     for path in paths:
         audio, rate = read_audio(Path(path), max_bytes=MAX_FILE_BYTES, max_seconds=MAX_SECONDS)
-        span = speech_span(audio, rate)
+        span = offline_voiced_span(audio, rate) or speech_span(audio, rate)
         if span is None:
             raise ValueError(f"{path}: no speech found (silent recording)")
         frames = encode_frames(audio, rate, fmt, FRAME_MS)
         recordings.append(Recording(Path(path).name, tuple(frames), span))
     return recordings
+
+
+def offline_voiced_span(audio: np.ndarray, rate: int) -> SpeechSpan | None:
+    """The recording's speech by Silero VAD over the whole file (the client's own instance, run
+    before the call); None without the VAD's weights: the energy rule then decides."""
+    try:
+        from models.vad_silero import SileroVad
+
+        vad = SileroVad()
+    except (ModelUnavailable, ImportError):
+        return None
+    try:
+        pcm = resample(audio, rate, vad.sample_rate) if rate != vad.sample_rate else audio
+        size = vad.window_samples
+        scores = np.array([vad.probability(pcm[i:i + size]) for i in range(0, len(pcm) - size + 1, size)])
+    finally:
+        vad.close()
+    return voiced_span(scores, size / vad.sample_rate)
 
 
 class Wire(Protocol):

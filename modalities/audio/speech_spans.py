@@ -1,9 +1,11 @@
-"""Where a recording's caller is speaking: voiced 20 ms frames by energy, for load testers.
+"""Where a recording's caller is speaking, for load testers.
 
-The load tester needs one end-of-speech definition that does not depend on the gateway under test
-(nor on its VAD), so the same recording is judged the same way against any server: a frame is
-voiced when its RMS is within `range_db` of the recording's loudest frame and above an absolute
-floor. Pure functions over arrays; no I/O.
+The load tester needs one end-of-speech definition that does not depend on the gateway under test,
+so the same recording is judged the same way against any server: it is computed once, offline,
+over the whole recording, before any server hears it. `voiced_span` reads a voice activity
+detector's scores (the load tester runs Silero over the file); `speech_span` is the fallback by
+energy: a frame is voiced when its RMS is within `range_db` of the recording's loudest frame and
+above an absolute floor. Pure functions over arrays; no I/O.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def speech_span(audio: np.ndarray, rate: int, *, range_db: float = 35.0,
     if voiced.size == 0:
         return None
     return SpeechSpan(float(voiced[0]) * FRAME_S, float(voiced[-1] + 1) * FRAME_S)
+
+
+def voiced_span(probabilities: np.ndarray, window_s: float, *, threshold: float = 0.5) -> SpeechSpan | None:
+    """First and last window a voice activity detector scored at least `threshold`, run offline
+    over the whole recording. Energy alone counts a noisy tail as speech (jfk.wav ends in 0.5 s
+    of crowd noise that the energy rule calls voiced), which moves the end of speech past the
+    words and turns a prompt reply into one "over the caller"."""
+    voiced = np.flatnonzero(np.asarray(probabilities) >= threshold)
+    if voiced.size == 0:
+        return None
+    return SpeechSpan(float(voiced[0]) * window_s, float(voiced[-1] + 1) * window_s)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from gateway.cli.loadtest import offline_voiced_span
+from modalities.audio.files import read_audio
+from modalities.audio.speech_spans import speech_span
 from tests.conftest import PROJECT, SAMPLES, GatewayThread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,3 +40,16 @@ def test_a_silent_recording_is_refused_with_a_clear_line(tmp_path: Path) -> None
                            "--audio", str(silent)], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "no speech found" in done.stdout
+
+
+def test_the_end_of_speech_is_where_the_words_end_not_the_noise_after_them() -> None:
+    """jfk.wav's last 0.5 s is crowd noise: counted as speech (the energy rule), a reply 300 ms
+    after "your country." would be judged as talking over Kennedy."""
+    path = PROJECT.parent / "shared" / "realdata" / "speech" / "jfk.wav"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    audio, rate = read_audio(path)
+    span = offline_voiced_span(audio, rate)
+    assert span is not None and 10.2 <= span.end_s <= 10.6
+    by_energy = speech_span(audio, rate)
+    assert by_energy is not None and by_energy.end_s > span.end_s + 0.3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modalities.audio.speech_spans import judge_turn, speech_span
+from modalities.audio.speech_spans import judge_turn, speech_span, voiced_span
 
 RATE = 16000
 
@@ -40,3 +40,11 @@ def test_a_reply_in_the_callers_pause_is_talking_over_and_latency_counts_from_th
 def test_no_reply_before_the_deadline_is_unanswered() -> None:
     verdict = judge_turn(10.0, 14.0, bursts=[9.0, 31.0], deadline=30.0)
     assert verdict == type(verdict)(None, 0)
+
+
+def test_the_voiced_span_runs_from_the_first_to_the_last_window_the_detector_scored_voiced() -> None:
+    scores = np.array([0.1, 0.2, 0.9, 0.8, 0.1, 0.7, 0.3, 0.2])  # 32 ms windows; a pause inside
+    span = voiced_span(scores, 0.032)
+    assert span is not None
+    assert abs(span.start_s - 0.064) < 1e-9 and abs(span.end_s - 0.192) < 1e-9
+    assert voiced_span(np.array([0.1, 0.4]), 0.032) is None  # nothing voiced: no span
