@@ -1,7 +1,7 @@
 """The gateway's WebSocket protocol v1 (docs/protocol.md), as much as a voice-loop bot needs.
 
 Standard library only: the Pipecat bot (bot.py, run in Pipecat's own virtualenv) wraps these
-functions in a Pipecat FrameSerializer, and tests/e2e/test_pipecat_wire.py checks them in the
+functions in a Pipecat FrameSerializer, and tests/protocol/test_pipecat_wire.py checks them in the
 project's virtualenv, where Pipecat is not installed. So the same `gateway loadtest` client that
 measures `gateway serve` measures the Pipecat bot, frame for frame.
 """
