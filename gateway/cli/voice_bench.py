@@ -104,7 +104,9 @@ async def _bench_model(settings: Settings, model: str, args: argparse.Namespace,
                                      pause_factor=0.0)
     settings = dataclasses.replace(
         settings, speech=speech,
-        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench.sqlite3")))
+        store=dataclasses.replace(settings.store, path=str(PROJECT / "var" / "bench.sqlite3")),
+        # One caller at a time: a busy machine must slow the figures, not refuse the bench's calls.
+        admission=dataclasses.replace(settings.admission, mode="static"))
     latencies: list[float] = []
     pause_replies = 0
     print(f"\n== ASR model {model}, {'baseline: 600 ms silence then ASR' if baseline else 'gateway'} ==")
