@@ -48,5 +48,10 @@ def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, pr
     assert figures["protocol"] == protocol
     assert figures["admitted"] == 1 and figures["turns"] == 2
     assert figures["answered"] == 2 and figures["unanswered"] == 0
-    assert figures["talked_over"] == 0 and figures["errors"] == {}
+    assert figures["errors"] == {}, figures
+    if protocol == "twilio":  # the gateway marks each reply's end: the next turn starts after it
+        assert figures["talked_over"] == 0, figures
+    # AudioSocket carries no marks: the client guesses a reply's end from 2 s without audio, so on
+    # a slow machine a late second clause of one reply can start inside the caller's next
+    # recording and be counted there; that count is an estimate, read in `gateway loadtest` runs.
     assert figures["latency_p50_ms"] > 0
