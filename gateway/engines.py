@@ -183,10 +183,8 @@ class Engines:
         if turn is not None:
             try:
                 self.turn_model(turn).probability(np.zeros(16000, dtype=np.float32))
-            except ModelUnavailable:
-                if self.settings.speech.turn_model != "auto":
-                    raise
-                self._turn_missing = True  # "auto": a broken install means the pause rules alone
+            except ModelUnavailable as exc:
+                self._turn_unavailable(exc)
         self._warm_sign()
 
     def _warm_sign(self) -> None:
@@ -260,10 +258,8 @@ class Engines:
         (the session goes on with the pause rules). Up to two calls at once: ~40 ms each."""
         try:
             model = await asyncio.to_thread(self.turn_model, name)
-        except ModelUnavailable:
-            if self.settings.speech.turn_model != "auto":
-                raise
-            self._turn_missing = True
+        except ModelUnavailable as exc:
+            self._turn_unavailable(exc)
             return None
         key = TURN_MODELS[name].key
         try:
@@ -274,6 +270,14 @@ class Engines:
             self._drop(key, model)
             raise BackendError(f"the end-of-turn model failed ({type(exc).__name__}); "
                                "it is being reloaded") from exc
+
+    def _turn_unavailable(self, exc: ModelUnavailable) -> None:
+        """The end-of-turn model cannot load: with "auto" the sessions go on with the pause rules
+        alone; a model named in the settings is an error."""
+        if self.settings.speech.turn_model != "auto":
+            raise exc
+        self._turn_missing = True
+
     def _batcher(self, key: str, engine: Transcriber) -> AsrBatcher | None:
         """The engine's batcher (a reloaded engine gets a new one); None: batching off or unsupported."""
         size = self.settings.speech.asr_batch
@@ -290,7 +294,7 @@ class Engines:
         """Audio chunks of `text` and their sample rate (from the clause cache when voiced before)."""
         synth = await asyncio.to_thread(self.synthesizer, language)
         rate = synth.info.sample_rate
-        key = (synth.info.name, rate, language, text)
+        key = _clause_key(synth, language, text)
         cached = self.clause_cache.get(key, count=False)
         running = self._synthesizing.get(key)
         self.clause_cache.count(cached is not None or running is not None)
@@ -329,7 +333,7 @@ class Engines:
         for language, lines in texts.items():
             synth = self.synthesizer(language)
             for piece in {p for line in lines for p in speakable_pieces(line)}:
-                key = (synth.info.name, synth.info.sample_rate, language, piece)
+                key = _clause_key(synth, language, piece)
                 if self.clause_cache.get(key, count=False) is not None:
                     continue
                 try:
@@ -352,3 +356,8 @@ class Engines:
             if isinstance(engine, Closeable):
                 engine.close()
         self.clause_cache.clear()
+
+
+def _clause_key(synth: Synthesizer, language: str, text: str) -> tuple[str, int, str, str]:
+    """A voiced piece in the clause cache: the same text in another voice or rate is another piece."""
+    return synth.info.name, synth.info.sample_rate, language, text
