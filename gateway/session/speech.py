@@ -80,7 +80,6 @@ class SpeechTurns:
         self._metrics = metrics
         self._model = engines.asr_model_for(session_language)
         self._open: dict[int, TurnTranscriber] = {}
-        self._starts: dict[int, int] = {}  # turn id -> media time of its first voiced window
 
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
              trace: TurnTrace, *, guessed: bool = False) -> None:
@@ -96,7 +95,6 @@ class SpeechTurns:
 
         self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
                                               switch_above=SWITCH_ABOVE if guessed else None)
-        self._starts[turn_id] = start_ms
 
     def judge(self, turn_id: int, ears: CallerEars, heard_ms: int) -> Awaitable[float | None] | None:
         """The end-of-turn model's verdict on the turn's audio up to `heard_ms` (taken now, at
@@ -104,7 +102,7 @@ class SpeechTurns:
         name = self._engines.turn_model_name()
         if turn_id not in self._open or name is None:
             return None
-        start = max(self._starts[turn_id] - JUDGE_PRE_ROLL_MS, heard_ms - 8000)
+        start = max(self._open[turn_id].start_ms - JUDGE_PRE_ROLL_MS, heard_ms - 8000)
         audio = ears.audio(start, heard_ms)
         engines, metrics = self._engines, self._metrics
 
@@ -126,7 +124,6 @@ class SpeechTurns:
 
     def finish(self, turn_id: int, until_ms: int) -> Awaitable[TurnText] | None:
         tx = self._open.pop(turn_id, None)
-        self._starts.pop(turn_id, None)
         return None if tx is None else tx.finish(until_ms, loop_time=time.perf_counter)
 
     def language(self, turn_id: int) -> str:
@@ -135,4 +132,3 @@ class SpeechTurns:
 
     def close(self, turn_id: int) -> None:
         self._open.pop(turn_id, None)
-        self._starts.pop(turn_id, None)

@@ -37,6 +37,7 @@ class TurnTranscriber:
                  min_gap_ms: int = 200, switch_above: float | None = None) -> None:
         self._asr = asr
         self._audio = audio
+        self.start_ms = start_ms  # media time of the turn's first voiced window
         self.language = language  # None: detect on the first segment, then keep it for the turn
         self.language_probability = 1.0
         # A language the session guessed (not one the caller chose): the turn's first piece is
