@@ -89,4 +89,4 @@ async def test_real_phone_asks_real_gateway_and_is_transferred(live_gateway: Any
     assert voiced.sum() > 8000, "the phone heard less than a second of reply"
     audio16 = resample(heard.astype(np.float32) / 32768, 8000, 16000)
     text = live_gateway.call(gateway.engines.transcribe("tiny.en", audio16, "en", None)).text.lower()
-    assert "return" in text or "30 days" in text or "thirty days" in text, text
+    assert "return" in text or "30 days" in text or "thirty days" in text, (text, record["turns"])
