@@ -63,7 +63,11 @@ class SpeechSettings:
     beam_size: int = 1  # Whisper beam size (1 = greedy, fastest)
     zh_beam_size: int = 1  # beam size for Mandarin turns (5: the dev set's choice, 1.28x the CPU)
     zh_prompt: str = ""  # Whisper prompt for Mandarin turns (models.registry.MANDARIN_PROMPT: dev choice)
-    asr_threads: int = 2  # CPU threads per ASR call
+    # CPU threads per ASR call, and calls run at once on one model (CTranslate2 workers): two
+    # one-thread workers carried 25 callers at p95 1.4 s where one two-thread worker queued to
+    # 4.1 s; one caller alone waits ~25 ms more (docs/benchmarks.md "Capacity, pause passes")
+    asr_threads: int = 1
+    asr_workers: int = 2
     # ASR passes of different sessions decoded together at most (1: one at a time; measured no
     # gain in the gateway yet, docs/benchmarks.md "Capacity")
     asr_batch: int = 1
@@ -82,6 +86,9 @@ class SpeechSettings:
     turn_doubt: float = 0.1  # below it a finished-sounding sentence waits end_incomplete_ms
     end_unfinished_ms: int = 2000  # silence that ends a turn both the words and the model call unfinished
     end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
+    # A pause the end-of-turn model is sure is mid-sentence (p < turn_doubt) is not transcribed
+    # unless this much speech went by without a pass (0: transcribe every pause); docs/benchmarks.md
+    skip_mid_sentence_pass_ms: int = 6000
 
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
@@ -102,6 +109,9 @@ class SpeechSettings:
         _check(1 <= self.zh_beam_size <= 10, "speech.zh_beam_size must be 1..10")
         _check(len(self.zh_prompt) <= 100, "speech.zh_prompt must be at most 100 characters")
         _check(1 <= self.asr_batch <= 32, "speech.asr_batch must be 1..32")
+        _check(1 <= self.asr_workers <= 16, "speech.asr_workers must be 1..16")
+        _check(0 <= self.skip_mid_sentence_pass_ms <= 60_000,
+               "speech.skip_mid_sentence_pass_ms must be 0..60000")
 
 
 @dataclass(frozen=True)

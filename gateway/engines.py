@@ -78,7 +78,8 @@ class Engines:
 
     def _options(self) -> EngineOptions:
         speech, voice = self.settings.speech, self.settings.voice
-        return EngineOptions(asr_threads=speech.asr_threads, beam_size=speech.beam_size,
+        return EngineOptions(asr_threads=speech.asr_threads, asr_workers=speech.asr_workers,
+                             beam_size=speech.beam_size,
                              asr_prompts={"zh": speech.zh_prompt} if speech.zh_prompt else {},
                              asr_beams={"zh": speech.zh_beam_size},
                              piper_voice=voice.piper_voice,
@@ -245,7 +246,8 @@ class Engines:
             if batcher is not None:
                 return await batcher.transcribe(audio, language, prompt)
             self._asr_single += 1
-            return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt))
+            return await self.run(key, lambda: engine.transcribe(audio, language=language, prompt=prompt),
+                                  limit=self.settings.speech.asr_workers)
         except GatewayError:
             raise
         except Exception as exc:
@@ -285,7 +287,8 @@ class Engines:
             return None
         batcher = self._batchers.get(key)
         if batcher is None or batcher.engine is not engine:
-            batcher = AsrBatcher(engine, lambda call: self.run(key, call), max_batch=size,
+            workers = self.settings.speech.asr_workers
+            batcher = AsrBatcher(engine, lambda call: self.run(key, call, limit=workers), max_batch=size,
                                  waited=self._waited)
             self._batchers[key] = batcher
         return batcher

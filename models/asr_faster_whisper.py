@@ -42,6 +42,7 @@ class FasterWhisperTranscriber:
         model: WhisperSize = "tiny.en",
         *,
         threads: int = 2,
+        workers: int = 1,
         beam_size: int = 1,
         temperatures: tuple[float, ...] = (0.0,),
         hotwords: str | None = None,
@@ -58,7 +59,7 @@ class FasterWhisperTranscriber:
         folder = weights.resolve(f"whisper-{model}")
         try:
             self._model: Any = WhisperModel(str(folder), device="cpu", compute_type="int8",
-                                            cpu_threads=threads, num_workers=1, local_files_only=True)
+                                            cpu_threads=threads, num_workers=workers, local_files_only=True)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelUnavailable(f"cannot load whisper {model} from {folder}: {exc}") from exc
         if model == "tiny.en":

@@ -20,6 +20,7 @@ class EngineOptions:
     """What the settings say about the engines, handed to a loader."""
 
     asr_threads: int = 2
+    asr_workers: int = 1  # calls decoded at once (each with asr_threads threads)
     beam_size: int = 1
     asr_vocabulary: Mapping[str, str] = field(default_factory=dict)  # language -> hotwords
     asr_prompts: Mapping[str, str] = field(default_factory=dict)  # language -> default prompt
@@ -66,7 +67,7 @@ def _whisper(size: str) -> Callable[[EngineOptions], Transcriber]:
 
         multilingual = size != "tiny.en"
         return FasterWhisperTranscriber("tiny.en" if size == "tiny.en" else "base", threads=o.asr_threads,
-                                        beam_size=o.beam_size,
+                                        workers=o.asr_workers, beam_size=o.beam_size,
                                         vocabulary=dict(o.asr_vocabulary) if multilingual else None,
                                         prompts=dict(o.asr_prompts) if multilingual else None,
                                         beam_sizes=dict(o.asr_beams) if multilingual else None)

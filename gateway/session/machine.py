@@ -102,6 +102,10 @@ class MachineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     transcribe_in_pauses: bool = True  # False: the conventional pipeline (whole turn after a fixed silence)
     judge_turns: bool = False  # an end-of-turn model judges each pause (JudgeTurn -> TurnJudged)
+    # With judge_turns: a pause the model is sure is mid-sentence (p < turn_doubt) gets no ASR pass
+    # (the next pass covers its audio), unless this much speech went by without one. ASR passes are
+    # most of a caller's CPU, and most pauses are mid-sentence (jfk.wav: 4 of 6). 0: every pause.
+    skip_mid_sentence_pass_ms: int = 6000
     detect_above: float = 0.5  # language auto: a first detection this sure becomes the session's
 
 
@@ -122,6 +126,8 @@ class SessionMachine:
         self._pause_end_ms = -1  # where the last pause began (for the transcriber's gap rule)
         self._awaited = -1  # the pause whose transcript may end the turn (-1: none awaited)
         self._judging = -1  # the pause whose end-of-turn verdict may end the turn (-1: none awaited)
+        self._pass_due = -1  # a pause whose ASR pass waits for that verdict (-1: none)
+        self._last_pass_ms = 0  # where the last ASR pass of this turn ended (media time)
         self._held: collections.deque[VoiceWindow] = collections.deque()
         self._finals: set[int] = set()  # speech turns over, their final transcript awaited
         # the reply
@@ -166,6 +172,7 @@ class SessionMachine:
             if item.turn_id == self._speech and item.until_ms == self._judging:
                 self.endpointer.judged(item.probability)
                 self._judging = -1
+                self._pass_after_verdict(item, out)
                 self._release(now, out)
         elif isinstance(item, ReplySpoken):
             self._spoken(item, now, out)
@@ -265,7 +272,8 @@ class SessionMachine:
                 self._interrupt(event.at_ms, now, out)
             elif isinstance(event, SpeechStarted):
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
-                self._pause_end_ms = self._awaited = self._judging = -1
+                self._pause_end_ms = self._awaited = self._judging = self._pass_due = -1
+                self._last_pass_ms = event.start_ms
                 language = self.language if self.language != "auto" else self.heard_language
                 out.append(OpenSpeech(self._speech, event.start_ms, language,
                                       guessed=self.language == "auto" and language is not None))
@@ -276,15 +284,20 @@ class SessionMachine:
                 if not self.config.transcribe_in_pauses:
                     ep.hint(True)  # the baseline: a fixed silence ends the turn, transcribed only then
                     continue
-                self._pause_end_ms = self._awaited = event.segment_end_ms
-                out.append(Transcribe(self._speech, event.segment_end_ms, final=False))
+                self._pause_end_ms = event.segment_end_ms
+                if self._pass_waits_for_verdict(event.segment_end_ms):
+                    self._pass_due = event.segment_end_ms
+                else:
+                    self._pass(event.segment_end_ms, out)
                 if self.config.judge_turns:
                     self._judging = event.segment_end_ms
                     out.append(JudgeTurn(self._speech, event.segment_end_ms, window.end_ms))
             elif isinstance(event, SpeechResumed):
                 if self._pause_end_ms >= 0:
                     out.append(SpeechGap(self._speech, self._pause_end_ms, event.at_ms))
-                self._awaited = self._judging = -1  # that pause's hints would come too late to end the turn
+                # that pause's hints would come too late to end the turn; its pass, if still
+                # waiting for the verdict, is left to the next pause
+                self._awaited = self._judging = self._pass_due = -1
             elif isinstance(event, TurnEnded):
                 self._speech_end_ms = event.speech_end_ms
                 self._finals.add(self._speech)
@@ -294,6 +307,25 @@ class SessionMachine:
             elif isinstance(event, NoiseDiscarded):
                 out.append(CloseSpeech(self._speech, "noise"))
                 self._speech = None
+
+    def _pass_waits_for_verdict(self, pause_ms: int) -> bool:
+        gap = self.config.skip_mid_sentence_pass_ms
+        return self.config.judge_turns and gap > 0 and pause_ms - self._last_pass_ms < gap
+
+    def _pass(self, pause_ms: int, out: list[Command]) -> None:
+        """The pause's ASR pass; its transcript is a hint that may end the turn."""
+        assert self._speech is not None
+        self._awaited, self._last_pass_ms = pause_ms, pause_ms
+        out.append(Transcribe(self._speech, pause_ms, final=False))
+
+    def _pass_after_verdict(self, verdict: TurnJudged, out: list[Command]) -> None:
+        """The pass held for this verdict: made unless the model is sure the caller goes on."""
+        if self._pass_due != verdict.until_ms:
+            return
+        self._pass_due = -1
+        p = verdict.probability
+        if p is None or p >= self.config.endpoint.turn_doubt:
+            self._pass(verdict.until_ms, out)
 
     def _transcribed(self, result: Transcribed, now: float, out: list[Command]) -> None:
         if not result.final:

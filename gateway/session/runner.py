@@ -71,7 +71,8 @@ def machine_config(settings: Settings, language: str, *, judge_turns: bool = Fal
                               turn_threshold=s.turn_threshold, turn_doubt=s.turn_doubt,
                               end_unfinished_ms=s.end_unfinished_ms)
     return MachineConfig(language, endpoint, s.transcribe_in_pauses,
-                         judge_turns=judge_turns and s.transcribe_in_pauses)
+                         judge_turns=judge_turns and s.transcribe_in_pauses,
+                         skip_mid_sentence_pass_ms=s.skip_mid_sentence_pass_ms)
 
 
 class Session(Executor):

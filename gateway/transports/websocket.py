@@ -100,6 +100,9 @@ class WebSocketServer:
             max_size=hard_ceiling(self.gateway.settings.server.max_message_bytes),
             process_request=self._process_request,
             ping_interval=20, ping_timeout=20, close_timeout=5,
+            # No permessage-deflate: PCM audio barely compresses, and zlib on every 20 ms frame
+            # took about 5% of a core on the event loop with 16 callers (cProfile, docs/benchmarks.md).
+            compression=None,
         )
         sock = next(iter(self._server.sockets))
         bound = int(sock.getsockname()[1])

@@ -5,7 +5,7 @@ Whole turns as event sequences, scripted ASR and model (tests/session/harness.py
 from __future__ import annotations
 
 from gateway.session.machine import MachineConfig
-from gateway.session.messages import JudgeTurn
+from gateway.session.messages import JudgeTurn, Transcribe
 from modalities.speech.endpointing import EndpointConfig
 from tests.session.harness import QUESTION, Crash, Harness, trace
 
@@ -14,8 +14,13 @@ FIRST = "I would like to check my order."  # what the ASR hears before the pause
 WHOLE = "I would like to check my order. It has not arrived yet."
 
 
-def judged(**endpoint: float) -> MachineConfig:
-    return MachineConfig(language="en", endpoint=EndpointConfig(**endpoint), judge_turns=True)  # type: ignore[arg-type]
+def judged(skip_ms: int = 6000, **endpoint: float) -> MachineConfig:
+    return MachineConfig(language="en", endpoint=EndpointConfig(**endpoint), judge_turns=True,  # type: ignore[arg-type]
+                         skip_mid_sentence_pass_ms=skip_ms)
+
+
+def passes(h: Harness) -> list[tuple[int, bool]]:
+    return [(c.until_ms, c.final) for c in h.commands if isinstance(c, Transcribe)]
 
 
 def words(turn_id: int, until_ms: int, final: bool) -> str:
@@ -35,9 +40,46 @@ def test_caller_pauses_mid_sentence_model_says_incomplete_no_reply_and_the_calle
     h.idle(1.0)
     snapshot = h.snapshot()
     assert finals(h) == [f"final 1 speech {WHOLE!r}"]
-    assert snapshot[:2] == [f"partial 1 {FIRST!r}", f"partial 1 {WHOLE!r}"]
+    # the mid-sentence pause got no ASR pass of its own: the next one covered its audio
+    assert snapshot[0] == f"partial 1 {WHOLE!r}"
+    assert passes(h) == [(4288, False), (4288, True)]
     assert snapshot.index(finals(h)[0]) < snapshot.index("audio 1 x10")
     assert [c.until_ms for c in h.commands if isinstance(c, JudgeTurn)] == [1536, 4288]
+
+
+def test_every_pause_is_transcribed_when_skipping_is_off() -> None:
+    """The same call with skip_mid_sentence_pass_ms = 0: a pass per pause, the same single answer."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+                config=judged(skip_ms=0))
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    assert finals(h) == [f"final 1 speech {WHOLE!r}"]
+    assert h.snapshot()[:2] == [f"partial 1 {FIRST!r}", f"partial 1 {WHOLE!r}"]
+    assert passes(h) == [(1536, False), (4288, False), (4288, True)]
+
+
+def test_a_pause_the_model_is_unsure_of_is_transcribed_after_its_verdict() -> None:
+    """Rule: only a sure mid-sentence verdict (p < turn_doubt) saves the pass; a doubtful one
+    (0.5) and a missing one (None) still get the pause's transcript."""
+    for verdict in (0.5, None):
+        def judge(turn_id: int, until_ms: int, v: float | None = verdict) -> float | None:
+            return v if until_ms < 2000 else 0.9
+
+        h = Harness(asr=words, judge=judge, config=judged())
+        h.speak(trace(PAUSE))
+        h.idle(1.0)
+        assert passes(h)[0] == (1536, False), verdict
+        assert h.snapshot()[0] == f"partial 1 {FIRST!r}", verdict
+
+
+def test_a_long_stretch_without_a_pass_is_transcribed_whatever_the_verdict() -> None:
+    """Rule: speech since the last pass longer than skip_mid_sentence_pass_ms is transcribed at the
+    next pause even when the model is sure the caller goes on (the final pass stays short)."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+                config=judged(skip_ms=1000))
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    assert passes(h)[0] == (1536, False)
 
 
 def test_the_same_pause_without_the_model_is_answered_by_the_pause_rule() -> None:
