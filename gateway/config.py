@@ -89,6 +89,7 @@ class SpeechSettings:
     # A pause the end-of-turn model is sure is mid-sentence (p < turn_doubt) is not transcribed
     # unless this much speech went by without a pass (0: transcribe every pause); docs/benchmarks.md
     skip_mid_sentence_pass_ms: int = 6000
+    skip_mid_sentence_languages: tuple[str, ...] = ("en",)  # turns in these languages skip them
 
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
@@ -110,6 +111,8 @@ class SpeechSettings:
         _check(len(self.zh_prompt) <= 100, "speech.zh_prompt must be at most 100 characters")
         _check(1 <= self.asr_batch <= 32, "speech.asr_batch must be 1..32")
         _check(1 <= self.asr_workers <= 16, "speech.asr_workers must be 1..16")
+        _check(all(isinstance(x, str) and 2 <= len(x) <= 8 for x in self.skip_mid_sentence_languages),
+               "speech.skip_mid_sentence_languages: language codes such as \"en\"")
         _check(0 <= self.skip_mid_sentence_pass_ms <= 60_000,
                "speech.skip_mid_sentence_pass_ms must be 0..60000")
 

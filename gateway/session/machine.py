@@ -106,6 +106,9 @@ class MachineConfig:
     # (the next pass covers its audio), unless this much speech went by without one. ASR passes are
     # most of a caller's CPU, and most pauses are mid-sentence (jfk.wav: 4 of 6). 0: every pause.
     skip_mid_sentence_pass_ms: int = 6000
+    # Languages whose turns skip those passes: on Mandarin the skip measured slower replies and a
+    # reply in a caller's pause (docs/benchmarks.md "Capacity, pause passes"), so English only.
+    skip_mid_sentence_languages: tuple[str, ...] = ("en",)
     detect_above: float = 0.5  # language auto: a first detection this sure becomes the session's
 
 
@@ -310,7 +313,9 @@ class SessionMachine:
 
     def _pass_waits_for_verdict(self, pause_ms: int) -> bool:
         gap = self.config.skip_mid_sentence_pass_ms
-        return self.config.judge_turns and gap > 0 and pause_ms - self._last_pass_ms < gap
+        language = self.language if self.language != "auto" else self.heard_language
+        return (self.config.judge_turns and gap > 0 and pause_ms - self._last_pass_ms < gap
+                and language in self.config.skip_mid_sentence_languages)
 
     def _pass(self, pause_ms: int, out: list[Command]) -> None:
         """The pause's ASR pass; its transcript is a hint that may end the turn."""

@@ -72,7 +72,8 @@ def machine_config(settings: Settings, language: str, *, judge_turns: bool = Fal
                               end_unfinished_ms=s.end_unfinished_ms)
     return MachineConfig(language, endpoint, s.transcribe_in_pauses,
                          judge_turns=judge_turns and s.transcribe_in_pauses,
-                         skip_mid_sentence_pass_ms=s.skip_mid_sentence_pass_ms)
+                         skip_mid_sentence_pass_ms=s.skip_mid_sentence_pass_ms,
+                         skip_mid_sentence_languages=s.skip_mid_sentence_languages)
 
 
 class Session(Executor):

@@ -19,14 +19,16 @@ the rhythm rule and outweighs the model's doubt.
 | words \\ model p        | >= turn_threshold | doubtful, absent, failed | < turn_doubt      |
 |-----------------------|-------------------|--------------------------|-------------------|
 | unfinished            | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
-| unknown               | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
+| unknown (***)         | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
 | unsure (*)            | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
 | finished              | end_confident_ms  | pause rule (**)          | end_incomplete_ms |
 | final ("?", 吗)       | end_confident_ms  | end_complete_ms          | end_complete_ms   |
 
 (*) no full stop (Whisper often leaves a short last piece unpunctuated), or one or two words
 ("The grass.", "Come quickly."). (**) end_complete_ms, stretched to pause_factor x the caller's
-longest pause in this turn.
+longest pause in this turn. (***) no transcript of the pause (yet): a pause the model is sure
+is mid-sentence gets no ASR pass of its own (MachineConfig.skip_mid_sentence_pass_ms), so its
+words stay unknown, and the model's verdict stands in for "unfinished".
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class Endpointer:
         """The silence that ends the turn, given the words and the model's verdict (table above)."""
         cfg = self.config
         if words is None or words == "incomplete":
-            sure = words == "incomplete" and p is not None and p < cfg.turn_doubt
+            sure = p is not None and p < cfg.turn_doubt
             return max(cfg.end_incomplete_ms, cfg.end_unfinished_ms) if sure else cfg.end_incomplete_ms
         if p is not None and p >= cfg.turn_threshold:
             return min(cfg.end_confident_ms, cfg.end_complete_ms)

@@ -151,3 +151,13 @@ def test_no_verdict_falls_back_to_the_pause_rules() -> None:
     plain.speak(trace(PAUSE))
     plain.idle(1.0)
     assert finals(h) == finals(plain)
+
+
+def test_a_mandarin_session_transcribes_every_pause() -> None:
+    """Rule: only the languages in skip_mid_sentence_languages skip passes (Mandarin measured
+    worse with the skip); the same sure verdict in a zh session still gets its pass."""
+    config = MachineConfig(language="zh", endpoint=EndpointConfig(), judge_turns=True)
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9, config=config)
+    h.speak(trace(PAUSE))
+    h.idle(1.0)
+    assert passes(h)[0] == (1536, False)

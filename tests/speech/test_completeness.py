@@ -67,3 +67,11 @@ def test_words_and_model_both_unfinished_wait_longest() -> None:
     assert _silence_to_end("我想问", 0.05, longest_pause_ms=0) == 2016
     assert _silence_to_end("我想问", 0.5, longest_pause_ms=0) == 1408
     assert _silence_to_end("我想问", None, longest_pause_ms=0) == 1408
+
+
+def test_a_pause_without_words_the_model_is_sure_of_waits_as_if_unfinished() -> None:
+    """The same funasr pause when its ASR pass was skipped (the model sure the caller goes on): no
+    words, and the verdict alone keeps the turn open past end_incomplete_ms, as "我想问" did."""
+    assert _silence_to_end("", 0.05, longest_pause_ms=0) == 2016
+    assert _silence_to_end("", 0.5, longest_pause_ms=0) == 1408
+    assert _silence_to_end("", None, longest_pause_ms=0) == 1408
