@@ -130,6 +130,7 @@ class SessionMachine:
         self._awaited = -1  # the pause whose transcript may end the turn (-1: none awaited)
         self._judging = -1  # the pause whose end-of-turn verdict may end the turn (-1: none awaited)
         self._pass_due = -1  # a pause whose ASR pass waits for that verdict (-1: none)
+        self._pass_skipped = -1  # a pause left without a pass on the model's word (-1: none)
         self._last_pass_ms = 0  # where the last ASR pass of this turn ended (media time)
         self._held: collections.deque[VoiceWindow] = collections.deque()
         self._finals: set[int] = set()  # speech turns over, their final transcript awaited
@@ -246,7 +247,8 @@ class SessionMachine:
 
     def _hints_due(self) -> bool:
         """The turn would end now if the pause's transcript and verdict still to come allowed it."""
-        return self.endpointer.waiting_for(text=self._awaited >= 0, model=self._judging >= 0)
+        text = self._awaited >= 0 or self._pass_due >= 0  # a pass made, or one the verdict may make
+        return self.endpointer.waiting_for(text=text, model=self._judging >= 0)
 
     def _window(self, window: VoiceWindow, now: float, out: list[Command]) -> None:
         if self._held or self._hints_due():
@@ -267,6 +269,7 @@ class SessionMachine:
     def _feed(self, window: VoiceWindow, now: float, out: list[Command]) -> None:
         self.media_ms = window.end_ms
         self.playout.media(window.end_ms, now)
+        self._late_pass(window, out)
         ep = self.endpointer
         barges = not ep.in_turn or self._speech_start_ms >= self._reply_began_ms
         ep.reply_active = barges and self.reply_active(now)
@@ -276,7 +279,7 @@ class SessionMachine:
             elif isinstance(event, SpeechStarted):
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
                 self._pause_end_ms = self._awaited = self._judging = self._pass_due = -1
-                self._last_pass_ms = event.start_ms
+                self._pass_skipped, self._last_pass_ms = -1, event.start_ms
                 language = self.language if self.language != "auto" else self.heard_language
                 out.append(OpenSpeech(self._speech, event.start_ms, language,
                                       guessed=self.language == "auto" and language is not None))
@@ -300,7 +303,7 @@ class SessionMachine:
                     out.append(SpeechGap(self._speech, self._pause_end_ms, event.at_ms))
                 # that pause's hints would come too late to end the turn; its pass, if still
                 # waiting for the verdict, is left to the next pause
-                self._awaited = self._judging = self._pass_due = -1
+                self._awaited = self._judging = self._pass_due = self._pass_skipped = -1
             elif isinstance(event, TurnEnded):
                 self._speech_end_ms = event.speech_end_ms
                 self._finals.add(self._speech)
@@ -310,6 +313,14 @@ class SessionMachine:
             elif isinstance(event, NoiseDiscarded):
                 out.append(CloseSpeech(self._speech, "noise"))
                 self._speech = None
+
+    def _late_pass(self, window: VoiceWindow, out: list[Command]) -> None:
+        """A skipped pause whose silence reached end_complete_ms: the words may be a finished
+        question ("?" ends a turn there whatever the model says), so they are transcribed now."""
+        if (self._pass_skipped >= 0 and self._speech is not None
+                and window.end_ms - self._pass_skipped >= self.config.endpoint.end_complete_ms):
+            self._pass(self._pass_skipped, out)
+            self._pass_skipped = -1
 
     def _pass_waits_for_verdict(self, pause_ms: int) -> bool:
         gap = self.config.skip_mid_sentence_pass_ms
@@ -331,6 +342,8 @@ class SessionMachine:
         p = verdict.probability
         if p is None or p >= self.config.endpoint.turn_doubt:
             self._pass(verdict.until_ms, out)
+        else:
+            self._pass_skipped = verdict.until_ms
 
     def _transcribed(self, result: Transcribed, now: float, out: list[Command]) -> None:
         if not result.final:
@@ -462,6 +475,9 @@ class SessionMachine:
                 self._release(now, out)
         elif failed.stage == "turn" and turn_id == self._speech:  # no verdict: the pause rules decide
             self._judging = -1
+            if self._pass_due >= 0:  # and the pass that waited for it is made
+                self._pass(self._pass_due, out)
+                self._pass_due = -1
             self._release(now, out)
         elif failed.stage == "screen" and turn_id == self._screen_busy:
             self._screen_busy = None

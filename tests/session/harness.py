@@ -135,6 +135,12 @@ class Harness:
         """Caller silence: media time runs (the client keeps sending silent frames)."""
         self.speak(silence(seconds))
 
+    def wait(self, steps: int) -> None:
+        """No audio arrives (a client that sent its audio faster than real time and stopped), while
+        the workers go on delivering their results."""
+        for _ in range(steps):
+            self._step()
+
     # ------------------------------------------------------------------ the workers
 
     def _give(self, item: MachineInput) -> None:

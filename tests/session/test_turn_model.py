@@ -40,11 +40,25 @@ def test_caller_pauses_mid_sentence_model_says_incomplete_no_reply_and_the_calle
     h.idle(1.0)
     snapshot = h.snapshot()
     assert finals(h) == [f"final 1 speech {WHOLE!r}"]
-    # the mid-sentence pause got no ASR pass of its own: the next one covered its audio
-    assert snapshot[0] == f"partial 1 {WHOLE!r}"
-    assert passes(h) == [(4288, False), (4288, True)]
+    # the mid-sentence pause got no pass at once, only when its silence reached end_complete_ms
+    # (a finished question would end the turn there whatever the model says)
+    assert snapshot[:2] == [f"partial 1 {FIRST!r}", f"partial 1 {WHOLE!r}"]
+    assert passes(h) == [(1536, False), (4288, False), (4288, True)]
+    late = next(i for i, c in enumerate(h.commands) if isinstance(c, Transcribe))
+    assert any(isinstance(c, JudgeTurn) for c in h.commands[:late])  # asked after the verdict
     assert snapshot.index(finals(h)[0]) < snapshot.index("audio 1 x10")
     assert [c.until_ms for c in h.commands if isinstance(c, JudgeTurn)] == [1536, 4288]
+
+
+def test_a_short_mid_sentence_pause_gets_no_pass() -> None:
+    """Rule: a pause the model is sure is mid-sentence and that ends before end_complete_ms is never
+    transcribed on its own: the next pass covers its audio."""
+    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+                config=judged(end_complete_ms=2000, end_incomplete_ms=2000, end_unfinished_ms=2500))
+    h.speak(trace(PAUSE))
+    h.idle(3.0)
+    assert finals(h) == [f"final 1 speech {WHOLE!r}"]
+    assert passes(h) == [(4288, False), (4288, True)]
 
 
 def test_every_pause_is_transcribed_when_skipping_is_off() -> None:
@@ -161,3 +175,16 @@ def test_a_mandarin_session_transcribes_every_pause() -> None:
     h.speak(trace(PAUSE))
     h.idle(1.0)
     assert passes(h)[0] == (1536, False)
+
+
+def test_a_question_is_answered_when_the_audio_stops_before_a_slow_verdict() -> None:
+    """A fast client sends its question and 0.6 s of silence, then nothing; the model is slow and
+    wrongly sure the caller goes on. The silence windows are held while the pause's pass may still
+    be asked for, so the "?" transcript (final words end the turn after end_complete_ms whatever
+    the model says) still ends the turn (tests/e2e/test_voice_websocket.py met this for real)."""
+    h = Harness(judge=lambda turn_id, until_ms: 0.05, judge_delay_steps=25, config=judged())
+    h.speak(trace("en_question_returns"))
+    h.idle(0.6)
+    h.wait(40)
+    assert finals(h) == [f"final 1 speech {QUESTION!r}"]
+    assert "reply 1" in h.snapshot()
