@@ -65,7 +65,7 @@ class SpeechSettings:
     zh_prompt: str = ""  # Whisper prompt for Mandarin turns (models.registry.MANDARIN_PROMPT: dev choice)
     # CPU threads per ASR call, and calls run at once on one model (CTranslate2 workers): two
     # one-thread workers carried 25 callers at p95 1.4 s where one two-thread worker queued to
-    # 4.1 s; one caller alone waits ~25 ms more (docs/benchmarks.md "Capacity, pause passes")
+    # 4.1 s (docs/benchmarks.md "Capacity, pause passes")
     asr_threads: int = 1
     asr_workers: int = 2
     # ASR passes of different sessions decoded together at most (1: one at a time; measured no
@@ -86,8 +86,9 @@ class SpeechSettings:
     turn_doubt: float = 0.1  # below it a finished-sounding sentence waits end_incomplete_ms
     end_unfinished_ms: int = 2000  # silence that ends a turn both the words and the model call unfinished
     end_confident_ms: int = 200  # silence that ends a turn when the words and the model agree
-    # A pause the end-of-turn model is sure is mid-sentence (p < turn_doubt) is not transcribed
-    # unless this much speech went by without a pass (0: transcribe every pause); docs/benchmarks.md
+    # A pause the end-of-turn model is sure is mid-sentence (p < turn_doubt) is transcribed only if
+    # its silence reaches end_silence_ms, or at once when this much speech went by without a pass
+    # (0: transcribe every pause at once); docs/benchmarks.md "Capacity, pause passes"
     skip_mid_sentence_pass_ms: int = 6000
     skip_mid_sentence_languages: tuple[str, ...] = ("en",)  # turns in these languages skip them
 

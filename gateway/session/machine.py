@@ -102,9 +102,10 @@ class MachineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     transcribe_in_pauses: bool = True  # False: the conventional pipeline (whole turn after a fixed silence)
     judge_turns: bool = False  # an end-of-turn model judges each pause (JudgeTurn -> TurnJudged)
-    # With judge_turns: a pause the model is sure is mid-sentence (p < turn_doubt) gets no ASR pass
-    # (the next pass covers its audio), unless this much speech went by without one. ASR passes are
-    # most of a caller's CPU, and most pauses are mid-sentence (jfk.wav: 4 of 6). 0: every pause.
+    # With judge_turns: a pause the model is sure is mid-sentence (p < turn_doubt) gets its ASR pass
+    # only if its silence reaches end_complete_ms (a "?" ends the turn there whatever the model
+    # says); shorter ones are covered by the next pass. At once when this much speech went by
+    # without a pass. ASR passes are most of a caller's CPU. 0: every pause at once.
     skip_mid_sentence_pass_ms: int = 6000
     # Languages whose turns skip those passes: on Mandarin the skip measured slower replies and a
     # reply in a caller's pause (docs/benchmarks.md "Capacity, pause passes"), so English only.

@@ -26,9 +26,9 @@ the rhythm rule and outweighs the model's doubt.
 
 (*) no full stop (Whisper often leaves a short last piece unpunctuated), or one or two words
 ("The grass.", "Come quickly."). (**) end_complete_ms, stretched to pause_factor x the caller's
-longest pause in this turn. (***) no transcript of the pause (yet): a pause the model is sure
-is mid-sentence gets no ASR pass of its own (MachineConfig.skip_mid_sentence_pass_ms), so its
-words stay unknown, and the model's verdict stands in for "unfinished".
+longest pause in this turn. (***) no transcript of the pause yet: a pause the model is sure is
+mid-sentence is transcribed only once its silence reaches end_complete_ms
+(MachineConfig.skip_mid_sentence_pass_ms); until then the verdict stands in for "unfinished".
 """
 
 from __future__ import annotations
