@@ -256,7 +256,7 @@ class SessionMachine:
             self._held.append(window)  # the pause's transcript (and verdict) decide whether it is over
             if len(self._held) <= MAX_HELD_WINDOWS:
                 return
-            self._awaited = self._judging = -1  # too late: go on without them
+            self._awaited = self._judging = self._pass_due = -1  # too late: go on without them
             self._release(now, out)
             return
         self._feed(window, now, out)

@@ -175,6 +175,23 @@ def test_held_audio_is_bounded_when_the_pause_transcript_never_comes() -> None:
     assert m.receive(Transcribed(1, 0, "late", "en", final=False), t / 1000) == []  # a turn that is over
 
 
+def test_held_audio_is_bounded_when_the_verdict_a_pass_waits_for_never_comes() -> None:
+    """The same bound when the end-of-turn model never answers and the pause's ASR pass waits for
+    its verdict (an English turn with the model on): the turn still ends, nothing piles up."""
+    m = SessionMachine(MachineConfig(language="en", judge_turns=True))
+    t = 0
+    for p in trace(RETURNS):
+        t += 32
+        m.receive(VoiceWindow(t, 32, p), t / 1000)
+    opened = 0
+    for _ in range(MAX_HELD_WINDOWS + 50):
+        t += 32
+        todo = m.receive(VoiceWindow(t, 32, 0.0), t / 1000)
+        opened += sum(isinstance(c, Transcribe) and c.final for c in todo)
+    assert opened == 1
+    assert len(m._held) <= MAX_HELD_WINDOWS  # the bound is the rule under test
+
+
 def test_sign_read_back_and_confirm() -> None:
     m = SessionMachine(MachineConfig(language="en"))
     asked = m.receive(SignSaw((WordRecognised("HELP", 0.6, 0),
