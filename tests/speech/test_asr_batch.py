@@ -120,3 +120,36 @@ async def test_batching_is_a_setting_and_off_by_default(tmp_path: Path) -> None:
                                      for i in range(3)))
     assert [r.text for r in results] == ["100", "101", "102"] and engine.calls == [1, 1, 1]
     assert engines.asr_work() == (3, 3)
+
+
+class BarrierAsr(ScriptedAsr):
+    """Each call waits for `parties` calls to be inside the engine at once (or times out)."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=2)
+        self.overlapped = 0
+
+    def transcribe(self, audio: np.ndarray, *, language: str | None = None,
+                   prompt: str | None = None) -> Transcript:
+        try:
+            self.barrier.wait()
+            self.overlapped += 1
+        except threading.BrokenBarrierError:
+            pass
+        return Transcript(str(len(audio)), "en", 1.0, len(audio) / 16000)
+
+
+@pytest.mark.parametrize(("workers", "overlapped"), [(2, 2), (1, 0)])
+async def test_asr_workers_decode_that_many_calls_at_once(tmp_path: Path, workers: int,
+                                                          overlapped: int) -> None:
+    """speech.asr_workers (2 by default) is how many calls of different sessions are inside the
+    engine together; with 1 the second waits for the first (the barrier then times out)."""
+    assert make_settings(tmp_path).speech.asr_workers == 2
+    engine = BarrierAsr(2)
+    engines = Engines(make_settings(tmp_path, asr_workers=workers))
+    engines._loaded["asr:tiny.en"] = engine
+    results = await asyncio.gather(*(engines.transcribe("tiny.en", samples(100 + i), "en", None)
+                                     for i in range(2)))
+    assert [r.text for r in results] == ["100", "101"]
+    assert engine.overlapped == overlapped
