@@ -160,8 +160,9 @@ def test_the_baseline_pipeline_transcribes_only_at_the_end() -> None:
     assert h.snapshot()[0] == f"final 1 speech {QUESTION!r}"
 
 
-def test_held_audio_is_bounded_when_the_pause_transcript_never_comes() -> None:
-    m = SessionMachine(MachineConfig(language="en"))
+def _question_then_long_silence(m: SessionMachine) -> tuple[int, int]:
+    """Speaks the question into `m` with no worker answering, then silence past the held-audio
+    bound; returns (final passes asked for, media time)."""
     t = 0
     for p in trace(RETURNS):
         t += 32
@@ -171,6 +172,12 @@ def test_held_audio_is_bounded_when_the_pause_transcript_never_comes() -> None:
         t += 32
         todo = m.receive(VoiceWindow(t, 32, 0.0), t / 1000)
         opened += sum(isinstance(c, Transcribe) and c.final for c in todo)
+    return opened, t
+
+
+def test_held_audio_is_bounded_when_the_pause_transcript_never_comes() -> None:
+    m = SessionMachine(MachineConfig(language="en"))
+    opened, t = _question_then_long_silence(m)
     assert opened == 1  # the turn ended without the hint, after the long silence
     assert m.receive(Transcribed(1, 0, "late", "en", final=False), t / 1000) == []  # a turn that is over
 
@@ -179,15 +186,7 @@ def test_held_audio_is_bounded_when_the_verdict_a_pass_waits_for_never_comes() -
     """The same bound when the end-of-turn model never answers and the pause's ASR pass waits for
     its verdict (an English turn with the model on): the turn still ends, nothing piles up."""
     m = SessionMachine(MachineConfig(language="en", judge_turns=True))
-    t = 0
-    for p in trace(RETURNS):
-        t += 32
-        m.receive(VoiceWindow(t, 32, p), t / 1000)
-    opened = 0
-    for _ in range(MAX_HELD_WINDOWS + 50):
-        t += 32
-        todo = m.receive(VoiceWindow(t, 32, 0.0), t / 1000)
-        opened += sum(isinstance(c, Transcribe) and c.final for c in todo)
+    opened, _ = _question_then_long_silence(m)
     assert opened == 1
     assert len(m._held) <= MAX_HELD_WINDOWS  # the bound is the rule under test
 
