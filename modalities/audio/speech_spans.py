@@ -43,10 +43,7 @@ def speech_span(audio: np.ndarray, rate: int, *, range_db: float = 35.0,
     if levels.size == 0:
         return None
     threshold = max(floor_db, float(levels.max()) - range_db)
-    voiced = np.flatnonzero(levels > threshold)
-    if voiced.size == 0:
-        return None
-    return SpeechSpan(float(voiced[0]) * FRAME_S, float(voiced[-1] + 1) * FRAME_S)
+    return _span(levels > threshold, FRAME_S)
 
 
 def voiced_span(probabilities: np.ndarray, window_s: float, *, threshold: float = 0.5) -> SpeechSpan | None:
@@ -54,10 +51,15 @@ def voiced_span(probabilities: np.ndarray, window_s: float, *, threshold: float 
     over the whole recording. Energy alone counts a noisy tail as speech (jfk.wav ends in 0.5 s
     of crowd noise that the energy rule calls voiced), which moves the end of speech past the
     words and turns a prompt reply into one "over the caller"."""
-    voiced = np.flatnonzero(np.asarray(probabilities) >= threshold)
+    return _span(np.asarray(probabilities) >= threshold, window_s)
+
+
+def _span(voiced_mask: np.ndarray, step_s: float) -> SpeechSpan | None:
+    """From the start of the first voiced step to the end of the last; None when none is voiced."""
+    voiced = np.flatnonzero(voiced_mask)
     if voiced.size == 0:
         return None
-    return SpeechSpan(float(voiced[0]) * window_s, float(voiced[-1] + 1) * window_s)
+    return SpeechSpan(float(voiced[0]) * step_s, float(voiced[-1] + 1) * step_s)
 
 
 @dataclass(frozen=True)
