@@ -153,6 +153,12 @@ class SessionMachine:
         return self._ending
 
     @property
+    def speech_language(self) -> str | None:
+        """The language speech turns are decoded in: the session's, or with "auto" the one heard
+        (None until then)."""
+        return self.language if self.language != "auto" else self.heard_language
+
+    @property
     def turns(self) -> int:
         return self._last_turn
 
@@ -281,7 +287,7 @@ class SessionMachine:
                 self._speech, self._speech_start_ms = self._next(), event.start_ms
                 self._pause_end_ms = self._awaited = self._judging = self._pass_due = -1
                 self._pass_skipped, self._last_pass_ms = -1, event.start_ms
-                language = self.language if self.language != "auto" else self.heard_language
+                language = self.speech_language
                 out.append(OpenSpeech(self._speech, event.start_ms, language,
                                       guessed=self.language == "auto" and language is not None))
             elif self._speech is None:
@@ -325,9 +331,8 @@ class SessionMachine:
 
     def _pass_waits_for_verdict(self, pause_ms: int) -> bool:
         gap = self.config.skip_mid_sentence_pass_ms
-        language = self.language if self.language != "auto" else self.heard_language
         return (self.config.judge_turns and gap > 0 and pause_ms - self._last_pass_ms < gap
-                and language in self.config.skip_mid_sentence_languages)
+                and self.speech_language in self.config.skip_mid_sentence_languages)
 
     def _pass(self, pause_ms: int, out: list[Command]) -> None:
         """The pause's ASR pass; its transcript is a hint that may end the turn."""
