@@ -27,6 +27,11 @@ def words(turn_id: int, until_ms: int, final: bool) -> str:
     return FIRST if until_ms < 2000 else WHOLE
 
 
+def sure_mid_sentence_then_done(turn_id: int, until_ms: int) -> float:
+    """The model on PAUSE: sure the caller goes on at the first pause, finished at the end."""
+    return 0.05 if until_ms < 2000 else 0.9
+
+
 def finals(h: Harness) -> list[str]:
     return [line for line in h.snapshot() if line.startswith("final")]
 
@@ -34,7 +39,7 @@ def finals(h: Harness) -> list[str]:
 def test_caller_pauses_mid_sentence_model_says_incomplete_no_reply_and_the_caller_goes_on() -> None:
     """Rule: words that sound finished are not answered while the model is sure the caller is
     mid-sentence; the caller's next words join the same turn, answered once."""
-    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+    h = Harness(asr=words, judge=sure_mid_sentence_then_done,
                 config=judged())
     h.speak(trace(PAUSE))
     h.idle(1.0)
@@ -53,7 +58,7 @@ def test_caller_pauses_mid_sentence_model_says_incomplete_no_reply_and_the_calle
 def test_a_short_mid_sentence_pause_gets_no_pass() -> None:
     """Rule: a pause the model is sure is mid-sentence and that ends before end_complete_ms is never
     transcribed on its own: the next pass covers its audio."""
-    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+    h = Harness(asr=words, judge=sure_mid_sentence_then_done,
                 config=judged(end_complete_ms=2000, end_incomplete_ms=2000, end_unfinished_ms=2500))
     h.speak(trace(PAUSE))
     h.idle(3.0)
@@ -63,7 +68,7 @@ def test_a_short_mid_sentence_pause_gets_no_pass() -> None:
 
 def test_every_pause_is_transcribed_when_skipping_is_off() -> None:
     """The same call with skip_mid_sentence_pass_ms = 0: a pass per pause, the same single answer."""
-    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+    h = Harness(asr=words, judge=sure_mid_sentence_then_done,
                 config=judged(skip_ms=0))
     h.speak(trace(PAUSE))
     h.idle(1.0)
@@ -89,7 +94,7 @@ def test_a_pause_the_model_is_unsure_of_is_transcribed_after_its_verdict() -> No
 def test_a_long_stretch_without_a_pass_is_transcribed_whatever_the_verdict() -> None:
     """Rule: speech since the last pass longer than skip_mid_sentence_pass_ms is transcribed at the
     next pause even when the model is sure the caller goes on (the final pass stays short)."""
-    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+    h = Harness(asr=words, judge=sure_mid_sentence_then_done,
                 config=judged(skip_ms=1000))
     h.speak(trace(PAUSE))
     h.idle(1.0)
@@ -135,7 +140,7 @@ def test_turn_taking_is_the_same_whatever_the_speed_of_the_model() -> None:
     """Rule: audio is held until the verdict is known, so a slow model changes nothing."""
     seen = []
     for delay in (0, 40):  # 40 steps: 1.3 s, as long as the caller's pause
-        h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9,
+        h = Harness(asr=words, judge=sure_mid_sentence_then_done,
                     judge_delay_steps=delay, config=judged())
         h.speak(trace(PAUSE))
         h.idle(2.5)
@@ -171,7 +176,7 @@ def test_a_mandarin_session_transcribes_every_pause() -> None:
     """Rule: only the languages in skip_mid_sentence_languages skip passes (Mandarin measured
     worse with the skip); the same sure verdict in a zh session still gets its pass."""
     config = MachineConfig(language="zh", endpoint=EndpointConfig(), judge_turns=True)
-    h = Harness(asr=words, judge=lambda turn_id, until_ms: 0.05 if until_ms < 2000 else 0.9, config=config)
+    h = Harness(asr=words, judge=sure_mid_sentence_then_done, config=config)
     h.speak(trace(PAUSE))
     h.idle(1.0)
     assert passes(h)[0] == (1536, False)
