@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -32,6 +33,7 @@ from models.registry import ASR_ENGINES, TURN_MODELS, voices_for
 
 ASR_MODELS = ("auto", *ASR_ENGINES)
 TURN_MODEL_CHOICES = ("auto", "off", *TURN_MODELS)
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # ISO 639-1/-3, as the ASR names them
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ class SpeechSettings:
         _check(len(self.zh_prompt) <= 100, "speech.zh_prompt must be at most 100 characters")
         _check(1 <= self.asr_batch <= 32, "speech.asr_batch must be 1..32")
         _check(1 <= self.asr_workers <= 16, "speech.asr_workers must be 1..16")
-        _check(all(isinstance(x, str) and 2 <= len(x) <= 8 for x in self.skip_mid_sentence_languages),
-               "speech.skip_mid_sentence_languages: language codes such as \"en\"")
+        _check(all(isinstance(x, str) and LANGUAGE_CODE.fullmatch(x)
+                   for x in self.skip_mid_sentence_languages),
+               "speech.skip_mid_sentence_languages: comma-separated language codes such as en,zh")
         _check(0 <= self.skip_mid_sentence_pass_ms <= 60_000,
                "speech.skip_mid_sentence_pass_ms must be 0..60000")
 

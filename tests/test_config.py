@@ -25,6 +25,8 @@ def test_file_then_environment(tmp_path):
     ({"GATEWAY_WARP__SPEED": "9"}, "unknown settings section [warp]"),
     ({"GATEWAY_SPEECH__END_INCOMPLETE_MS": "200"}, "speech.end_incomplete_ms"),
     ({"GATEWAY_CORE__BACKEND": "gpt"}, "core.backend must be one of"),
+    ({"GATEWAY_SPEECH__SKIP_MID_SENTENCE_LANGUAGES": '["en","zh"]'}, "speech.skip_mid_sentence_languages"),
+    ({"GATEWAY_SPEECH__ASR_WORKERS": "0"}, "speech.asr_workers must be 1..16"),
 ])
 def test_bad_values_are_named(env, message):
     with pytest.raises(ConfigError) as info:
