@@ -2,6 +2,8 @@
 
 Text is normalised first (case, punctuation, full/half width, traditional -> simplified is the
 ASR adapter's job), as the real-data README asks: references are scored, never exact-matched.
+`word_errors` / `char_errors` give the counts behind a rate, so that a run of many turns pools
+its errors (sum of edits over sum of reference units) instead of averaging per-turn rates.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _PUNCT = re.compile(r"[^\w\s']|_", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # kana and Han
 
 
 def normalise(text: str) -> str:
@@ -30,15 +33,32 @@ def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     return previous[-1]
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
+def written_in_characters(text: str) -> bool:
+    """Chinese (or Japanese) text: scored by character (CER); anything else by word (WER)."""
+    return _CJK.search(text) is not None
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word edits, reference words) after normalisation."""
     ref, hyp = normalise(reference).split(), normalise(hypothesis).split()
-    return edit_distance(ref, hyp) / max(1, len(ref))
+    return edit_distance(ref, hyp), len(ref)
+
+
+def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(character edits, reference characters) after normalisation, spaces left out."""
+    ref = normalise(reference).replace(" ", "")
+    hyp = normalise(hypothesis).replace(" ", "")
+    return edit_distance(list(ref), list(hyp)), len(ref)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    edits, words = word_errors(reference, hypothesis)
+    return edits / max(1, words)
 
 
 def char_error_rate(reference: str, hypothesis: str) -> float:
-    ref = normalise(reference).replace(" ", "")
-    hyp = normalise(hypothesis).replace(" ", "")
-    return edit_distance(list(ref), list(hyp)) / max(1, len(ref))
+    edits, chars = char_errors(reference, hypothesis)
+    return edits / max(1, chars)
 
 
 def realdata_dir() -> Path | None:

@@ -3,11 +3,15 @@ modalities' evaluations use them too); re-exported here for the gateway's bench 
 
 from contracts.evaluation import (
     char_error_rate,
+    char_errors,
     edit_distance,
     normalise,
     percentile,
     realdata_dir,
     word_error_rate,
+    word_errors,
+    written_in_characters,
 )
 
-__all__ = ["char_error_rate", "edit_distance", "normalise", "percentile", "realdata_dir", "word_error_rate"]
+__all__ = ["char_error_rate", "char_errors", "edit_distance", "normalise", "percentile", "realdata_dir",
+           "word_error_rate", "word_errors", "written_in_characters"]

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 
 from gateway.cli.groups import CommandGroups
-from gateway.cli.voice_bench import Clip, clips
 from gateway.config import load_settings
 from gateway.evaluation import char_error_rate, realdata_dir, word_error_rate
+from gateway.speech_references import Clip, clips
 from modalities.audio.files import read_audio
 from modalities.audio.resample import resample
 from models.base import Transcriber

@@ -21,41 +21,11 @@ from gateway.config import Settings, load_settings
 from gateway.engines import Engines
 from gateway.evaluation import char_error_rate, percentile, realdata_dir, word_error_rate
 from gateway.events import AudioFormat
+from gateway.speech_references import clips
 from modalities.audio.files import read_audio
 from modalities.audio.resample import resample
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Clip:
-    path: Path
-    reference: str
-    language: str  # "en" | "zh"
-    single_utterance: bool  # one sentence: any reply before its end answered a pause
-
-
-def clips() -> list[Clip]:
-    real = realdata_dir()
-    if real is not None:
-        s = real / "speech"
-        return [
-            Clip(s / "jfk.wav", "And so my fellow Americans ask not what your country can do for you "
-                 "ask what you can do for your country.", "en", True),
-            Clip(s / "librispeech-1995-1837-0001.wav", "IT WAS THE FIRST GREAT SORROW OF HIS LIFE IT WAS "
-                 "NOT SO MUCH THE LOSS OF THE COTTON ITSELF BUT THE FANTASY THE HOPES THE DREAMS BUILT "
-                 "AROUND IT", "en", True),
-            Clip(s / "OSR_us_000_0034_8k.wav", "A gold ring will please most any girl. The long journey "
-                 "home took a year. She saw a cat in the neighbor's house. A pink shell was found on the "
-                 "sandy beach. Small children came to see him. The grass and bushes were wet with dew. "
-                 "The blind man counted his old coins. A severe storm tore down the barn. She called his "
-                 "name many times. When you hear the bell, come quickly.", "en", False),
-            Clip(s / "aishell-BAC009S0724W0121.wav", "广州市房地产中介协会分析", "zh", True),
-            Clip(s / "funasr_llamacpp_sample_zh.wav", "我想问我在滨海新区有房", "zh", True),
-        ]
-    a = PROJECT / "samples" / "audio"
-    return [Clip(a / "en_question_returns.wav", "Hello, how long do I have to return an item?", "en", True),
-            Clip(a / "zh_question_returns.wav", "我想退货，需要多长时间？", "zh", True)]
 
 
 def register(groups: CommandGroups) -> None:
