@@ -12,7 +12,13 @@ from its own side of the wire:
 - talked over: reply audio that started while the caller was still mid-recording (in a pause or
   over their speech);
 - unanswered: no reply audio within --timeout seconds of the end of speech;
-- refused: the session was not admitted (`busy`), which is the right answer past capacity.
+- refused: the session was not admitted (`busy`), which is the right answer past capacity;
+- word error rate (references in words, English) and character error rate (references in Chinese
+  characters) of what the gateway heard: each recording's `transcript.final` events against its
+  reference text, pooled over all scored turns (gateway/cli/loadtest_scoring.py says how a final
+  is attributed to a recording). References come from gateway/speech_references.py (the
+  ../shared/realdata and samples/audio recordings) or `--reference PATH=TEXT`; a recording with
+  neither is named as not scored.
 
 With --server-pid (same machine) it also reads the server's resident memory and CPU time.
 
@@ -20,7 +26,8 @@ With --server-pid (same machine) it also reads the server's resident memory and 
 callers and end of speech, the recording converted to the wire's codec (mu-law 8 kHz JSON media
 frames on the Twilio-style WebSocket, signed 16-bit 8 kHz on AudioSocket's TCP frames). Those
 wires carry no events: a Twilio reply has finished at the gateway's mark after its audio, an AudioSocket reply
-after PHONE_QUIET_S without reply audio.
+after PHONE_QUIET_S without reply audio. Nor do they carry transcripts: the error rates are not
+measured there (null in --json).
 --port-per-caller sends caller i to the URL's port + i (one server process per caller, as
 Pipecat deploys: `gateway bench pipecat`).
 """
@@ -41,6 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from gateway.cli.groups import CommandGroups
+from gateway.cli.loadtest_scoring import Accuracy, Final, Spoken, reference_for, reference_texts, report_lines
 from gateway.cli.processes import rss_bytes
 from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames
 from gateway.errors import GatewayError, ModelUnavailable
@@ -78,6 +86,9 @@ def register(groups: CommandGroups) -> None:
                         "(ws://HOST:PORT/phone/twilio) or audiosocket (tcp://HOST:PORT)")
     p.add_argument("--port-per-caller", action="store_true",
                    help="caller i connects to the URL's port + i (one server process per caller)")
+    p.add_argument("--reference", action="append", default=[], metavar="PATH=TEXT",
+                   help="what a recording says, to score what the gateway heard (repeatable; the "
+                        "project's known recordings need none)")
     p.add_argument("--server-pid", type=int, help="the gateway's process id, for its RSS and CPU (same host)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.set_defaults(func=run)
@@ -88,11 +99,13 @@ class Recording:
     name: str
     frames: tuple[bytes, ...]
     span: SpeechSpan
+    reference: str | None  # what it says; None: not scored
 
 
 @dataclass
 class Tally:
     callers: int
+    accuracy: Accuracy
     latencies_s: list[float] = field(default_factory=list)
     turns: int = 0
     unanswered: int = 0
@@ -101,7 +114,8 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
 
 
-def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
+def load_recordings(paths: list[str], fmt: AudioFormat, references: list[str]) -> list[Recording]:
+    given = reference_texts(references, paths)
     recordings = []
     for path in paths:
         audio, rate = read_audio(Path(path), max_bytes=MAX_FILE_BYTES, max_seconds=MAX_SECONDS)
@@ -109,7 +123,7 @@ def load_recordings(paths: list[str], fmt: AudioFormat) -> list[Recording]:
         if span is None:
             raise ValueError(f"{path}: no speech found (silent recording)")
         frames = encode_frames(audio, rate, fmt, FRAME_MS)
-        recordings.append(Recording(Path(path).name, tuple(frames), span))
+        recordings.append(Recording(Path(path).name, tuple(frames), span, reference_for(path, given)))
     return recordings
 
 
@@ -141,6 +155,7 @@ class Wire(Protocol):
     @property
     def gone(self) -> bool: ...
     async def end(self) -> list[str]: ...  # the error codes the server sent
+    def finals(self) -> list[Final] | None: ...  # the caller's transcripts; None: the wire has none
 
 
 class V1Wire:
@@ -163,6 +178,10 @@ class V1Wire:
     async def end(self) -> list[str]:
         await self.client.end()
         return [e.get("code", "?") for e in self.client.result.errors]
+
+    def finals(self) -> list[Final]:
+        return [(e["_t"], e["text"]) for e in self.client.result.of("transcript.final")
+                if e.get("modality", "speech") == "speech"]
 
 
 class _TimedMarks(list[str]):
@@ -228,6 +247,9 @@ class PhoneWire:
         await self.caller.hangup()
         return ["hung-up"] if hung_up else []
 
+    def finals(self) -> None:
+        return None  # the phone wires carry audio (and marks) only
+
 
 def caller_url(url: str, index: int, per_caller: bool) -> str:
     if not per_caller:
@@ -280,7 +302,7 @@ class Line:
             await self.send(self.silence)
 
 
-async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Tally) -> None:
+async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Tally) -> Spoken:
     wire = line.wire
     start = await line.send(recording.frames[0])
     for frame in recording.frames[1:]:
@@ -298,6 +320,7 @@ async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Ta
         tally.unanswered += 1
     else:
         tally.latencies_s.append(verdict.latency_s)
+    return Spoken(recording.name, recording.reference, speech_start)
 
 
 async def caller(index: int, args: argparse.Namespace, fmt: AudioFormat, recordings: list[Recording],
@@ -308,16 +331,21 @@ async def caller(index: int, args: argparse.Namespace, fmt: AudioFormat, recordi
     except GatewayError as exc:  # `busy` past capacity; anything else is an error
         tally.refused[exc.code] += 1
         return
+    spoken: list[Spoken] = []
     try:
         line = Line(wire, fmt)
         for turn in range(args.turns):
-            if wire.gone:  # the server hung up: the turns left count as unanswered
+            if wire.gone:  # the server hung up: the turns left count as unanswered (never spoken: not scored)
                 tally.turns += 1
                 tally.unanswered += 1
                 continue
-            await one_turn(line, recordings[(index + turn) % len(recordings)], args.timeout, tally)
+            spoken.append(await one_turn(line, recordings[(index + turn) % len(recordings)], args.timeout,
+                                         tally))
     finally:
         tally.errors.update(await wire.end())
+        finals = wire.finals()
+        if finals is not None:
+            tally.accuracy.add(spoken, finals)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -328,8 +356,9 @@ def _cpu_seconds(pid: int) -> float:
 
 async def loadtest(args: argparse.Namespace) -> dict[str, object]:
     fmt = V1_FORMAT if args.protocol == "v1" else PHONE_FORMAT
-    recordings = await asyncio.to_thread(load_recordings, args.audio, fmt)
-    tally = Tally(args.callers)
+    recordings = await asyncio.to_thread(load_recordings, args.audio, fmt, args.reference)
+    unscored = tuple(dict.fromkeys(r.name for r in recordings if r.reference is None))
+    tally = Tally(args.callers, Accuracy(measured=args.protocol == "v1", unscored=unscored))
     pid = args.server_pid
     rss_start = rss_bytes(pid) if pid else 0
     cpu_start, wall_start = (_cpu_seconds(pid) if pid else 0.0), time.perf_counter()
@@ -343,6 +372,7 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
         "talked_over": tally.talked_over, "errors": dict(tally.errors), "seconds": round(wall, 1),
         "latency_p50_ms": round(percentile(tally.latencies_s, 50) * 1000, 1),
         "latency_p95_ms": round(percentile(tally.latencies_s, 95) * 1000, 1),
+        **tally.accuracy.figures(),
     }
     if pid:
         figures["server_rss_mb"] = [round(rss_start / 2**20), round(rss_bytes(pid) / 2**20)]
@@ -356,6 +386,8 @@ def print_report(f: dict[str, object]) -> None:
           f"replies started during the caller's speech or pauses: {f['talked_over']}")
     print(f"reply latency (end of speech -> first reply audio at the caller): "
           f"p50 {f['latency_p50_ms']:.0f} ms  p95 {f['latency_p95_ms']:.0f} ms")
+    for line in report_lines(f, str(f["protocol"])):
+        print(line)
     if f["errors"]:
         print(f"error events: {f['errors']}")
     if "server_rss_mb" in f:
