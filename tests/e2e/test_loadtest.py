@@ -1,9 +1,11 @@
 """`gateway loadtest` as a user runs it: its own process, real recordings in real time, against a
-gateway over the public protocol. Checked here: it counts what it measured (no timing thresholds)."""
+gateway over the public protocol. Checked here: it counts what it measured (no timing thresholds),
+and scores what the gateway heard against the recordings' reference texts."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,28 @@ def test_one_real_time_caller_is_answered_without_being_talked_over(live_gateway
     assert figures["answered"] == 2 and figures["unanswered"] == 0
     assert figures["talked_over"] == 0
     assert figures["latency_p50_ms"] > 0
+    # the sample says "Hello, how long do I have to return an item?" (gateway/speech_references.py)
+    assert figures["wer_turns"] == 2 and figures["wer_reference_words"] == 20, figures
+    assert 0 <= figures["wer_percent"] < 50, figures
+    assert figures["cer_turns"] == 0 and figures["cer_percent"] is None
+    assert figures["unscored"] == []
+
+
+def test_what_the_gateway_heard_of_kennedy_is_scored(live_gateway: GatewayThread) -> None:
+    """jfk.wav through tiny.en (the English default): its long pauses may split the turn, whose
+    finals are then joined; the text report gives the word error rate and its counts."""
+    path = PROJECT.parent / "shared" / "realdata" / "speech" / "jfk.wav"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    command = [sys.executable, "-m", "gateway.cli.main", "loadtest", live_gateway.url, "--audio", str(path),
+               "--callers", "1", "--turns", "1", "--language", "en", "--timeout", "60"]
+    done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next((x for x in done.stdout.splitlines() if x.startswith("word error rate")), "")
+    match = re.search(r": ([0-9.]+)% \((\d+) edits / 22 reference words, 1 turns\)", line)
+    assert match is not None, done.stdout
+    assert float(match[1]) < 50 and int(match[2]) < 11, done.stdout
+    assert "not scored" not in done.stdout and "character error rate" not in done.stdout
 
 
 def test_a_silent_recording_is_refused_with_a_clear_line(tmp_path: Path) -> None:

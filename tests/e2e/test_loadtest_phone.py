@@ -49,6 +49,7 @@ def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, pr
     assert figures["admitted"] == 1 and figures["turns"] == 2
     assert figures["answered"] == 2 and figures["unanswered"] == 0
     assert figures["errors"] == {}, figures
+    assert figures["wer_percent"] is None and figures["cer_percent"] is None  # no transcripts on the wire
     if protocol == "twilio":  # the gateway marks each reply's end: the next turn starts after it
         assert figures["talked_over"] == 0, figures
     # AudioSocket carries no marks: the client guesses a reply's end from 2 s without audio, so on
