@@ -123,10 +123,14 @@ def report_lines(f: Mapping[str, Any], protocol: str) -> list[str]:
             rate = f[f"{metric}_percent"]
             lines.append(f"{kind}: {'-' if rate is None else f'{rate:.1f}%'} "
                          f"({f[f'{metric}_edits']} edits / {f[f'{metric}_{unit}']} "
-                         f"{unit.replace('_', ' ')}, {f[f'{metric}_turns']} turns)")
+                         f"{unit.replace('_', ' ')}, {_turns(f[f'{metric}_turns'])})")
     if not lines:
         lines.append("word/character error rate: no turn with a reference text was spoken")
     if f["unscored"]:
         lines.append(f"not scored (no reference text; give one with --reference PATH=TEXT): "
                      f"{', '.join(f['unscored'])}")
     return lines
+
+
+def _turns(n: int) -> str:
+    return f"{n} turn" if n == 1 else f"{n} turns"
