@@ -46,6 +46,10 @@ class ServerSettings:
     preload: bool = True  # load the speech models at start (false: on first use; text-only nodes)
     log_format: str = "text"  # "text" or "json" (one object per line: gateway/logs.py)
     shutdown_grace_s: float = 20.0  # on SIGTERM: live sessions get this long to end before they are closed
+    # Threads per numpy matrix product (OpenBLAS), process-wide; 0 leaves the library's default
+    # (one per core). Many callers' small products run at once from many threads: per-call BLAS
+    # threads only spin against each other (docs/benchmarks.md "Capacity, BLAS threads").
+    blas_threads: int = 1
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "server.port must be 1..65535")
@@ -55,6 +59,7 @@ class ServerSettings:
         _check(self.idle_timeout_s > 0, "server.idle_timeout_s must be positive")
         _check(self.log_format in ("text", "json"), "server.log_format must be 'text' or 'json'")
         _check(0 <= self.shutdown_grace_s <= 3600, "server.shutdown_grace_s must be 0..3600")
+        _check(0 <= self.blas_threads <= 256, "server.blas_threads must be 0..256")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 """The process's model engines: loaded once, lazily, behind a lock; called off the event loop.
 
 Engines are shared by all sessions. Blocking engine calls go through `run()`, which limits how
-many run at once per engine (CTranslate2 and ONNX already use every core for one call; queuing
-here keeps a burst of calls from thrashing). `aclose()` closes every engine that was loaded.
+many run at once per engine (queuing here keeps a burst of calls from thrashing). `close()` closes
+every engine that was loaded.
+
+Threads are set per engine (speech.asr_threads, one per ONNX call) and, for numpy's BLAS, for the
+whole process while the engines are open (server.blas_threads): with many sessions, many threads
+make small matrix products at once, and OpenBLAS's own per-call threads then only spin.
 
 An engine that fails a call is dropped and loaded afresh on its next use (the in-process form of
 restarting a crashed worker); the failure reaches the session as `asr-failed` / `tts-failed`.
@@ -44,6 +48,8 @@ from models.registry import (
 )
 
 if TYPE_CHECKING:
+    import threadpoolctl
+
     from modalities.screen.reader import ScreenReader
     from modalities.sign.pipeline import SignPipeline
 
@@ -67,6 +73,7 @@ class Engines:
         # prompt), not synthesized again.
         self.clause_cache = ClauseCache(settings.voice.clause_cache_mb * 2**20)
         self._synthesizing: dict[tuple[str, int, str, str], asyncio.Task[Chunks]] = {}
+        self._blas = _limit_blas(settings.server.blas_threads)
 
     # ---------------------------------------------------------------- loading (blocking)
 
@@ -359,6 +366,18 @@ class Engines:
             if isinstance(engine, Closeable):
                 engine.close()
         self.clause_cache.clear()
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+            self._blas = None
+
+
+def _limit_blas(threads: int) -> threadpoolctl.threadpool_limits | None:
+    """Caps numpy's BLAS threads for the process (0: leaves them); the handle undoes it."""
+    if threads <= 0:
+        return None
+    import threadpoolctl
+
+    return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
 
 
 def _clause_key(synth: Synthesizer, language: str, text: str) -> tuple[str, int, str, str]:

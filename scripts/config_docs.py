@@ -14,6 +14,10 @@ from gateway.config import Settings
 
 # Meanings of settings whose definition carries no comment.
 EXTRA = {
+    "blas_threads": "threads per numpy matrix product (OpenBLAS), for the whole process; `0` leaves "
+                    "the library's default (one per core). With many callers, many threads make small "
+                    "products at once and per-call BLAS threads only spin: 25 callers p95 3.0 s with "
+                    "the default, 0.7 to 1.0 s with 1 (docs/benchmarks.md \"Capacity, BLAS threads\")",
     "asr_model": "`auto`: tiny.en for English sessions, multilingual base otherwise; or `tiny.en`/`base`",
     "max_hands": "hands tracked per frame",
     "rtp_port_min": "lowest UDP port for RTP media",

@@ -27,6 +27,7 @@ def test_file_then_environment(tmp_path):
     ({"GATEWAY_CORE__BACKEND": "gpt"}, "core.backend must be one of"),
     ({"GATEWAY_SPEECH__SKIP_MID_SENTENCE_LANGUAGES": '["en","zh"]'}, "speech.skip_mid_sentence_languages"),
     ({"GATEWAY_SPEECH__ASR_WORKERS": "0"}, "speech.asr_workers must be 1..16"),
+    ({"GATEWAY_SERVER__BLAS_THREADS": "-1"}, "server.blas_threads must be 0..256"),
 ])
 def test_bad_values_are_named(env, message):
     with pytest.raises(ConfigError) as info:
