@@ -54,6 +54,9 @@ class CallResult:
     reply_audio: bytearray = field(default_factory=bytearray)
     first_audio_at: dict[int, float] = field(default_factory=dict)  # turn -> client wall time
     audio_bursts: list[float] = field(default_factory=list)  # wall times reply audio (re)started
+    # Wall time at which the reply audio received so far has played out, played in real time
+    # from its arrival (as a caller's phone or browser plays it); `audio.clear` drops the rest.
+    played_until: float = 0.0
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
@@ -135,9 +138,13 @@ class GatewayClient:
                         self.result.audio_bursts.append(now)
                     last_audio = now
                     self.result.reply_audio.extend(message)
+                    start = max(self.result.played_until, now)
+                    self.result.played_until = start + self.audio.duration_ms(len(message)) / 1000.0
                 else:
                     event = json.loads(message)
                     event["_t"] = time.perf_counter()
+                    if event.get("type") == "audio.clear":
+                        self.result.played_until = min(self.result.played_until, event["_t"])
                     if "turn_id" in event:
                         turn = event["turn_id"]
                     self.result.events.append(event)

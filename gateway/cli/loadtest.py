@@ -12,6 +12,8 @@ from its own side of the wire:
 - talked over: reply audio that started while the caller was still mid-recording (in a pause or
   over their speech);
 - unanswered: no reply audio within --timeout seconds of the end of speech;
+- listening: a caller hears each reply to its end (its audio played in real time from arrival)
+  and speaks its next recording GAP_S after that, so it never barges in;
 - refused: the session was not admitted (`busy`), which is the right answer past capacity;
 - word error rate (references in words, English) and character error rate (references in Chinese
   characters) of what the gateway heard: each recording's `transcript.final` events against its
@@ -167,9 +169,12 @@ class V1Wire:
         await self.client.send_bytes(frame)
 
     def settled_after(self, t: float) -> bool:
-        """A reply to speech that ended at wall time `t` has finished (or the turn ended otherwise)."""
-        return any(e["_t"] >= t and e.get("type") in ("reply.audio.end", "turn.timing", "error")
-                   for e in self.client.result.events)
+        """A reply to speech that ended at wall time `t` has finished and been heard to its end
+        (the gateway sends audio ahead of real time), or the turn ended otherwise."""
+        result = self.client.result
+        return (any(e["_t"] >= t and e.get("type") in ("reply.audio.end", "turn.timing", "error")
+                    for e in result.events)
+                and time.perf_counter() >= result.played_until)
 
     @property
     def gone(self) -> bool:

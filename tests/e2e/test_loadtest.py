@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,19 @@ from tests.conftest import PROJECT, SAMPLES, GatewayThread
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def barge_ins(gateway: GatewayThread) -> float:
+    with urllib.request.urlopen(f"{gateway.http}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(r"^gateway_barge_ins_total (\S+)$", text, re.M)
+    assert match is not None
+    return float(match[1])
+
+
 def test_one_real_time_caller_is_answered_without_being_talked_over(live_gateway: GatewayThread) -> None:
+    """The caller also listens to each reply to its end before it speaks again, as a person
+    does: the gateway sends reply audio ahead of real time, and a caller who spoke once it had
+    arrived would cut every reply short (a barge-in at the gateway)."""
+    stopped_before = barge_ins(live_gateway)
     command = [sys.executable, "-m", "gateway.cli.main", "loadtest", live_gateway.url, "--json",
                "--audio", str(SAMPLES / "audio" / "en_question_returns.wav"),
                "--callers", "1", "--turns", "2", "--language", "en", "--timeout", "60"]
@@ -38,6 +51,7 @@ def test_one_real_time_caller_is_answered_without_being_talked_over(live_gateway
     assert 0 <= figures["wer_percent"] < 50, figures
     assert figures["cer_turns"] == 0 and figures["cer_percent"] is None
     assert figures["unscored"] == []
+    assert barge_ins(live_gateway) == stopped_before
 
 
 def test_what_the_gateway_heard_of_kennedy_is_scored(live_gateway: GatewayThread) -> None:
@@ -51,7 +65,7 @@ def test_what_the_gateway_heard_of_kennedy_is_scored(live_gateway: GatewayThread
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     line = next((x for x in done.stdout.splitlines() if x.startswith("word error rate")), "")
-    match = re.search(r": ([0-9.]+)% \((\d+) edits / 22 reference words, 1 turns\)", line)
+    match = re.search(r": ([0-9.]+)% \((\d+) edits / 22 reference words, 1 turn\)", line)
     assert match is not None, done.stdout
     assert float(match[1]) < 50 and int(match[2]) < 11, done.stdout
     assert "not scored" not in done.stdout and "character error rate" not in done.stdout
