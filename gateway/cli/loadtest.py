@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ import numpy as np
 
 from gateway.cli.groups import CommandGroups
 from gateway.cli.loadtest_scoring import Accuracy, Final, Spoken, reference_for, reference_texts, report_lines
-from gateway.cli.processes import rss_bytes
+from gateway.cli.processes import cpu_seconds, rss_bytes
 from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames
 from gateway.errors import GatewayError, ModelUnavailable
 from gateway.evaluation import percentile
@@ -353,12 +352,6 @@ async def caller(index: int, args: argparse.Namespace, fmt: AudioFormat, recordi
             tally.accuracy.add(spoken, finals)
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def loadtest(args: argparse.Namespace) -> dict[str, object]:
     fmt = V1_FORMAT if args.protocol == "v1" else PHONE_FORMAT
     recordings = await asyncio.to_thread(load_recordings, args.audio, fmt, args.reference)
@@ -366,7 +359,7 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
     tally = Tally(args.callers, Accuracy(measured=args.protocol == "v1", unscored=unscored))
     pid = args.server_pid
     rss_start = rss_bytes(pid) if pid else 0
-    cpu_start, wall_start = (_cpu_seconds(pid) if pid else 0.0), time.perf_counter()
+    cpu_start, wall_start = (cpu_seconds(pid) if pid else 0.0), time.perf_counter()
     await asyncio.gather(*(caller(i, args, fmt, recordings, tally) for i in range(args.callers)))
     wall = time.perf_counter() - wall_start
     figures: dict[str, object] = {
@@ -381,7 +374,7 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
     }
     if pid:
         figures["server_rss_mb"] = [round(rss_start / 2**20), round(rss_bytes(pid) / 2**20)]
-        figures["server_cpu_percent"] = round((_cpu_seconds(pid) - cpu_start) / wall * 100, 1)
+        figures["server_cpu_percent"] = round((cpu_seconds(pid) - cpu_start) / wall * 100, 1)
     return figures
 
 

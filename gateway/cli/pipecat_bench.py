@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from gateway.cli.groups import CommandGroups
-from gateway.cli.loadtest import _cpu_seconds
-from gateway.cli.processes import PROJECT, GatewayProcess, _wait_port, node_config, rss_bytes
+from gateway.cli.processes import PROJECT, ChildCpu, GatewayProcess, _wait_port, node_config, rss_bytes
 from gateway.errors import ModelUnavailable
 from models import weights
 
@@ -98,23 +97,24 @@ class PipecatBots:
                      "--whisper-dir", str(whisper), "--piper-voice", str(voice)],
                     cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}))
+        self.cpu = ChildCpu(self.procs)  # a bot that has ended keeps its CPU in the figure
 
     def wait_ready(self, timeout_s: float = 300) -> None:
         deadline = time.monotonic() + timeout_s
         for proc, port, log in zip(self.procs, self.ports, self.logs, strict=True):
             while not _wait_port(port, 0.5):
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if not self.cpu.alive(proc) or time.monotonic() > deadline:
                     raise RuntimeError(f"pipecat bot on {port} did not start: {log.read_text()[-2000:]}")
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu_seconds(p.pid) for p in self.procs if p.poll() is None)
+        return self.cpu.seconds()
 
     def rss_mb(self) -> int:
-        return round(sum(rss_bytes(p.pid) for p in self.procs if p.poll() is None) / 2**20)
+        return round(sum(rss_bytes(p.pid) for p in self.procs if self.cpu.alive(p)) / 2**20)
 
     def stop(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
+            if self.cpu.alive(proc):
                 proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             try:

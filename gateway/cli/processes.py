@@ -24,6 +24,43 @@ def rss_bytes(pid: int | None = None) -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running (or not yet reaped) process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ChildCpu:
+    """The CPU of child processes that may end while they are measured: read from /proc while a
+    child runs, from its own exit accounting (wait4) once it has ended. Use `alive()` instead of
+    Popen.poll(), which would reap the child and lose that accounting."""
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.procs = procs
+        self._ended: dict[int, float] = {}  # pid -> CPU seconds at exit
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.pid in self._ended or proc.returncode is not None:
+            return
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: its accounting is gone
+            self._ended[proc.pid], proc.returncode = 0.0, -1
+            return
+        if pid:
+            self._ended[proc.pid] = usage.ru_utime + usage.ru_stime
+            proc.returncode = os.waitstatus_to_exitcode(status)
+
+    def alive(self, proc: subprocess.Popen[bytes]) -> bool:
+        self._reap(proc)
+        return proc.returncode is None
+
+    def seconds(self) -> float:
+        """CPU seconds of every child since it started, ended ones included."""
+        return sum(cpu_seconds(p.pid) if self.alive(p) else self._ended.get(p.pid, 0.0) for p in self.procs)
+
+
 class MissingProgram(RuntimeError):
     """A system program a benchmark or test needs is not installed (the message names it)."""
 
