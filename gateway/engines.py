@@ -337,8 +337,9 @@ class Engines:
     def warm_prompts(self, texts: dict[str, list[str]]) -> int:
         """Synthesizes fixed prompts into the clause cache, cut as the reply worker cuts them
         (blocking; at start-up). Returns the pieces added; a piece that fails is skipped."""
-        from modalities.voice.clauses import speakable_pieces
+        from modalities.voice.clauses import speakable_pieces, warm
 
+        warm()  # the Chinese cutting of reply clauses
         added = 0
         for language, lines in texts.items():
             synth = self.synthesizer(language)

@@ -61,6 +61,13 @@ def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 6
     return pieces
 
 
+def warm() -> None:
+    """Loads jieba's dictionary now (blocking, about 0.6 s), not in a caller's first long Chinese reply."""
+    import jieba
+
+    jieba.initialize()
+
+
 def _chinese_opening(sentence: str) -> int | None:
     """Where a Chinese sentence's first short piece ends: after an early comma, else at a word
     boundary 8 to 12 characters in that splits no number or Latin word; None when it is short."""

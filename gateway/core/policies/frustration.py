@@ -42,6 +42,11 @@ class SentimentScorer:
 
         return 2.0 * float(SnowNLP(text).sentiments) - 1.0
 
+    def warm(self) -> None:
+        """Loads both engines (SnowNLP's models load on import, about 2 s)."""
+        self.score("你好", "zh")
+        self.score("hello", "en")
+
     def score(self, text: str, language: str) -> float:
         text = text[:1000]
         if not text.strip():
