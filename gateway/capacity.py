@@ -51,7 +51,7 @@ class AdmissionSettings:
     # than `predict_busy` of the cores. The cost starts at `session_cost` (cores per live caller,
     # from `gateway loadtest`: docs/benchmarks.md) and follows the measured CPU per session while
     # the node is loaded. 0 turns prediction off.
-    session_cost: float = 0.08  # 20 callers on 2 cores: p95 1024 ms at 20, 1388 ms at 22 (idle)
+    session_cost: float = 0.064  # 25 callers on 2 cores (30 measured within p95 1.2 s; docs/benchmarks.md)
     predict_busy: float = 0.8
     learn_rate: float = 0.1  # weight of each loaded sample in the measured cost (0: keep session_cost)
 
