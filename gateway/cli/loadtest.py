@@ -207,6 +207,7 @@ class _BurstHeard(Heard):
         super().__init__()
         self.bursts: list[float] = []
         self.last_at = float("-inf")
+        self.played_until = 0.0  # wall time the reply audio heard so far has played out
         self.marks: _TimedMarks = _TimedMarks()
 
     def add(self, pcm16: bytes) -> None:
@@ -215,6 +216,8 @@ class _BurstHeard(Heard):
         if now - self.last_at > BURST_GAP_S:
             self.bursts.append(now)
         self.last_at = now
+        # played in real time from its arrival, as the caller's phone plays it
+        self.played_until = max(self.played_until, now) + PHONE_FORMAT.duration_ms(len(pcm16)) / 1000.0
 
 
 class PhoneWire:
@@ -234,9 +237,9 @@ class PhoneWire:
 
     def settled_after(self, t: float) -> bool:
         """Twilio: the gateway marks the end of each reply's audio. AudioSocket has no marks: the
-        reply ended after PHONE_QUIET_S without audio."""
+        reply ended after PHONE_QUIET_S without audio. Either way the caller has heard it to its end."""
         started = [b for b in self.bursts if b >= t]
-        if not started:
+        if not started or time.perf_counter() < self.heard.played_until:
             return False
         if isinstance(self.caller, TwilioCaller):
             return any(m >= started[0] for m in self.heard.marks.times)

@@ -16,6 +16,7 @@ from gateway.telephony import PhoneSettings
 from gateway.transports.phone_audiosocket import AudioSocketServer
 from gateway.transports.phone_ws import TWILIO_PATH, serve_phone_websockets
 from tests.conftest import PROJECT, SAMPLES, GatewayThread
+from tests.e2e.test_loadtest import barge_ins
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -34,6 +35,7 @@ def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, pr
         ws.close()
         await audiosocket.aclose()
 
+    stopped_before = barge_ins(live_gateway)  # the caller hears each reply out: it never cuts one short
     ws, audiosocket, ws_port, as_port = live_gateway.call(start())
     url = f"ws://127.0.0.1:{ws_port}{TWILIO_PATH}" if protocol == "twilio" else f"tcp://127.0.0.1:{as_port}"
     try:
@@ -50,6 +52,7 @@ def test_a_phone_caller_is_answered_on_each_turn(live_gateway: GatewayThread, pr
     assert figures["answered"] == 2 and figures["unanswered"] == 0
     assert figures["errors"] == {}, figures
     assert figures["wer_percent"] is None and figures["cer_percent"] is None  # no transcripts on the wire
+    assert barge_ins(live_gateway) == stopped_before
     if protocol == "twilio":  # the gateway marks each reply's end: the next turn starts after it
         assert figures["talked_over"] == 0, figures
     # AudioSocket carries no marks: the client guesses a reply's end from 2 s without audio, so on
