@@ -24,12 +24,13 @@ from its own side of the wire:
 
 With --server-pid (same machine) it also reads the server's resident memory and CPU time.
 
---protocol twilio|audiosocket drives the phone entry points instead (docs/phone.md): the same
+--protocol twilio|audiosocket|sip drives the phone entry points instead (docs/phone.md): the same
 callers and end of speech, the recording converted to the wire's codec (mu-law 8 kHz JSON media
-frames on the Twilio-style WebSocket, signed 16-bit 8 kHz on AudioSocket's TCP frames). Those
-wires carry no events: a Twilio reply has finished at the gateway's mark after its audio, an AudioSocket reply
-after PHONE_QUIET_S without reply audio. Nor do they carry transcripts: the error rates are not
-measured there (null in --json).
+frames on the Twilio-style WebSocket, signed 16-bit 8 kHz on AudioSocket's TCP frames, PCMU RTP
+after a SIP INVITE; a refused INVITE, 486 past capacity, counts as `busy`). Those wires carry no
+events: a Twilio reply has finished at the gateway's mark after its audio, an AudioSocket or SIP
+reply after PHONE_QUIET_S without reply audio. Nor do they carry transcripts: the error rates are
+not measured there (null in --json).
 --port-per-caller sends caller i to the URL's port + i (one server process per caller, as
 Pipecat deploys: `gateway bench pipecat`).
 """
@@ -55,7 +56,7 @@ from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frame
 from gateway.errors import GatewayError, ModelUnavailable
 from gateway.evaluation import percentile
 from gateway.events import AudioFormat
-from gateway.transports.phone_callers import AudioSocketCaller, Heard, TwilioCaller
+from gateway.transports.phone_callers import AudioSocketCaller, Heard, SipCaller, TwilioCaller
 from modalities.audio.files import read_audio
 from modalities.audio.resample import resample
 from modalities.audio.speech_spans import SpeechSpan, judge_turn, speech_span, voiced_span
@@ -67,7 +68,7 @@ MAX_SECONDS = 120.0
 GAP_S = 1.0  # silence between a reply and the caller's next recording
 PHONE_QUIET_S = 2.0  # a phone wire's reply has ended after this long without reply audio (a loaded
 # gateway can leave a second between two clauses of one reply: that is not a new reply)
-PROTOCOLS = ("v1", "twilio", "audiosocket")
+PROTOCOLS = ("v1", "twilio", "audiosocket", "sip")
 V1_FORMAT = AudioFormat("pcm16", 16000)
 PHONE_FORMAT = AudioFormat("pcm16", 8000)  # what the phone callers take; each wire encodes it
 
@@ -84,7 +85,8 @@ def register(groups: CommandGroups) -> None:
                    help="seconds after the end of speech before a turn counts as unanswered")
     p.add_argument("--protocol", choices=PROTOCOLS, default="v1",
                    help="entry point: v1 (WebSocket protocol v1, URL ws://HOST:PORT/ws), twilio "
-                        "(ws://HOST:PORT/phone/twilio) or audiosocket (tcp://HOST:PORT)")
+                        "(ws://HOST:PORT/phone/twilio), audiosocket (tcp://HOST:PORT) or sip "
+                        "(sip://HOST:PORT, the phone.sip_port)")
     p.add_argument("--port-per-caller", action="store_true",
                    help="caller i connects to the URL's port + i (one server process per caller)")
     p.add_argument("--reference", action="append", default=[], metavar="PATH=TEXT",
@@ -221,7 +223,7 @@ class _BurstHeard(Heard):
 
 
 class PhoneWire:
-    def __init__(self, caller: TwilioCaller | AudioSocketCaller) -> None:
+    def __init__(self, caller: TwilioCaller | AudioSocketCaller | SipCaller) -> None:
         self.caller = caller
         self.heard = _BurstHeard()
         caller.heard = self.heard
@@ -272,14 +274,22 @@ async def connect(args: argparse.Namespace, url: str) -> Wire:
         client = GatewayClient(url, audio=V1_FORMAT, language=args.language)
         await client.__aenter__()
         return V1Wire(client)
-    caller: TwilioCaller | AudioSocketCaller
+    caller: TwilioCaller | AudioSocketCaller | SipCaller
     if args.protocol == "twilio":
         caller = TwilioCaller(url, language=args.language)
+    elif args.protocol == "sip":
+        parts = urlsplit(url if "//" in url else f"sip://{url}")
+        caller = SipCaller(parts.hostname or "127.0.0.1", parts.port or 5060)
     else:
         parts = urlsplit(url if "//" in url else f"tcp://{url}")
         caller = AudioSocketCaller(parts.hostname or "127.0.0.1", parts.port or 9092)
     wire = PhoneWire(caller)
-    await caller.connect()
+    try:
+        await caller.connect()
+    except ConnectionError as exc:  # SIP: the INVITE was refused (486 Busy Here past capacity)
+        raise GatewayError(str(exc), code="busy" if " 486 " in f" {exc} " else "refused") from exc
+    except TimeoutError as exc:  # SIP: no final answer to the INVITE within 10 s
+        raise GatewayError("the INVITE was not answered", code="no-answer") from exc
     return wire
 
 
