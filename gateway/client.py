@@ -29,6 +29,12 @@ DEFAULT_URL = "ws://127.0.0.1:8080/ws"
 BURST_GAP_S = 0.3  # reply audio after this long without any starts a new burst (a new reply)
 
 
+def played_out(until: float, now: float, seconds: float) -> float:
+    """When `seconds` of reply audio arriving at `now` will have played, in real time after what
+    was playing until `until` (a caller's phone or browser plays reply audio in arrival order)."""
+    return max(until, now) + seconds
+
+
 async def next_of(ws: ClientConnection, kind: str, wait: float = 30,
                   where: Callable[[dict[str, Any]], bool] = lambda m: True,
                   seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -138,8 +144,8 @@ class GatewayClient:
                         self.result.audio_bursts.append(now)
                     last_audio = now
                     self.result.reply_audio.extend(message)
-                    start = max(self.result.played_until, now)
-                    self.result.played_until = start + self.audio.duration_ms(len(message)) / 1000.0
+                    self.result.played_until = played_out(self.result.played_until, now,
+                                                          self.audio.duration_ms(len(message)) / 1000.0)
                 else:
                     event = json.loads(message)
                     event["_t"] = time.perf_counter()

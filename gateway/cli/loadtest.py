@@ -52,7 +52,7 @@ import numpy as np
 from gateway.cli.groups import CommandGroups
 from gateway.cli.loadtest_scoring import Accuracy, Final, Spoken, reference_for, reference_texts, report_lines
 from gateway.cli.processes import cpu_seconds, rss_bytes
-from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames
+from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames, played_out
 from gateway.errors import GatewayError, ModelUnavailable
 from gateway.evaluation import percentile
 from gateway.events import AudioFormat
@@ -218,8 +218,7 @@ class _BurstHeard(Heard):
         if now - self.last_at > BURST_GAP_S:
             self.bursts.append(now)
         self.last_at = now
-        # played in real time from its arrival, as the caller's phone plays it
-        self.played_until = max(self.played_until, now) + PHONE_FORMAT.duration_ms(len(pcm16)) / 1000.0
+        self.played_until = played_out(self.played_until, now, PHONE_FORMAT.duration_ms(len(pcm16)) / 1000.0)
 
 
 class PhoneWire:
