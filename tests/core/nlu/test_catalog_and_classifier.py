@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from gateway.core.build import build_core
 from gateway.core.dialog.amounts import parse_amount
 from gateway.core.dialog.state import yes_no
 from gateway.core.nlu.catalog import CatalogError, default_catalog_path, load_catalog
-from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, decide, train
+from gateway.core.nlu.classifier import FEATURES, OOS, IntentModel, TrainConfig, _fold, decide, train
 from gateway.core.nlu.features import hashed, ngrams
 from gateway.core.nlu.understand import train_catalog
 from gateway.core.settings import CoreSettings
@@ -236,3 +237,28 @@ def test_out_of_scope_score_adds_the_nearest_neighbour_when_the_fold_prefers_it(
     model.save(tmp_path / "m.npz")
     again = IntentModel.load(tmp_path / "m.npz")
     assert again.oos_nn_weight == model.oos_nn_weight and again.threshold == model.threshold
+
+
+def test_after_calibration_the_weights_learn_every_example_fold_included() -> None:
+    """refit: the fold chooses, then the model trains again on all examples. An intent whose fold
+    examples say something its other examples do not (here: only the fold knows the word "zebra")
+    is learned from them; and the linear part learns without the kNN evidence (with every example
+    in the bank, each one's own neighbour would answer for it and the weights would learn nothing)."""
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(3, 16)).astype(np.float32)
+    y = [f"c{i % 3}" for i in range(300)]
+    emb = (centres[[i % 3 for i in range(300)]] + rng.normal(scale=1.2, size=(300, 16))).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cfg = TrainConfig(seed=3, epochs=5, knn_betas=(40.0,))
+    _, held = _fold(y, cfg.calibration_share, cfg.seed, cfg.oos_calibration_share)
+    texts = [f"zebra {i}" if i in set(held.tolist()) and y[i] == "c0" else f"t{i}" for i in range(300)]
+    probe = hashed(["zebra"])
+    blank = np.zeros((1, 16), np.float32)  # no embedding: only the n-grams speak
+    for refit, learned in ((True, True), (False, False)):
+        model = train(emb, hashed(texts), y, dataclasses.replace(cfg, refit=refit))
+        assert model.provenance["refit_on_all"] is refit
+        model.knn_beta = 0.0
+        says = model.labels[int(np.argmax(model.logits(blank, probe)[0]))]
+        assert (says == "c0") is learned, (refit, says)
+        linear = np.argmax(model.logits(emb, hashed(texts)), axis=1)
+        assert np.mean([model.labels[i] == t for i, t in zip(linear, y, strict=True)]) > 0.6
