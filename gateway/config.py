@@ -79,6 +79,10 @@ class SpeechSettings:
     # gain in the gateway yet, docs/benchmarks.md "Capacity")
     asr_batch: int = 1
     vad_threshold: float = 0.5  # silero speech probability that counts as voiced
+    # The same for callers at 8 kHz (phone lines): the VAD runs on their audio resampled to 16 kHz
+    # with nothing above 4 kHz, and scores soft speech lower; 0.25 agrees best with the wideband
+    # 0.5 on real recordings band-limited (scripts/narrowband_vad.py, docs/benchmarks.md)
+    narrowband_vad_threshold: float = 0.25
     end_silence_ms: int = 450  # silence that ends a turn whose words sound finished
     end_incomplete_ms: int = 1400  # silence that ends a turn that sounds unfinished ("and so,")
     min_speech_ms: int = 120  # shorter bursts are clicks or coughs, not a turn
@@ -102,6 +106,7 @@ class SpeechSettings:
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")
         _check(0.0 < self.vad_threshold < 1.0, "speech.vad_threshold must be in (0, 1)")
+        _check(0.0 < self.narrowband_vad_threshold < 1.0, "speech.narrowband_vad_threshold must be in (0, 1)")
         _check(100 <= self.end_silence_ms <= 5000, "speech.end_silence_ms must be 100..5000")
         _check(self.end_silence_ms <= self.end_incomplete_ms <= 10000,
                "speech.end_incomplete_ms must be end_silence_ms..10000")

@@ -61,9 +61,14 @@ class SessionDeps:
     tracing: Tracing = field(default_factory=Tracing)  # per-turn spans; the default records nothing
 
 
-def machine_config(settings: Settings, language: str, *, judge_turns: bool = False) -> MachineConfig:
+NARROWBAND_HZ = 16000  # callers sampled below this (8 kHz phone lines) get the narrowband VAD threshold
+
+
+def machine_config(settings: Settings, language: str, *, judge_turns: bool = False,
+                   caller_rate: int = NARROWBAND_HZ) -> MachineConfig:
     s = settings.speech
-    endpoint = EndpointConfig(threshold=s.vad_threshold, min_speech_ms=s.min_speech_ms,
+    threshold = s.narrowband_vad_threshold if caller_rate < NARROWBAND_HZ else s.vad_threshold
+    endpoint = EndpointConfig(threshold=threshold, min_speech_ms=s.min_speech_ms,
                               end_complete_ms=s.end_silence_ms,
                               end_incomplete_ms=max(s.end_silence_ms, s.end_incomplete_ms),
                               max_turn_ms=int(s.max_turn_s * 1000), barge_in_ms=s.barge_in_ms,
@@ -82,7 +87,8 @@ class Session(Executor):
         self.session_id, self.request, self.conversation, self.deps = session_id, request, conversation, deps
         self.language = request.language
         judge = deps.engines.turn_model_name() is not None  # the end-of-turn model, when installed
-        self.machine = SessionMachine(machine_config(deps.settings, request.language, judge_turns=judge))
+        self.machine = SessionMachine(machine_config(deps.settings, request.language, judge_turns=judge,
+                                                     caller_rate=request.audio.sample_rate))
         self._inbox: Inbox[SessionInput] = Inbox(INBOX_SIZE)
         self._outbox = Outbox(self.machine.is_cancelled, deps.metrics.dropped_events.inc)
         self._closed = asyncio.Event()
