@@ -165,8 +165,12 @@ def _transcribe(s: Executor, command: Transcribe) -> None:
         if trace is not None:
             trace.event("speech.end")
             trace.set({"turn.end_silence_ms": command.silence_ms})
+        why = command.ending
         log_event(log, "speech.turn_end", session_id=s.session_id, turn_id=turn_id,
-                  silence_ms=command.silence_ms)
+                  silence_ms=command.silence_ms, words=why.words if why else None,
+                  turn_p=None if why is None or why.turn_p is None else round(why.turn_p, 2),
+                  needed_ms=why.needed_ms if why else None,
+                  longest_pause_ms=why.longest_pause_ms if why else None)
         pending = s.speech.finish(turn_id, until)
         s.spawn("asr", turn_id, _final(s, turn_id, until, pending))
     else:

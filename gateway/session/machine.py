@@ -315,7 +315,7 @@ class SessionMachine:
                 self._speech_end_ms = event.speech_end_ms
                 self._finals.add(self._speech)
                 out.append(Transcribe(self._speech, event.speech_end_ms, final=True,
-                                      silence_ms=window.end_ms - event.speech_end_ms))
+                                      silence_ms=window.end_ms - event.speech_end_ms, ending=event))
                 self._speech = None
             elif isinstance(event, NoiseDiscarded):
                 out.append(CloseSpeech(self._speech, "noise"))

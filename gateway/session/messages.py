@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 from gateway.events import SessionEvent
 from gateway.inputs import SessionInput
 from modalities.sign.events import SignEvent
+from modalities.speech.endpointing import TurnEnded
 
 Stage = Literal["asr", "tts", "reply", "screen", "sign", "turn"]
 Speaker = Literal["caller", "bot", "agent", "system"]
@@ -160,6 +161,7 @@ class Transcribe:
     until_ms: int
     final: bool
     silence_ms: int = 0  # a final pass: the silence after which the turn was judged over
+    ending: TurnEnded | None = None  # ... and why then (logged; endpointing.TurnEnded)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,12 @@ class TurnEnded:
     start_ms: int
     speech_end_ms: int  # media time of the end of the last voiced window
     reason: str  # "silence" | "max-length"
+    # Why then (for the log; never the words themselves): how finished the words read, the
+    # end-of-turn model's verdict, the silence that was needed, the caller's longest pause.
+    words: Completeness | None = None
+    turn_p: float | None = None
+    needed_ms: int = 0
+    longest_pause_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -209,13 +215,16 @@ class Endpointer:
             if not self._paused and self._silence_ms >= cfg.pause_ms:
                 self._paused = True
                 events.append(PauseStarted(self._segment_start, self._speech_end))
-            if self._paused and self._silence_ms >= self._needed(self._complete, self._turn_p):
-                events.append(TurnEnded(self._turn_start, self._speech_end, "silence"))
+            needed = self._needed(self._complete, self._turn_p)
+            if self._paused and self._silence_ms >= needed:
+                events.append(TurnEnded(self._turn_start, self._speech_end, "silence", self._complete,
+                                        self._turn_p, needed, self._longest_pause_ms))
                 self._reset_turn()
                 return events
         if self._in_turn and end_ms - self._turn_start >= cfg.max_turn_ms:
             if not self._paused:
                 events.append(PauseStarted(self._segment_start, end_ms))
-            events.append(TurnEnded(self._turn_start, self._speech_end, "max-length"))
+            events.append(TurnEnded(self._turn_start, self._speech_end, "max-length", self._complete,
+                                    self._turn_p, cfg.max_turn_ms, self._longest_pause_ms))
             self._reset_turn()
         return events

@@ -129,3 +129,16 @@ def test_sounds_complete_fragments_and_short_answers():
     assert sounds_complete("Yes.") is True and sounds_complete("Not!") is False
     assert sounds_complete("广州市房地产中介协会分析") is True  # unpunctuated Chinese
     assert sounds_complete("我想问一下那个") is False
+
+
+def test_a_turn_end_says_why_then():
+    """The log line of a turn end names the words' verdict, the model's p, the silence they called
+    for and the caller's longest pause (never the words): how a turn that ended too early is read."""
+    ep = Endpointer(EndpointConfig())
+    drive(ep, [(0.9, 960), (0.0, 640), (0.9, 960), (0.0, 192)])  # a 640 ms pause, then more speech
+    ep.hint("complete")
+    ep.judged(0.4)  # doubtful: the caller's rhythm rule decides (0.75 x 640 = 480 ms)
+    ended = [e for _, e in drive(ep, [(0.0, 640)], start_ms=2752) if isinstance(e, TurnEnded)]
+    assert len(ended) == 1
+    why = ended[0]
+    assert (why.words, why.turn_p, why.longest_pause_ms, why.needed_ms) == ("complete", 0.4, 640, 480)
