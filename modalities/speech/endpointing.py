@@ -14,7 +14,7 @@ when it and the words agree that the turn is over, `end_confident_ms` of silence
 long the caller paused before; when it is sure the caller is mid-sentence (p < turn_doubt) a
 finished-looking sentence waits the long silence; in between, the rules above decide. It never
 ends a turn whose words sound unfinished. A sentence-final marker ("?", Mandarin 吗/呢/吧) skips
-the rhythm rule and outweighs the model's doubt.
+the rhythm rule, unless the model is sure the caller is mid-sentence: then the rhythm rule stands.
 
 | words \\ model p        | >= turn_threshold | doubtful, absent, failed | < turn_doubt      |
 |-----------------------|-------------------|--------------------------|-------------------|
@@ -22,7 +22,7 @@ the rhythm rule and outweighs the model's doubt.
 | unknown (***)         | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
 | unsure (*)            | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
 | finished              | end_confident_ms  | pause rule (**)          | end_incomplete_ms |
-| final ("?", 吗)       | end_confident_ms  | end_complete_ms          | end_complete_ms   |
+| final ("?", 吗)       | end_confident_ms  | end_complete_ms          | pause rule (**)   |
 
 (*) no full stop (Whisper often leaves a short last piece unpunctuated), or one or two words
 ("The grass.", "Come quickly."). (**) end_complete_ms, stretched to pause_factor x the caller's
@@ -156,7 +156,11 @@ class Endpointer:
         if words == "unsure":
             return cfg.end_incomplete_ms
         if words == "final":
-            return cfg.end_complete_ms
+            # A question mark outweighs the model's doubt, but not its doubt and the caller's own
+            # rhythm together: "... what your country can do for you?" after a 1 s pause earlier
+            # in the turn, the model sure the caller goes on (p 0.05), is a 0.5 s breath.
+            doubted = p is not None and p < cfg.turn_doubt
+            return self._complete_silence_ms() if doubted else cfg.end_complete_ms
         if p is not None and p < cfg.turn_doubt:
             return cfg.end_incomplete_ms
         return self._complete_silence_ms()

@@ -142,3 +142,25 @@ def test_a_turn_end_says_why_then():
     assert len(ended) == 1
     why = ended[0]
     assert (why.words, why.turn_p, why.longest_pause_ms, why.needed_ms) == ("complete", 0.4, 640, 480)
+
+
+def test_a_question_mark_does_not_outweigh_the_model_and_the_callers_rhythm_together():
+    """jfk.wav over a phone line: "... ask not what your country can do for you?" (Whisper's
+    question mark), a 0.54 s breath, the model sure the caller goes on (p 0.05), a 1 s pause
+    earlier in the turn. The rhythm rule decides (0.75 x 1000 ms); without the earlier pause, or
+    with a model that does not doubt, a question still ends after end_complete_ms."""
+    def ends_after(first_pause_ms: int, p: float) -> int | None:
+        ep = Endpointer(EndpointConfig())
+        pattern = [(0.9, 960)] + ([(0.0, first_pause_ms), (0.9, 960)] if first_pause_ms else [])
+        t = sum(d for _, d in pattern)
+        drive(ep, [*pattern, (0.0, 192)])
+        ep.hint("final")
+        ep.judged(p)
+        for _, e in drive(ep, [(0.0, 1600)], start_ms=t + 192):
+            if isinstance(e, TurnEnded):
+                return e.needed_ms
+        return None
+
+    assert ends_after(992, 0.05) == 744  # the caller's rhythm: 0.75 x 992 ms, not 450
+    assert ends_after(0, 0.05) == 450  # no earlier pause: the question ends the turn as before
+    assert ends_after(992, 0.5) == 450  # a doubtful model does not hold a question back
