@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Literal
 
 # "unsure": no full stop, or one after one or two words; only a confident end-of-turn model ends it.
-Completeness = Literal["incomplete", "unsure", "complete", "final"]
+# "announced": the words so far only announce what comes next ("I want to ask", 我想问): the caller
+# has not said it yet, so no verdict of the model ends the turn at the usual silence.
+Completeness = Literal["announced", "incomplete", "unsure", "complete", "final"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class LanguageCues:
     continuations: frozenset[str] | tuple[str, ...]  # a turn ending in one of these is unfinished
     final_endings: tuple[str, ...] = ()  # endings (punctuation stripped) that close a turn
     short_turns: frozenset[str] = frozenset()  # whole turns of one or two words
+    announcements: tuple[str, ...] = ()  # endings that announce the question still to come
     spaced: bool = True  # words are separated by spaces (False: match endings on characters)
 
 
@@ -35,11 +38,15 @@ CUES: Mapping[str, LanguageCues] = MappingProxyType({
         short_turns=frozenset((
             "yes", "no", "yeah", "yep", "nope", "ok", "okay", "sure", "thanks", "thank you", "hello",
             "hi", "bye", "goodbye", "agent", "operator", "representative", "help", "stop", "repeat",
-            "correct", "right", "wrong", "please", "human", "person"))),
+            "correct", "right", "wrong", "please", "human", "person")),
+        announcements=("want to ask", "wanted to ask", "like to ask", "have a question", "got a question",
+                       "my question is", "was wondering", "can i ask", "could i ask")),
     "zh": LanguageCues(
         continuations=("和", "跟", "但是", "因为", "所以", "的", "而且", "还有", "如果", "就是", "然后",
                        "我想", "想问", "问一下", "想知道", "请问", "那个", "嗯"),
         final_endings=("吗", "呢", "吧", "啊", "了", "嘛"),
+        announcements=("我想问", "想问一下", "问一下", "请问", "我想知道", "想咨询", "咨询一下", "我有个问题",
+                       "我有一个问题", "我想了解", "想了解一下"),
         spaced=False),
 })
 
@@ -61,11 +68,14 @@ def completeness(text: str) -> Completeness | None:
     stripped = text.strip().strip("\"'“”")
     if not stripped:
         return None
+    if stripped[-1] in "?？":
+        return "final"
+    said = stripped.rstrip(_FINAL_PUNCT + _OPEN_PUNCT + ".").strip().lower()
+    if said.endswith(CUES["zh"].announcements + CUES["en"].announcements):
+        return "announced"
     if stripped.endswith("...") or stripped[-1] in _OPEN_PUNCT:
         return "incomplete"
     body = stripped.rstrip(_FINAL_PUNCT).strip()
-    if stripped[-1] in "?？":
-        return "final"
     if _is_cjk(body[-1:]):  # Whisper often leaves Chinese unpunctuated: endings decide
         zh = CUES["zh"]
         if body.endswith(tuple(zh.continuations)):
