@@ -14,8 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+from contracts.text import HAN, KANA
+
 _PUNCT = re.compile(r"[^\w\s']|_", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # kana and Han
+_CJK = re.compile(f"[{KANA}{HAN}]")  # kana and Han
 
 
 def normalise(text: str) -> str:

@@ -13,7 +13,6 @@ Chinese output is converted to simplified characters: the base model often answe
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from contracts.errors import LimitExceeded, MediaError, ModelUnavailable
+from contracts.text import close_cjk_gaps
 from models import weights, whisper_guards
 from models.base import Float32Audio, TranscriberInfo, Transcript
 from models.extras import needs_extra
@@ -31,9 +31,6 @@ MAX_AUDIO_SECONDS = 600.0
 _MIN_SAMPLES = 1600  # 0.1 s: shorter input cannot hold a word
 _NO_SPEECH = 0.6  # faster-whisper's thresholds: a pass this sure of silence and this unsure of
 _LOW_LOGPROB = -1.0  # its words is dropped (its text is what Whisper invents on noise)
-# Chinese has no spaces between words; Whisper puts some there, more so after spaced hotwords.
-_CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]"
-_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
 
 
 class FasterWhisperTranscriber:
@@ -276,7 +273,7 @@ class FasterWhisperTranscriber:
                 from opencc import OpenCC  # lazy: only multilingual sessions that hear Chinese need it
 
             self._t2s = OpenCC("t2s")
-        return _CJK_GAP.sub("", str(self._t2s.convert(text)))
+        return close_cjk_gaps(str(self._t2s.convert(text)))
 
     def close(self) -> None:
         with self._lock:

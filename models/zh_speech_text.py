@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from contracts.text import HAN
+
 _DIGITS = "零一二三四五六七八九"
 _TIME = re.compile(r"(?<!\d)([01]?\d|2[0-3])[:：]([0-5]\d)(?!\d)")
 # An identifier: letters/digits joined by hyphens with at least one digit group, or a long run.
 _IDENTIFIER = re.compile(r"[A-Za-z]*\d+(?:[-‐][A-Za-z0-9]+)+|[A-Za-z]+-?\d+|\d{5,}")
 _CLAUSE = re.compile(r"(?<=[，。！？；：,!?;])")
-_SCRIPT = re.compile(r"([\u3400-\u9fff]+)|([A-Za-z][A-Za-z' ]*[A-Za-z]|[A-Za-z])|([^\u3400-\u9fffA-Za-z]+)")
+_SCRIPT = re.compile(f"([{HAN}]+)|([A-Za-z][A-Za-z' ]*[A-Za-z]|[A-Za-z])|([^{HAN}A-Za-z]+)")
 _PUNCT = str.maketrans({"，": ", ", "、": ", ", "。": ". ", "！": "! ", "？": "? ", "；": "; ", "：": ": ",
                         "（": " (", "）": ") ", "“": " “", "”": "” ", "-": " ", "‐": " "})
 MAX_CLAUSE_CHARS = 120  # Kokoro takes at most 510 phonemes per call; a Chinese character is ~4

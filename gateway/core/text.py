@@ -10,7 +10,9 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from contracts.text import HAN, has_cjk
+
+_CJK = re.compile(f"[{HAN}]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
 # A full stop ends a sentence only before whitespace, so "$5.99" and "8:00" stay whole.
 _SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
@@ -35,10 +37,6 @@ BIGRAM = "~"  # prefix of character-bigram terms (they only help recall; see kb.
 
 # Light English suffix folding so "returns"/"returned"/"returning" meet "return".
 _SUFFIXES = ("ing", "ed", "es", "s")
-
-
-def has_cjk(text: str) -> bool:
-    return _CJK.search(text) is not None
 
 
 def guess_language(text: str, default: str = "en") -> str:
@@ -98,7 +96,7 @@ def tokenize(text: str) -> list[str]:
     lowered = text.lower()
     terms = [_fold(w) for w in _LATIN_WORD.findall(lowered) if w not in EN_STOPWORDS]
     if has_cjk(lowered):
-        for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", lowered):
+        for run in re.findall(f"[{HAN}]+", lowered):
             words = [w for w in _jieba().cut(run) if w not in ZH_STOPWORDS]
             terms.extend(words)
             # Character bigrams as well: jieba may cut 保修期 whole where the caller says 保修.

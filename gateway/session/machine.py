@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
+from contracts.text import has_cjk
 from gateway.core.api import Handoff, TextTurn
 from gateway.errors import LimitExceeded
 from gateway.events import (
@@ -248,7 +249,7 @@ class SessionMachine:
     def _text_language(self, text: str) -> str:
         if self.language != "auto":
             return self.language
-        return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+        return "zh" if has_cjk(text) else "en"
 
     # ------------------------------------------------------------------ speech in
 

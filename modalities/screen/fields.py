@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from contracts.text import HAN
 from modalities.screen.layout import Line, group_rows, row_text
 
 ScreenKind = Literal["order", "error", "payment", "receipt", "unknown"]
@@ -160,7 +161,7 @@ def _product(row: Sequence[Line]) -> str:
         return ""
     lowered = first.lower()
     if (":" in first or any(w in lowered for w in _NOT_PRODUCT) or _AMOUNT_PRE.search(first)
-            or not re.search(r"[A-Za-z\u4e00-\u9fff]", first)):
+            or not re.search(f"[A-Za-z{HAN}]", first)):
         return ""
     return first
 

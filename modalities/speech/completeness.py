@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from contracts.text import is_cjk
+
 # "unsure": no full stop, or one after one or two words; only a confident end-of-turn model ends it.
 # "announced": the words so far only announce what comes next ("I want to ask", 我想问): the caller
 # has not said it yet, so no verdict of the model ends the turn at the usual silence.
@@ -76,7 +78,7 @@ def completeness(text: str) -> Completeness | None:
     if stripped.endswith("...") or stripped[-1] in _OPEN_PUNCT:
         return "incomplete"
     body = stripped.rstrip(_FINAL_PUNCT).strip()
-    if _is_cjk(body[-1:]):  # Whisper often leaves Chinese unpunctuated: endings decide
+    if is_cjk(body[-1:]):  # Whisper often leaves Chinese unpunctuated: endings decide
         zh = CUES["zh"]
         if body.endswith(tuple(zh.continuations)):
             return "incomplete"
@@ -111,6 +113,3 @@ def _last_sentence(text: str) -> str:
 def _verb_like(word: str) -> bool:
     return word in _VERBS or word.endswith(("ed", "ing", "n't"))
 
-
-def _is_cjk(ch: str) -> bool:
-    return bool(ch) and "\u3400" <= ch <= "\u9fff"

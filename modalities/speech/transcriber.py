@@ -11,10 +11,10 @@ the speech after the last pause can still need transcribing, so the caller rarel
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from contracts.text import close_cjk_gaps
 from models.base import Float32Audio, Transcript
 
 AsrCall = Callable[[Float32Audio, str | None, str | None], Awaitable[Transcript]]
@@ -122,9 +122,6 @@ class TurnTranscriber:
 
 def _join(pieces: list[str], language: str | None) -> str:
     sep = "" if language in NO_SPACE_LANGUAGES else " "
-    return _CJK_GAP.sub("", sep.join(p for p in pieces if p).strip())
+    return close_cjk_gaps(sep.join(p for p in pieces if p).strip())
 
 
-# Whisper sometimes puts spaces between Chinese words; Chinese text has none.
-_CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]"
-_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from contracts.text import HAN
+
 MAX_CHARS = 120  # longer lists made base echo the terms ("账户，账户") on unclear audio
 MAX_FILE_BYTES = 1_000_000
 _HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*$")
 _LATIN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z][A-Za-z0-9+]*(?:[ ][A-Z][A-Za-z0-9+]*)*(?![A-Za-z0-9_-])")
-_HAN = re.compile(r"[\u3400-\u9fff]")
+_HAN = re.compile(f"[{HAN}]")
 _YAML_KEY = re.compile(r"^\s*-?\s*[A-Za-z_]+:\s*")
 _SKIP_WORDS = frozenset({"id", "question", "answer", "title", "language", "zh", "en"})
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 
+from contracts.text import has_cjk
+
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])")
 _CLAUSE = re.compile(r"(?<=[,，、:：])\s*")
 # A long first sentence with no comma is cut before one of these words (a natural breath point).
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_BREAK = re.compile(r"[，、：；,]")
 SHORT_START_BREAK = 16  # a comma this early is the natural first piece
 SHORT_START_WORDS = (8, 12)  # else a word boundary this many characters in
@@ -31,7 +32,7 @@ def speakable_pieces(text: str, *, max_chars: int = 90, first_max_chars: int = 6
     for sentence in (s.strip() for s in _SENTENCE.split(text)):
         if not sentence:
             continue
-        if short_start and not pieces and _CJK.search(sentence) and (cut := _chinese_opening(sentence)):
+        if short_start and not pieces and has_cjk(sentence) and (cut := _chinese_opening(sentence)):
             pieces.append(sentence[:cut])
             sentence = sentence[cut:].strip()
         limit = first_max_chars if not pieces else max_chars

@@ -12,12 +12,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from contracts.text import has_cjk
 from gateway.core.nlu.catalog import ENRICHED_NAME, Catalog
 from gateway.errors import GatewayError
 from models.base import ChatMessage, LanguageModel
 
 _LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])?\s*[\"“]?(.+?)[\"”]?\s*$")
-_ZH = re.compile(r"[\u4e00-\u9fff]")
 _CHATTER = re.compile(r"^(sure|here|certainly|of course|当然|好的|以下)|[:：]$|\*\*", re.IGNORECASE)
 ASKS = {
     "en": "Rewrite this customer's sentence {n} different ways, as callers really talk (casual, "
@@ -40,7 +40,7 @@ def paraphrases(model: LanguageModel, example: str, language: str, n: int) -> li
         candidate = m.group(1).strip()
         if _CHATTER.search(candidate):  # the model talking about its answer, not a paraphrase
             continue
-        in_zh = bool(_ZH.search(candidate))
+        in_zh = has_cjk(candidate)
         if 3 <= len(candidate) <= 200 and in_zh == (language == "zh") \
                 and candidate.lower() != example.lower():
             out.append(candidate)
