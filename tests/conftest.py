@@ -13,6 +13,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import Settings, load_settings
+from models.vad_silero import SileroVad
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLES = PROJECT / "samples"
@@ -85,3 +86,11 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayTh
     gw = GatewayThread(make_settings(tmp_path_factory.mktemp("gateway"))).start()
     yield gw
     gw.stop()
+
+
+@pytest.fixture(scope="session")
+def vad() -> Iterator[SileroVad]:
+    """One real Silero VAD for the tests that score audio with it (each use resets it first)."""
+    detector = SileroVad()
+    yield detector
+    detector.close()

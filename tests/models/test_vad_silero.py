@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "audio"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def vad() -> Iterator[SileroVad]:
-    detector = SileroVad()
-    yield detector
-    detector.close()
 
 
 def _probs(vad: SileroVad, audio: np.ndarray) -> np.ndarray:

@@ -10,8 +10,6 @@ recordings: scripts/narrowband_vad.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -29,11 +27,6 @@ from models.vad_silero import SileroVad
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def vad() -> Iterator[SileroVad]:
-    detector = SileroVad()
-    yield detector
-    detector.close()
 
 
 def _turn_ends(vad: SileroVad, fmt: AudioFormat) -> tuple[list[int], int]:
