@@ -83,9 +83,13 @@ class SpeechTurns:
 
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
              trace: TurnTrace, *, guessed: bool = False) -> None:
-        model, engines, metrics = self._model, self._engines, self._metrics
+        engines, metrics = self._engines, self._metrics
+        pieces = 0
 
         async def asr(audio: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
+            nonlocal pieces
+            pieces += 1
+            model = self._model_for(language, guessed=guessed, first_piece=pieces == 1)
             started = time.perf_counter()
             with trace.stage("asr", {"gateway.backend": model, "asr.audio_ms": len(audio) // 16}) as span:
                 result = await engines.transcribe(model, audio, language, prompt)
@@ -95,6 +99,15 @@ class SpeechTurns:
 
         self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
                                               switch_above=SWITCH_ABOVE if guessed else None)
+
+    def _model_for(self, language: str | None, *, guessed: bool, first_piece: bool) -> str:
+        """The session's engine; but in a session whose language was detected (guessed), once the
+        turn's first piece has been heard by the multilingual engine (which notices a caller who
+        switched language), the rest goes to the engine made for that language: for English,
+        tiny.en, about a third of base's compute on a phone line's default `language = auto`."""
+        if not guessed or first_piece or language is None:
+            return self._model
+        return self._engines.asr_model_for(language)
 
     def judge(self, turn_id: int, ears: CallerEars, heard_ms: int) -> Awaitable[float | None] | None:
         """The end-of-turn model's verdict on the turn's audio up to `heard_ms` (taken now, at

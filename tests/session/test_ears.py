@@ -85,3 +85,68 @@ def test_the_end_of_turn_model_hears_the_turn_from_just_before_its_first_word_to
     turns.close(1)
     assert turns.judge(1, ears, 3100) is None  # the turn is over
     assert SpeechTurns(FakeTurnEngines(None), Metrics(), "en").judge(2, ears, 100) is None  # type: ignore[arg-type]
+
+
+class FakeAsrEngines(FakeTurnEngines):
+    """Records which engine each ASR pass goes to; "the caller" speaks the turn's language, or
+    Mandarin when `switch_to_zh` (the multilingual engine hears it surely on the first piece)."""
+
+    def __init__(self, switch_to_zh: bool = False) -> None:
+        super().__init__(None)
+        self.passes: list[tuple[str, str | None]] = []
+        self.switch_to_zh = switch_to_zh
+
+    def asr_model_for(self, language: str) -> str:
+        return "tiny.en" if language == "en" else "base"
+
+    async def transcribe(self, model: str, audio: np.ndarray, language: str | None, prompt: str | None):
+        from models.base import Transcript
+
+        self.passes.append((model, language))
+        heard = ("zh", 0.95) if self.switch_to_zh and model == "base" else None
+        return Transcript("word", language or "en", 1.0, len(audio) / 16000, heard=heard)
+
+
+def _passes(session_language: str, turn_language: str | None, guessed: bool, switch_to_zh: bool = False
+            ) -> list[tuple[str, str | None]]:
+    """Three pause passes and the final one of a 4 s turn, through SpeechTurns."""
+    import asyncio
+
+    from gateway.metrics import Metrics
+    from gateway.session.speech import SpeechTurns
+    from gateway.tracing import untraced
+
+    ears = CallerEars(RampVad(), AudioFormat("pcm16", 16000), keep_s=12.0)
+    ears.hear(pcm(np.ones(16000 * 5, np.int16)))
+    engines = FakeAsrEngines(switch_to_zh)
+    turns = SpeechTurns(engines, Metrics(), session_language)  # type: ignore[arg-type]
+    turns.open(1, ears, 0, turn_language, untraced(), guessed=guessed)
+
+    async def run() -> None:
+        for until in (1000, 2000, 3000):
+            pending = turns.transcribe(1, until)
+            assert pending is not None
+            await pending
+        final = turns.finish(1, 4000)
+        assert final is not None
+        await final
+    asyncio.run(run())
+    return engines.passes
+
+
+def test_a_detected_english_turn_hears_its_first_piece_with_base_the_rest_with_tiny_en() -> None:
+    passes = _passes("auto", "en", guessed=True)
+    assert passes[0] == ("base", "en")  # the multilingual engine: it would hear a switch
+    assert {model for model, _ in passes[1:]} == {"tiny.en"} and len(passes) >= 2
+
+
+def test_a_caller_who_switched_language_stays_on_the_multilingual_engine() -> None:
+    passes = _passes("auto", "en", guessed=True, switch_to_zh=True)
+    assert passes[:2] == [("base", "en"), ("base", "zh")]  # heard as Mandarin: decoded again in it
+    assert all(model == "base" for model, _ in passes)
+
+
+def test_sessions_without_a_guessed_language_keep_their_engine() -> None:
+    assert {m for m, _ in _passes("auto", None, guessed=False)} == {"base"}  # the first turn: detection
+    assert {m for m, _ in _passes("en", "en", guessed=False)} == {"tiny.en"}  # chosen by the caller
+    assert {m for m, _ in _passes("zh", "zh", guessed=False)} == {"base"}
