@@ -113,17 +113,20 @@ class FasterWhisperTranscriber:
         if arr.size < _MIN_SAMPLES:
             return Transcript("", language or self.info.languages[0], 0.0, seconds)
         model = self._loaded()
+        heard = None
         if self.variable_length and seconds * whisper_guards.FRAMES_PER_SECOND < whisper_guards.MAX_FRAMES:
-            result, language = self._own_length(model, arr, language, prompt)
+            result, language, heard = self._own_length(model, arr, language, prompt)
             if result is not None:
                 self._count("own-length")
                 return result
         self._count("padded")
-        return self._padded(model, arr, language, prompt)
+        padded = self._padded(model, arr, language, prompt)
+        return replace(padded, heard=heard) if heard is not None else padded  # a session may switch
 
-    def _own_length(self, model: Any, arr: Float32Audio, language: str | None,
-                    prompt: str | None) -> tuple[Transcript | None, str | None]:
-        """One pass over the utterance's own frames; (None, language) when a guard rejects it."""
+    def _own_length(self, model: Any, arr: Float32Audio, language: str | None, prompt: str | None
+                    ) -> tuple[Transcript | None, str | None, tuple[str, float] | None]:
+        """One pass over the utterance's own frames: (transcript, language, what it sounds like when
+        the language was given); the transcript is None when a guard rejects the pass."""
         from faster_whisper.audio import pad_or_trim
 
         features = model.feature_extractor(arr)
@@ -131,15 +134,20 @@ class FasterWhisperTranscriber:
         encoded = model.encode(pad_or_trim(features, frames))
         probability, heard = 1.0, None
         if len(self.info.languages) > 1:  # on the same encoder output: one decoder step
-            token, top = model.model.detect_language(encoded)[0][0]
+            top = self._sounds_like(model, encoded)[0]
             if language is None:
-                language, probability = str(token[2:-2]), top
+                language, probability = top
             else:  # decoded as told, but what it sounds like is reported (a session may switch)
-                heard = (str(token[2:-2]), float(top))
+                heard = top
         language = language or self.info.languages[0]
         tokenizer, ids = self._prompt(model, language, prompt)
         result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
-        return (replace(result, heard=heard) if result is not None else None), language
+        return (replace(result, heard=heard) if result is not None else None), language, heard
+
+    def _sounds_like(self, model: Any, encoded: Any) -> list[tuple[str, float]]:
+        """The most likely language of each encoded utterance and its probability."""
+        ranked = model.model.detect_language(encoded)  # per utterance: (token, p), most likely first
+        return [(str(top[0][0][2:-2]), float(top[0][1])) for top in ranked]
 
     def transcribe_batch(self, items: Sequence[tuple[Float32Audio, str | None, str | None]]
                          ) -> list[Transcript | Exception]:
@@ -174,13 +182,15 @@ class FasterWhisperTranscriber:
 
             features = np.stack([pad_or_trim(model.feature_extractor(arr), whisper_guards.MIN_FRAMES)
                                  for _, arr, _, _, _ in group])
-            decoded = self._decode(model, model.encode(features),
-                                   [(arr, lang, tok, ids) for _, arr, lang, tok, ids in group], 1.0)
-            for (i, *_), result in zip(group, decoded, strict=True):
+            encoded = model.encode(features)
+            calls = [(arr, lang, tok, ids) for _, arr, lang, tok, ids in group]
+            decoded = self._decode(model, encoded, calls, 1.0)
+            heard = self._sounds_like(model, encoded) if len(self.info.languages) > 1 else [None] * len(group)
+            for (i, *_), result, sounds in zip(group, decoded, heard, strict=True):
                 if result is not None:
                     self._count("own-length")
                     self._count("batched")
-                    results[i] = result
+                    results[i] = replace(result, heard=sounds)
         for i, (audio, language, prompt) in enumerate(items):
             if results[i] is None:
                 try:

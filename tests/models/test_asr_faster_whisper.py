@@ -140,6 +140,27 @@ def test_with_the_language_given_what_it_sounds_like_is_reported(base: FasterWhi
     assert base.transcribe(audio).heard is None  # detected: nothing more to report
 
 
+def test_what_it_sounds_like_survives_the_padded_fallback_and_a_batch(
+        base: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session that guessed its language can switch only if every decode path reports what the
+    audio sounds like: the padded decode a guard falls back to, and a batch of several sessions."""
+    from models import whisper_guards
+
+    zh, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    en, _ = read_audio(SAMPLES / "en_question_returns.wav")
+    before = dict(base.counts)
+    together = base.transcribe_batch([(zh, "en", None), (en, "zh", None)])
+    assert base.counts["batched"] - before["batched"] == 2
+    heard = [r.heard for r in together if not isinstance(r, Exception)]
+    assert [h[0] if h else None for h in heard] == ["zh", "en"]
+    monkeypatch.setattr(whisper_guards, "TOKEN_FLOOR", 3)  # every own-length pass over the cap
+    monkeypatch.setattr(whisper_guards, "TOKENS_PER_SECOND", 0.0)
+    before = dict(base.counts)
+    padded = base.transcribe(zh, language="en")
+    assert base.counts["padded"] == before["padded"] + 1
+    assert padded.heard is not None and padded.heard[0] == "zh" and padded.heard[1] > 0.8
+
+
 KB = Path(__file__).resolve().parents[2] / "samples" / "kb"
 
 
