@@ -84,12 +84,11 @@ class SpeechTurns:
     def open(self, turn_id: int, ears: CallerEars, start_ms: int, language: str | None,
              trace: TurnTrace, *, guessed: bool = False) -> None:
         engines, metrics = self._engines, self._metrics
-        pieces = 0
+        transcriber: TurnTranscriber | None = None  # set below, before any pass runs
 
         async def asr(audio: Float32Audio, language: str | None, prompt: str | None) -> Transcript:
-            nonlocal pieces
-            pieces += 1
-            model = self._model_for(language, guessed=guessed, first_piece=pieces == 1)
+            model = self._model_for(language, guessed=guessed,
+                                    may_switch=transcriber is None or transcriber.may_switch)
             started = time.perf_counter()
             with trace.stage("asr", {"gateway.backend": model, "asr.audio_ms": len(audio) // 16}) as span:
                 result = await engines.transcribe(model, audio, language, prompt)
@@ -97,15 +96,16 @@ class SpeechTurns:
             metrics.stage.labels("asr").observe(time.perf_counter() - started)
             return result
 
-        self._open[turn_id] = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
-                                              switch_above=SWITCH_ABOVE if guessed else None)
+        transcriber = TurnTranscriber(asr, ears.audio, language=language, start_ms=start_ms,
+                                      switch_above=SWITCH_ABOVE if guessed else None)
+        self._open[turn_id] = transcriber
 
-    def _model_for(self, language: str | None, *, guessed: bool, first_piece: bool) -> str:
+    def _model_for(self, language: str | None, *, guessed: bool, may_switch: bool) -> str:
         """The session's engine; but in a session whose language was detected (guessed), once the
-        turn's first piece has been heard by the multilingual engine (which notices a caller who
-        switched language), the rest goes to the engine made for that language: for English,
-        tiny.en, about a third of base's compute on a phone line's default `language = auto`."""
-        if not guessed or first_piece or language is None:
+        multilingual engine (which notices a caller who switched language) has heard the turn in
+        that language surely (or a piece is committed), the rest goes to the engine made for it:
+        for English, tiny.en, about a third of base's compute on a phone line's `language = auto`."""
+        if not guessed or may_switch or language is None:
             return self._model
         return self._engines.asr_model_for(language)
 

@@ -14,13 +14,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from contracts.text import close_cjk_gaps
+from contracts.text import close_cjk_gaps, has_cjk
 from models.base import Float32Audio, Transcript
 
 AsrCall = Callable[[Float32Audio, str | None, str | None], Awaitable[Transcript]]
 AudioSource = Callable[[int, int], Float32Audio]  # (start_ms, end_ms) -> audio at 16 kHz
 
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "yue", "th"})
+CHINESE_LANGUAGES = frozenset({"zh", "yue"})
+LEANS_ABOVE = 0.5  # the engine's top guess outweighs every other language together
+MIN_FOREIGN_WORDS = 3  # one or two Latin words ("iPhone", "PayPal") inside Mandarin are normal
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,10 @@ class TurnTranscriber:
         self.language = language  # None: detect on the first segment, then keep it for the turn
         self.language_probability = 1.0
         # A language the session guessed (not one the caller chose): the turn's first piece is
-        # decoded again in another language the engine heard with at least this probability.
+        # decoded again in another language the engine heard with at least this probability (or
+        # leaned to, when the decode itself agrees: see _switches).
         self._switch_above = switch_above
+        self._confirmed = False  # a piece was heard as the guessed language itself, surely enough
         self._commit_ms = int(commit_s * 1000)
         self._tail_pad_ms = tail_pad_ms
         self._committed: list[str] = []
@@ -59,6 +64,12 @@ class TurnTranscriber:
     @property
     def text(self) -> str:
         return _join([*self._committed, self._spec_text], self.language)
+
+    @property
+    def may_switch(self) -> bool:
+        """The turn's language is a guess it has not yet confirmed: the next piece could still be
+        heard as another language (so it needs an engine that can hear that)."""
+        return self._switch_above is not None and not self._committed and not self._confirmed
 
     def resumed(self, pause_end_ms: int, at_ms: int) -> None:
         """Speech went on at `at_ms` after the pause that began at `pause_end_ms` (media time)."""
@@ -99,6 +110,8 @@ class TurnTranscriber:
                 assert result.heard is not None
                 self.language, self.language_probability = result.heard
                 result = await self._asr(audio, self.language, None)
+            elif result.heard is not None and result.heard[0] == self.language:
+                self._confirmed = self._confirmed or result.heard[1] >= LEANS_ABOVE
             piece = result.text.strip()
             self._spec_until, self._spec_text = end_ms, piece
             self._candidate = end_ms - start >= self._commit_ms
@@ -106,8 +119,16 @@ class TurnTranscriber:
 
     def _switches(self, result: Transcript) -> bool:
         heard = result.heard
-        return (self._switch_above is not None and not self._committed and heard is not None
-                and heard[0] != self.language and heard[1] >= self._switch_above)
+        if self._switch_above is None or self._committed or heard is None or heard[0] == self.language:
+            return False
+        if heard[1] >= self._switch_above:
+            return True
+        # Two weaker signals that agree: the engine leans to another language, and made to write
+        # Chinese it wrote a whole Latin-script sentence and no Chinese character
+        # ("Hello, how long do I have to return the item?" heard as English at 0.79).
+        words = sum(any(c.isalpha() for c in w) for w in result.text.split())
+        return (heard[1] >= LEANS_ABOVE and self.language in CHINESE_LANGUAGES
+                and not has_cjk(result.text) and words >= MIN_FOREIGN_WORDS)
 
     def finish(self, speech_end_ms: int, *, loop_time: Callable[[], float]) -> Awaitable[TurnText]:
         """The whole turn's transcript; call it when the turn ends (it takes the audio at once)."""

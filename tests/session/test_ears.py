@@ -88,13 +88,13 @@ def test_the_end_of_turn_model_hears_the_turn_from_just_before_its_first_word_to
 
 
 class FakeAsrEngines(FakeTurnEngines):
-    """Records which engine each ASR pass goes to; "the caller" speaks the turn's language, or
-    Mandarin when `switch_to_zh` (the multilingual engine hears it surely on the first piece)."""
+    """Records which engine each ASR pass goes to. The multilingual engine ("base") reports what
+    each pass sounds like: `heard`, pass by pass (the last one repeats)."""
 
-    def __init__(self, switch_to_zh: bool = False) -> None:
+    def __init__(self, heard: list[tuple[str, float]]) -> None:
         super().__init__(None)
         self.passes: list[tuple[str, str | None]] = []
-        self.switch_to_zh = switch_to_zh
+        self.heard = heard
 
     def asr_model_for(self, language: str) -> str:
         return "tiny.en" if language == "en" else "base"
@@ -102,13 +102,15 @@ class FakeAsrEngines(FakeTurnEngines):
     async def transcribe(self, model: str, audio: np.ndarray, language: str | None, prompt: str | None):
         from models.base import Transcript
 
+        heard = None
+        if model == "base":
+            heard = self.heard[min(sum(m == "base" for m, _ in self.passes), len(self.heard) - 1)]
         self.passes.append((model, language))
-        heard = ("zh", 0.95) if self.switch_to_zh and model == "base" else None
         return Transcript("word", language or "en", 1.0, len(audio) / 16000, heard=heard)
 
 
-def _passes(session_language: str, turn_language: str | None, guessed: bool, switch_to_zh: bool = False
-            ) -> list[tuple[str, str | None]]:
+def _passes(session_language: str, turn_language: str | None, guessed: bool,
+            heard: tuple[tuple[str, float], ...] = (("en", 0.9),)) -> list[tuple[str, str | None]]:
     """Three pause passes and the final one of a 4 s turn, through SpeechTurns."""
     import asyncio
 
@@ -118,7 +120,7 @@ def _passes(session_language: str, turn_language: str | None, guessed: bool, swi
 
     ears = CallerEars(RampVad(), AudioFormat("pcm16", 16000), keep_s=12.0)
     ears.hear(pcm(np.ones(16000 * 5, np.int16)))
-    engines = FakeAsrEngines(switch_to_zh)
+    engines = FakeAsrEngines(list(heard))
     turns = SpeechTurns(engines, Metrics(), session_language)  # type: ignore[arg-type]
     turns.open(1, ears, 0, turn_language, untraced(), guessed=guessed)
 
@@ -140,8 +142,15 @@ def test_a_detected_english_turn_hears_its_first_piece_with_base_the_rest_with_t
     assert {model for model, _ in passes[1:]} == {"tiny.en"} and len(passes) >= 2
 
 
+def test_a_turn_stays_on_the_multilingual_engine_until_it_is_heard_surely_in_its_language() -> None:
+    # "Hello" alone: English at 0.46 (measured on samples/audio/en_question_returns.wav)
+    passes = _passes("auto", "en", guessed=True, heard=(("en", 0.46), ("en", 0.92)))
+    assert passes[:2] == [("base", "en"), ("base", "en")]
+    assert {model for model, _ in passes[2:]} == {"tiny.en"} and len(passes) >= 3
+
+
 def test_a_caller_who_switched_language_stays_on_the_multilingual_engine() -> None:
-    passes = _passes("auto", "en", guessed=True, switch_to_zh=True)
+    passes = _passes("auto", "en", guessed=True, heard=(("zh", 0.95),))
     assert passes[:2] == [("base", "en"), ("base", "zh")]  # heard as Mandarin: decoded again in it
     assert all(model == "base" for model, _ in passes)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from modalities.speech.transcriber import TurnTranscriber
 from models.base import Transcript
@@ -73,15 +74,17 @@ async def test_short_pieces_stay_speculative_and_finish_reuses_the_last_pass() -
 class HearingAsr:
     """Decodes in whatever language it is told, and reports what the audio sounds like."""
 
-    def __init__(self, sounds_like: str, probability: float) -> None:
+    def __init__(self, sounds_like: str, probability: float, *, writes: dict[str, str] | None = None) -> None:
         self.heard = (sounds_like, probability)
         self.languages: list[str | None] = []
+        self.writes = writes or {}  # language -> what the decode made to write it gives
 
     async def __call__(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         self.languages.append(language)
         if language is None:
             return Transcript("words", self.heard[0], self.heard[1], len(audio) / 16000)
-        return Transcript(f"as {language}", language, 1.0, len(audio) / 16000, heard=self.heard)
+        text = self.writes.get(language, f"as {language}")
+        return Transcript(text, language, 1.0, len(audio) / 16000, heard=self.heard)
 
 
 async def test_a_guessed_language_gives_way_to_another_heard_surely() -> None:
@@ -98,6 +101,31 @@ async def test_a_guessed_language_stays_when_the_other_is_unsure() -> None:
     result = await tx.finish(2000, loop_time=lambda: 0.0)
     assert asr.languages == ["zh"]
     assert result.language == "zh"
+
+
+async def test_a_lean_to_english_switches_when_the_mandarin_decode_wrote_an_english_sentence() -> None:
+    # Measured: espeak's "Hello, how long do I have to return the item?" in a Mandarin session,
+    # heard as English at 0.79 (under switch_above) and written in Latin script by the zh decode.
+    as_zh = "Hello  How long do I have to return the item?"
+    as_en = "Hello, how long do I have to return the item?"
+    asr = HearingAsr("en", 0.79, writes={"zh": as_zh, "en": as_en})
+    tx = TurnTranscriber(asr, timeline(0), language="zh", start_ms=200, tail_pad_ms=0, switch_above=0.8)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert asr.languages == ["zh", "en"]
+    assert (result.text, result.language) == (as_en, "en")
+
+
+@pytest.mark.parametrize(("probability", "written"), [
+    (0.79, "我想问一下 my order number is"),  # Chinese characters written: the decode is Mandarin
+    (0.79, "iPhone PayPal"),  # two Latin words are normal inside Mandarin
+    (0.45, "Hello how long do I have"),  # a lean under one half is not a lean
+])
+async def test_a_lean_alone_or_a_mandarin_decode_keeps_the_guessed_language(probability: float,
+                                                                          written: str) -> None:
+    asr = HearingAsr("en", probability, writes={"zh": written})
+    tx = TurnTranscriber(asr, timeline(0), language="zh", start_ms=200, tail_pad_ms=0, switch_above=0.8)
+    result = await tx.finish(2000, loop_time=lambda: 0.0)
+    assert asr.languages == ["zh"] and (result.text, result.language) == (written, "zh")
 
 
 async def test_a_language_the_caller_chose_never_switches() -> None:
