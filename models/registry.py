@@ -19,8 +19,8 @@ from models.base import EndOfTurnModel, Synthesizer, Transcriber
 class EngineOptions:
     """What the settings say about the engines, handed to a loader."""
 
-    asr_threads: int = 2
-    asr_workers: int = 1  # calls decoded at once (each with asr_threads threads)
+    asr_threads: int = 1  # the same defaults as the [speech] settings
+    asr_workers: int = 2  # calls decoded at once (each with asr_threads threads)
     beam_size: int = 1
     asr_vocabulary: Mapping[str, str] = field(default_factory=dict)  # language -> hotwords
     asr_prompts: Mapping[str, str] = field(default_factory=dict)  # language -> default prompt
