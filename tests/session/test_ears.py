@@ -89,12 +89,12 @@ def test_the_end_of_turn_model_hears_the_turn_from_just_before_its_first_word_to
 
 class FakeAsrEngines(FakeTurnEngines):
     """Records which engine each ASR pass goes to. The multilingual engine ("base") reports what
-    each pass sounds like: `heard`, pass by pass (the last one repeats)."""
+    each pass sounds like: `sounds_like`, pass by pass (the last one repeats)."""
 
     def __init__(self, heard: list[tuple[str, float]]) -> None:
         super().__init__(None)
         self.passes: list[tuple[str, str | None]] = []
-        self.heard = heard
+        self.sounds_like = heard
 
     def asr_model_for(self, language: str) -> str:
         return "tiny.en" if language == "en" else "base"
@@ -104,7 +104,7 @@ class FakeAsrEngines(FakeTurnEngines):
 
         heard = None
         if model == "base":
-            heard = self.heard[min(sum(m == "base" for m, _ in self.passes), len(self.heard) - 1)]
+            heard = self.sounds_like[min(sum(m == "base" for m, _ in self.passes), len(self.sounds_like) - 1)]
         self.passes.append((model, language))
         return Transcript("word", language or "en", 1.0, len(audio) / 16000, heard=heard)
 
