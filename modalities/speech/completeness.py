@@ -19,7 +19,9 @@ from contracts.text import is_cjk
 # "unsure": no full stop, or one after one or two words; only a confident end-of-turn model ends it.
 # "announced": the words so far only announce what comes next ("I want to ask", 我想问): the caller
 # has not said it yet, so no verdict of the model ends the turn at the usual silence.
-Completeness = Literal["announced", "incomplete", "unsure", "complete", "final"]
+# "opening": a greeting and nothing else ("Hello.", "Hello?", 你好): callers usually go on to the
+# question after a short breath, so the model's certainty does not end the turn there either.
+Completeness = Literal["announced", "opening", "incomplete", "unsure", "complete", "final"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class LanguageCues:
     final_endings: tuple[str, ...] = ()  # endings (punctuation stripped) that close a turn
     short_turns: frozenset[str] = frozenset()  # whole turns of one or two words
     announcements: tuple[str, ...] = ()  # endings that announce the question still to come
+    greetings: frozenset[str] = frozenset()  # whole turns that only open the conversation
     spaced: bool = True  # words are separated by spaces (False: match endings on characters)
 
 
@@ -38,17 +41,21 @@ CUES: Mapping[str, LanguageCues] = MappingProxyType({
             "their", "his", "her", "its", "with", "for", "in", "on", "at", "if", "that", "which", "who",
             "when", "while", "than", "then", "as", "like", "about", "from", "into", "um", "uh", "er")),
         short_turns=frozenset((
-            "yes", "no", "yeah", "yep", "nope", "ok", "okay", "sure", "thanks", "thank you", "hello",
-            "hi", "bye", "goodbye", "agent", "operator", "representative", "help", "stop", "repeat",
+            "yes", "no", "yeah", "yep", "nope", "ok", "okay", "sure", "thanks", "thank you",
+            "bye", "goodbye", "agent", "operator", "representative", "help", "stop", "repeat",
             "correct", "right", "wrong", "please", "human", "person")),
         announcements=("want to ask", "wanted to ask", "like to ask", "have a question", "got a question",
-                       "my question is", "was wondering", "can i ask", "could i ask")),
+                       "my question is", "was wondering", "can i ask", "could i ask"),
+        greetings=frozenset(("hello", "hi", "hey", "hello there", "hi there", "hey there", "good morning",
+                             "good afternoon", "good evening", "hello hello", "hi hello"))),
     "zh": LanguageCues(
         continuations=("和", "跟", "但是", "因为", "所以", "的", "而且", "还有", "如果", "就是", "然后",
                        "我想", "想问", "问一下", "想知道", "请问", "那个", "嗯"),
         final_endings=("吗", "呢", "吧", "啊", "了", "嘛"),
         announcements=("我想问", "想问一下", "问一下", "请问", "我想知道", "想咨询", "咨询一下", "我有个问题",
                        "我有一个问题", "我想了解", "想了解一下"),
+        greetings=frozenset(("你好", "您好", "喂", "喂你好", "喂您好", "你好你好", "哈喽", "早上好", "下午好",
+                             "晚上好")),
         spaced=False),
 })
 
@@ -70,9 +77,11 @@ def completeness(text: str) -> Completeness | None:
     stripped = text.strip().strip("\"'“”")
     if not stripped:
         return None
+    said = stripped.rstrip(_FINAL_PUNCT + _OPEN_PUNCT + ".").strip().lower()
+    if _greeting_only(said):  # "Hello?" too: Whisper writes the greeting as a question as often
+        return "opening"
     if stripped[-1] in "?？":
         return "final"
-    said = stripped.rstrip(_FINAL_PUNCT + _OPEN_PUNCT + ".").strip().lower()
     if said.endswith(CUES["zh"].announcements + CUES["en"].announcements):
         return "announced"
     if stripped.endswith("...") or stripped[-1] in _OPEN_PUNCT:
@@ -103,6 +112,12 @@ def sounds_complete(text: str) -> bool | None:
     """Whether a transcript reads as a finished utterance; None when there is nothing to judge."""
     verdict = completeness(text)
     return None if verdict is None else verdict in ("complete", "final")
+
+
+def _greeting_only(said: str) -> bool:
+    """The whole turn so far is a greeting (punctuation between its words ignored)."""
+    words = " ".join("".join(" " if c in _FINAL_PUNCT + _OPEN_PUNCT else c for c in said).split())
+    return words in CUES["en"].greetings or words.replace(" ", "") in CUES["zh"].greetings
 
 
 def _last_sentence(text: str) -> str:

@@ -19,6 +19,7 @@ the rhythm rule, unless the model is sure the caller is mid-sentence: then the r
 | words \\ model p        | >= turn_threshold | doubtful, absent, failed | < turn_doubt      |
 |-----------------------|-------------------|--------------------------|-------------------|
 | announced ("我想问")   | end_unfinished_ms | end_unfinished_ms        | end_unfinished_ms |
+| opening ("Hello.")    | end_incomplete_ms | end_incomplete_ms        | end_incomplete_ms |
 | unfinished            | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
 | unknown (***)         | end_incomplete_ms | end_incomplete_ms        | end_unfinished_ms |
 | unsure (*)            | end_confident_ms  | end_incomplete_ms        | end_incomplete_ms |
@@ -151,6 +152,8 @@ class Endpointer:
         cfg = self.config
         if words == "announced":  # "I want to ask ..." : the question is still to come
             return max(cfg.end_incomplete_ms, cfg.end_unfinished_ms)
+        if words == "opening":  # "Hello." and a breath: the question usually follows
+            return cfg.end_incomplete_ms
         if words is None or words == "incomplete":
             sure = p is not None and p < cfg.turn_doubt
             return max(cfg.end_incomplete_ms, cfg.end_unfinished_ms) if sure else cfg.end_incomplete_ms

@@ -30,6 +30,16 @@ from modalities.speech.endpointing import EndpointConfig, Endpointer
     ("So I wanted to ask,", "announced"),
     ("I have a question about my order.", "complete"),
     ("请问？", "final"),
+    ("Hello.", "opening"),
+    ("Hello, hello.", "opening"),
+    ("Good morning", "opening"),
+    ("喂，你好。", "opening"),
+    ("您好", "opening"),
+    ("Hello?", "opening"),  # how Whisper wrote the greeting that two callers were talked over in
+    ("你好？", "opening"),
+    ("Hello, how long do I have to return the item?", "final"),
+    ("Hello, I'd like to return my blender.", "complete"),
+    ("你好，我想退货。", "complete"),
 ])
 def test_completeness(text: str, expected: str | None) -> None:
     assert completeness(text) == expected
@@ -79,6 +89,16 @@ def test_an_announced_question_waits_longest_whatever_the_model() -> None:
     for p in (0.05, 0.11, 0.5, 0.99, None):
         assert _silence_to_end("我想问", p, longest_pause_ms=0) == 2016
         assert _silence_to_end("I have a question.", p, longest_pause_ms=0) == 2016
+
+
+def test_a_greeting_alone_waits_for_the_question_whatever_the_model() -> None:
+    """samples/audio/en_question_returns.wav: "Hello." and a 240 ms breath before the question.
+    At 25 callers tiny.en wrote "Hello?" for two of them, the model said p 0.83, and their replies
+    started in that breath (256 ms of measured silence, over the 200 ms those two called for)."""
+    for p in (0.05, 0.5, 0.83, 0.99, None):
+        for greeting in ("Hello?", "Hello.", "喂，你好"):
+            assert _silence_to_end(greeting, p, longest_pause_ms=0) == 1408
+    assert _silence_to_end("Hello, how long do I have to return the item?", 0.83, longest_pause_ms=0) == 224
 
 
 def test_a_pause_without_words_the_model_is_sure_of_waits_as_if_unfinished() -> None:
