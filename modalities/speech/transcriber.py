@@ -43,9 +43,9 @@ class TurnTranscriber:
         self.start_ms = start_ms  # media time of the turn's first voiced window
         self.language = language  # None: detect on the first segment, then keep it for the turn
         self.language_probability = 1.0
-        # A language the session guessed (not one the caller chose): the turn's first piece is
-        # decoded again in another language the engine heard with at least this probability (or
-        # leaned to, when the decode itself agrees: see _switches).
+        # A language the session guessed (not one the caller chose): while nothing is committed, a
+        # piece is decoded again in another language the engine heard with at least this
+        # probability (or leaned to, when the decode itself agrees: see _switches).
         self._switch_above = switch_above
         self._confirmed = False  # a piece was heard as the guessed language itself, surely enough
         self._commit_ms = int(commit_s * 1000)
