@@ -78,7 +78,7 @@ class FasterWhisperTranscriber:
         self.vocabulary = dict(vocabulary or {})
         self.variable_length = variable_length
         self.counts = {"own-length": 0, "padded": 0, "batched": 0, "loop": 0, "token-cap": 0,
-                       "compression": 0}
+                       "compression": 0, "skipped-speech": 0}
         self._t2s: Any = None
         self._lock = threading.Lock()
 
@@ -116,6 +116,11 @@ class FasterWhisperTranscriber:
         heard = None
         if self.variable_length and seconds * whisper_guards.FRAMES_PER_SECOND < whisper_guards.MAX_FRAMES:
             result, language, heard = self._own_length(model, arr, language, prompt)
+            if result is not None and prompt and self._skipped_speech(model, result):
+                self._count("skipped-speech")  # decoded again without the prompt; the longer wins
+                again = self._own_length(model, arr, language, None)[0]
+                if again is not None and len(again.text) > len(result.text):
+                    result = replace(again, heard=heard)
             if result is not None:
                 self._count("own-length")
                 return result
@@ -143,6 +148,10 @@ class FasterWhisperTranscriber:
         tokenizer, ids = self._prompt(model, language, prompt)
         result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
         return (replace(result, heard=heard) if result is not None else None), language, heard
+
+    def _skipped_speech(self, model: Any, result: Transcript) -> bool:
+        tokens = len(model.hf_tokenizer.encode(" " + result.text, add_special_tokens=False).ids)
+        return whisper_guards.skipped_speech(tokens, result.audio_seconds) if result.text else False
 
     def _sounds_like(self, model: Any, encoded: Any) -> list[tuple[str, float]]:
         """The most likely language of each encoded utterance and its probability."""
@@ -187,6 +196,8 @@ class FasterWhisperTranscriber:
             decoded = self._decode(model, encoded, calls, 1.0)
             heard = self._sounds_like(model, encoded) if len(self.info.languages) > 1 else [None] * len(group)
             for (i, *_), result, sounds in zip(group, decoded, heard, strict=True):
+                if result is not None and items[i][2] and self._skipped_speech(model, result):
+                    continue  # decoded again one by one below, where the prompt can be dropped
                 if result is not None:
                     self._count("own-length")
                     self._count("batched")

@@ -22,6 +22,10 @@ MAX_FRAMES = 3000  # the encoder's positional table ends at 30 s
 TOKENS_PER_SECOND = 15.0
 TOKEN_FLOOR = 24
 COMPRESSION_LIMIT = 2.4  # faster-whisper's own threshold for "too repetitive"
+# A pass prompted with the turn's earlier words that wrote fewer tokens than this per second of
+# audio skipped speech: on jfk.wav's last 3 s ("ask what you can do for your country"), prompted
+# with "... what your country can do for you", tiny.en wrote only "country." (2 tokens).
+MIN_PROMPTED_TOKENS_PER_SECOND = 1.0
 MAX_PERIOD = 12  # longest repeated token pattern looked for
 MIN_REPEATS = 3  # a pattern seen this many times in a row ...
 MIN_LOOP_TOKENS = 9  # ... over at least this many tokens is a loop, not "对对对" or "no no no"
@@ -62,6 +66,11 @@ def loops(tokens: Sequence[int]) -> bool:
         if repeats >= MIN_REPEATS and repeats * period >= MIN_LOOP_TOKENS:
             return True
     return False
+
+
+def skipped_speech(tokens: int, seconds: float) -> bool:
+    """A prompted pass wrote something, but too little for the audio's length (empty is silence)."""
+    return 0 < tokens < MIN_PROMPTED_TOKENS_PER_SECOND * seconds
 
 
 def rejection(tokens: Sequence[int], text: str, cap: int) -> str | None:

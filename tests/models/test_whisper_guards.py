@@ -34,6 +34,13 @@ def test_loops_finds_a_repeated_tail() -> None:
     assert not g.loops([])
 
 
+def test_a_prompted_pass_that_wrote_too_little_skipped_speech() -> None:
+    assert g.skipped_speech(2, 3.0)  # "country." for 3 s of "ask what you can do for your country"
+    assert not g.skipped_speech(9, 3.0)
+    assert not g.skipped_speech(0, 3.0)  # nothing written: silence, not skipped speech
+    assert not g.skipped_speech(1, 0.8)  # "Yes." is a whole short piece
+
+
 def test_rejection_reasons() -> None:
     assert g.rejection([1, 2, 3], "How long do I have?", cap=10) is None
     assert g.rejection([5] * 12, "the the the", cap=100) == "loop"
