@@ -119,8 +119,9 @@ class FasterWhisperTranscriber:
             if result is not None and prompt and self._skipped_speech(model, result):
                 self._count("skipped-speech")  # decoded again without the prompt; the longer wins
                 again = self._own_length(model, arr, language, None)[0]
-                if again is not None and len(again.text) > len(result.text):
-                    result = replace(again, heard=heard)
+                if again is not None and len(again.text) > len(result.text):  # the detection stands
+                    result = replace(again, language=result.language, heard=heard,
+                                     language_probability=result.language_probability)
             if result is not None:
                 self._count("own-length")
                 return result
