@@ -116,12 +116,6 @@ class FasterWhisperTranscriber:
         heard = None
         if self.variable_length and seconds * whisper_guards.FRAMES_PER_SECOND < whisper_guards.MAX_FRAMES:
             result, language, heard = self._own_length(model, arr, language, prompt)
-            if result is not None and prompt and self._skipped_speech(model, result):
-                self._count("skipped-speech")  # decoded again without the prompt; the longer wins
-                again = self._own_length(model, arr, language, None)[0]
-                if again is not None and len(again.text) > len(result.text):  # the detection stands
-                    result = replace(again, language=result.language, heard=heard,
-                                     language_probability=result.language_probability)
             if result is not None:
                 self._count("own-length")
                 return result
@@ -148,6 +142,12 @@ class FasterWhisperTranscriber:
         language = language or self.info.languages[0]
         tokenizer, ids = self._prompt(model, language, prompt)
         result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+        if result is not None and prompt and self._skipped_speech(model, result):
+            self._count("skipped-speech")  # decoded again without the prompt; the longer wins
+            tokenizer, ids = self._prompt(model, language, None)
+            again = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+            if again is not None and len(again.text) > len(result.text):
+                result = again
         return (replace(result, heard=heard) if result is not None else None), language, heard
 
     def _skipped_speech(self, model: Any, result: Transcript) -> bool:
