@@ -69,7 +69,12 @@ class TurnTranscriber:
     def may_switch(self) -> bool:
         """The turn's language is a guess it has not yet confirmed: the next piece could still be
         heard as another language (so it needs an engine that can hear that)."""
-        return self._switch_above is not None and not self._committed and not self._confirmed
+        return self._guess_open and not self._confirmed
+
+    @property
+    def _guess_open(self) -> bool:
+        """The language is a guess and no piece is committed: a switch could still redo the turn."""
+        return self._switch_above is not None and not self._committed
 
     def resumed(self, pause_end_ms: int, at_ms: int) -> None:
         """Speech went on at `at_ms` after the pause that began at `pause_end_ms` (media time)."""
@@ -119,8 +124,9 @@ class TurnTranscriber:
 
     def _switches(self, result: Transcript) -> bool:
         heard = result.heard
-        if self._switch_above is None or self._committed or heard is None or heard[0] == self.language:
+        if not self._guess_open or heard is None or heard[0] == self.language:
             return False
+        assert self._switch_above is not None
         if heard[1] >= self._switch_above:
             return True
         # Two weaker signals that agree: the engine leans to another language, and made to write
