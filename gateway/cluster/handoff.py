@@ -127,6 +127,7 @@ class CallerRelay:
         elif event.kind == "agent.release" and self._holder(sid) == agent:
             _, task = self._forwards.pop(sid)
             task.cancel()
+            await asyncio.wait([task])  # the watcher is gone before the bot holds the call again
             self.set_owner(sid, None)
 
     def _holder(self, session_id: str) -> str | None:
