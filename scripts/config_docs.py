@@ -30,12 +30,14 @@ EXTRA = {
     "llm_max_tokens": "longest LLM reply",
     "llm_threads": "CPU threads of the embedded llama.cpp",
     "agent_queue_size": "sessions waiting for a person, at most",
-    "espeak_words_per_minute": "espeak-ng speaking rate (its own default is 175; slower is heard better by Whisper base)",
+    "espeak_words_per_minute":
+        "espeak-ng speaking rate (its own default is 175; slower is heard better by Whisper base)",
     "ice_credential": "password for the TURN servers",
     "max_peers": "concurrent WebRTC peers; beyond that an offer gets `webrtc-busy`",
     "jpeg_quality": "JPEG quality of camera frames handed to sign recognition",
     "answer_timeout_s": "longest wait for ICE gathering before an offer gets `webrtc-timeout`",
-    "mode": "`off`: no credentials (loopback development, every connection is an admin); `required`: keys or tokens",
+    "mode": ("`off`: no credentials (loopback development, every connection is an admin); "
+             "`required`: keys or tokens"),
     "api_keys": "each `SHA256HEX:tenant:role[:name]` (the hash from `gateway ops new-key`, never the key)",
     "allowed_origins": "browser origins allowed besides the gateway's own pages (`https://app.example.com`)",
     "connect_timeout_s": "PostgreSQL connect timeout",

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KB = ROOT / "samples" / "kb"
 MIXED = ["我的iPhone坏了，可以保修吗？", "可以用PayPal付款吗？", "我想开通Plus会员。",
          "Visa卡被扣了两次钱。", "我的MacBook充不了电。", "订单号是MLH123456，到哪了？"]
-SAMPLES = {"zh_question_returns.wav": "我想退货，需要多长时间？", "zh_mixed_iphone.wav": "我的iPhone坏了，可以保修吗？"}
+SAMPLES = {"zh_question_returns.wav": "我想退货，需要多长时间？",
+           "zh_mixed_iphone.wav": "我的iPhone坏了，可以保修吗？"}
 PROMPTS = {"prompt-plain": "以下是普通话的句子。",
            "prompt-service": "您好，这里是客服中心，请问有什么可以帮您？",
            "prompt-mixed": "您好，请问您的订单号是多少？我用PayPal付款了。"}
@@ -74,9 +75,9 @@ def latin(text: str) -> set[str]:
 
 def main() -> None:
     from gateway.evaluation import char_error_rate
+    from modalities.speech.vocabulary import vocabulary
     from models.asr_faster_whisper import FasterWhisperTranscriber
     from models.zh_speech_text import normalise
-    from modalities.speech.vocabulary import vocabulary
 
     p = argparse.ArgumentParser()
     p.add_argument("--cache", default="/tmp/zhdev")
@@ -88,9 +89,11 @@ def main() -> None:
     print(f"dev set: {len(clips)} clips, {seconds:.0f} s of speech")
     for config in args.configs.split(","):  # parts joined by "+": "beam5+prompt-plain"
         parts = config.split("+")
-        chars = next((c for k, c in (("no-vocab", 0), ("vocab-60", 60), ("vocab-240", 240)) if k in parts), 120)
+        sizes = (("no-vocab", 0), ("vocab-60", 60), ("vocab-240", 240))
+        chars = next((c for k, c in sizes if k in parts), 120)
         vocab = {"zh": vocabulary(KB, "zh", max_chars=chars)} if chars else {}
-        prompts = {"zh": PROMPTS[k] for k in parts if k in PROMPTS}
+        named = [PROMPTS[k] for k in parts if k in PROMPTS]
+        prompts = {"zh": named[-1]} if named else {}
         beam = next((int(k[4:]) for k in parts if k.startswith("beam")), 1)
         asr = FasterWhisperTranscriber("base", beam_size=beam, vocabulary=vocab, prompts=prompts)
         asr.transcribe(clips[0][2], language="zh")  # warm-up
