@@ -102,6 +102,9 @@ class SpeechSettings:
     # (0: transcribe every pause at once); docs/benchmarks.md "Capacity, pause passes"
     skip_mid_sentence_pass_ms: int = 6000
     skip_mid_sentence_languages: tuple[str, ...] = ("en",)  # turns in these languages skip them
+    # At a pause whose words sound finished the core starts understanding them (pure: no state,
+    # no record; with an LLM intent picker that may be a model call for words the caller goes on from)
+    prepare_in_pauses: bool = True
 
     def validate(self) -> None:
         _check(self.asr_model in ASR_MODELS, f"speech.asr_model must be one of {ASR_MODELS}")

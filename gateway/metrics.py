@@ -22,6 +22,9 @@ class Metrics:
                                        "End of caller speech to first reply audio frame",
                                        buckets=LATENCY_BUCKETS, registry=r)
         self.barge_ins = Counter("gateway_barge_ins_total", "Replies stopped by the caller", registry=r)
+        self.prepared_turns = Counter("gateway_prepared_turns_total", "Spoken turns whose understanding "
+                                      "had started in the caller's pause (yes) or not (no)", ["prepared"],
+                                      registry=r)
         self.handoffs = Counter("gateway_handoffs_total", "Handoffs to a person", ["reason"], registry=r)
         self.dropped_inputs = Counter("gateway_dropped_inputs_total", "Inputs dropped: inbox full",
                                       ["channel"], registry=r)

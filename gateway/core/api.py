@@ -71,6 +71,15 @@ class Conversation(Protocol):
 
     def respond(self, turn: TextTurn) -> AsyncIterator[CoreEvent]: ...
 
+    async def prepare(self, turn: TextTurn) -> None:
+        """The caller may have finished on these words: do the pure part of answering them now
+        (no state changes, nothing recorded or said); respond() on the same words reuses it."""
+        ...
+
+    def prepared(self, turn: TextTurn) -> bool:
+        """Whether prepare() had started on exactly this turn."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -33,6 +33,7 @@ from gateway.core.policies.frustration import frustrated
 from gateway.core.policies.pii import mask
 from gateway.core.policies.risk import RiskDecision, assess_risk
 from gateway.core.policies.verify import MAX_ATTEMPTS, Challenge
+from gateway.core.prepared import Key, ReadingMemo
 from gateway.core.services import CoreServices
 from gateway.core.text import base_language, guess_language, tokenize
 from gateway.errors import LimitExceeded
@@ -88,6 +89,7 @@ class CoreConversation:
         self._last_docs: tuple[str, ...] = ()  # documents the last answer came from
         self._turn_record: dict[str, object] | None = None  # written once per turn
         self._desk: ActionDesk | None = None  # backend actions of this conversation (issue 19)
+        self._readings = ReadingMemo(self._read)  # understanding, started in the caller's pause
 
     # ------------------------------------------------------------------ helpers
 
@@ -119,6 +121,23 @@ class CoreConversation:
         return Handoff(reason, urgent, package)
 
     # ------------------------------------------------------------------ the turn
+
+    def _key(self, turn: TextTurn) -> Key | None:
+        raw = turn.text.strip()[: self.services.settings.max_turn_chars]
+        return (mask(raw).text, self._language_of(turn, raw)) if raw else None
+
+    async def prepare(self, turn: TextTurn) -> None:
+        """The caller may have finished on these words: start understanding them (pure; see
+        gateway.core.prepared). respond() on the same words then reads nothing again."""
+        key = self._key(turn)
+        if key is None or self.handed_off or self._challenge is not None or detect_emergency(key[0]):
+            return  # nothing to read, or respond() would not read this turn
+        await self._readings.read(key)
+
+    def prepared(self, turn: TextTurn) -> bool:
+        """Whether a reading of exactly this turn was started before it ended."""
+        key = self._key(turn)
+        return key is not None and self._readings.has(key)
 
     async def respond(self, turn: TextTurn) -> AsyncIterator[CoreEvent]:
         settings = self.services.settings
@@ -161,7 +180,7 @@ class CoreConversation:
             return
         # Emergencies first: the phrase list at once, then by meaning (one embedding, a few ms).
         floor = detect_emergency(text)
-        reading = None if floor is not None else await asyncio.to_thread(self._read, text, language)
+        reading = None if floor is not None else await self._readings.read((text, language))
         if floor is not None or (reading is not None and reading.emergency):
             self.state.intent = "emergency"
             yield self._state()
@@ -187,7 +206,7 @@ class CoreConversation:
             if self._challenge is not None or self.handed_off or not self._pending_request:
                 return
             text, self._pending_request, verified = self._pending_request, "", True
-            reading = await asyncio.to_thread(self._read, text, language)
+            reading = await self._readings.read((text, language))
         elif (answered := yes_no(text)) is not None and (self._feedback_for or self.state.pending_confirm):
             async for event in self._yes_no(answered, language):
                 yield event
@@ -441,4 +460,5 @@ class CoreConversation:
             log.warning("llm fallback session=%s why=%s", self.session_id, outcome.fallback)
 
     async def aclose(self) -> None:
+        self._readings.close()
         self.services.agents.cancel(self.session_id)

@@ -21,6 +21,7 @@ from gateway.session.messages import (
     Finish,
     JudgeTurn,
     OpenSpeech,
+    PrepareReply,
     ReadScreen,
     Record,
     Report,
@@ -128,11 +129,16 @@ async def execute(s: Executor, command: Command) -> None:
         s.sign.push(command.data, command.media_time_ms)
     elif isinstance(command, ConfirmSign):
         s.spawn("sign", None, s.sign.confirm(command.yes))
+    elif isinstance(command, PrepareReply):
+        s.spawn("reply", command.turn_id, _prepare(s, command))
     elif isinstance(command, StartReply):
         turn = command.turn
         known = s._traces.pop(command.turn_id) if command.turn_id in s._traces else None
         trace = known or s.trace_turn(turn.modality)
-        trace.set({"turn.id": command.turn_id, "turn.language": turn.language})
+        prepared = turn.modality == "speech" and s.conversation.prepared(turn)
+        if turn.modality == "speech":
+            s.metrics.prepared_turns.labels("yes" if prepared else "no").inc()
+        trace.set({"turn.id": command.turn_id, "turn.language": turn.language, "turn.prepared": prepared})
         wall = None if command.speech_end_ms is None else s.arrival_of(command.speech_end_ms)
         _reply(s, command.turn_id, trace, s.replies.voice(
             command.turn_id, s.conversation.respond(turn), turn.language, "bot", wall, command.asr_ms, trace))
@@ -193,6 +199,14 @@ async def _final(s: Executor, turn_id: int, until: int, pending: Awaitable[TurnT
     result = TurnText("", "", 0.0) if pending is None else await pending
     await s._tell(Transcribed(turn_id, until, result.text, result.language, final=True, asr_ms=result.asr_ms,
                               language_probability=result.language_probability))
+
+
+async def _prepare(s: Executor, command: PrepareReply) -> None:
+    """Speculative: a failure here is the confirmed turn's to report (respond() reads again)."""
+    try:
+        await s.conversation.prepare(command.turn)
+    except Exception:
+        log.warning("prepare failed session=%s turn=%s", s.session_id, command.turn_id, exc_info=True)
 
 
 async def _read_screen(s: Executor, command: ReadScreen, trace: TurnTrace) -> None:

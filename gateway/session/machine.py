@@ -60,6 +60,7 @@ from gateway.session.messages import (
     JudgeTurn,
     MachineInput,
     OpenSpeech,
+    PrepareReply,
     ReadScreen,
     Record,
     ReplyDone,
@@ -112,6 +113,7 @@ class MachineConfig:
     # reply in a caller's pause (docs/benchmarks.md "Capacity, pause passes"), so English only.
     skip_mid_sentence_languages: tuple[str, ...] = ("en",)
     detect_above: float = 0.5  # language auto: a first detection this sure becomes the session's
+    prepare_in_pauses: bool = True  # words that sound finished: the core starts on them (PrepareReply)
 
 
 class SessionMachine:
@@ -357,8 +359,13 @@ class SessionMachine:
             if result.turn_id != self._speech:
                 return  # a pause of a turn that is over since
             if result.until_ms == self._awaited:
-                self.endpointer.hint(completeness(result.text))
+                words = completeness(result.text)
+                self.endpointer.hint(words)
                 self._awaited = -1
+                if words in ("unsure", "complete", "final") and self.config.prepare_in_pauses:
+                    language = result.language or self._text_language(result.text)
+                    turn = TextTurn(cut_runaway(result.text), language, "speech")
+                    out.append(PrepareReply(result.turn_id, turn))
             if result.text:
                 out.append(Emit(TranscriptPartial(result.turn_id, result.text, result.language)))
             self._release(now, out)

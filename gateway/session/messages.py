@@ -219,6 +219,15 @@ class StartReply:
 
 
 @dataclass(frozen=True)
+class PrepareReply:
+    """The caller may have finished on these words (a pause after words that sound finished):
+    the core may start the pure part of answering them. Nothing is said or stored for it."""
+
+    turn_id: int
+    turn: TextTurn
+
+
+@dataclass(frozen=True)
 class Say:
     """Voices a given text, no core involved (a person's words, a repeat of the last reply)."""
 
@@ -242,4 +251,4 @@ class Finish:
 
 
 Command = (Emit | Record | Report | Count | OpenSpeech | Transcribe | JudgeTurn | SpeechGap | CloseSpeech
-           | ReadScreen | SignFrame | ConfirmSign | StartReply | Say | StopReply | Finish)
+           | ReadScreen | SignFrame | ConfirmSign | PrepareReply | StartReply | Say | StopReply | Finish)

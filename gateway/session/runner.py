@@ -78,7 +78,8 @@ def machine_config(settings: Settings, language: str, *, judge_turns: bool = Fal
     return MachineConfig(language, endpoint, s.transcribe_in_pauses,
                          judge_turns=judge_turns and s.transcribe_in_pauses,
                          skip_mid_sentence_pass_ms=s.skip_mid_sentence_pass_ms,
-                         skip_mid_sentence_languages=s.skip_mid_sentence_languages)
+                         skip_mid_sentence_languages=s.skip_mid_sentence_languages,
+                         prepare_in_pauses=s.prepare_in_pauses)
 
 
 class Session(Executor):

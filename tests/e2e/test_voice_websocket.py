@@ -39,7 +39,15 @@ async def one_turn(url: str, path, *, fmt: AudioFormat | None = None, language="
     return client.result
 
 
+def prepared_turns(live_gateway) -> float:
+    with urllib.request.urlopen(live_gateway.http + "/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith('gateway_prepared_turns_total{prepared="yes"}'))
+
+
 async def test_full_spoken_turn_is_answered_and_stored(live_gateway):
+    prepared_before = prepared_turns(live_gateway)
     result = await one_turn(live_gateway.url, RETURNS_EN, language="en")
     assert result.errors == []
     assert len(result.transcripts) == 1
@@ -55,6 +63,8 @@ async def test_full_spoken_turn_is_answered_and_stored(live_gateway):
     speakers = [t["speaker"] for t in stored["turns"]]
     assert speakers[:2] == ["caller", "bot"]
     assert stored["turns"][0]["text"] == result.transcripts[0]
+    # The question's words were understood in the caller's last pause, before the turn ended.
+    assert prepared_turns(live_gateway) == prepared_before + 1
 
 
 def await_stored(live_gateway, session_id):
