@@ -80,7 +80,7 @@ from gateway.session.messages import (
     VoiceWindow,
     WorkerFailed,
 )
-from modalities.sign.events import LetterRecognised, ReadbackResolved, SignTurnReady, WordRecognised
+from gateway.session.sign_turns import read_sign
 from modalities.speech.endpointing import (
     BargeIn,
     EndpointConfig,
@@ -456,24 +456,13 @@ class SessionMachine:
     # ------------------------------------------------------------------ screen and sign
 
     def _sign(self, saw: SignSaw, now: float, out: list[Command]) -> None:
-        for event in saw.events:
-            if isinstance(event, LetterRecognised):
-                out.append(Emit(Caption(event.letter, "sign-letter", {"confidence": event.confidence})))
-            elif isinstance(event, WordRecognised):
-                out.append(Emit(Caption(event.word, "sign-word", {"confidence": event.confidence})))
-            elif isinstance(event, SignTurnReady):
-                if event.needs_readback:
-                    out.append(Emit(Caption(event.readback_prompt, "sign-readback",
-                                            {"text": event.text, "confidence": event.confidence})))
-                else:
-                    self._sign_turn(event.text, event.confidence, now, out)
-            elif isinstance(event, ReadbackResolved):
-                out.append(Emit(Caption(event.text, "sign-readback-answer", {"confirmed": event.confirmed})))
-                if event.confirmed:
-                    self._sign_turn(event.text, 1.0, now, out)
-
-    def _sign_turn(self, text: str, confidence: float, now: float, out: list[Command]) -> None:
-        self._caller_turn(self._next(), TextTurn(text, "en", "sign", {"confidence": confidence}), now, out)
+        for item in read_sign(saw.events):
+            if isinstance(item, Caption):
+                out.append(Emit(item))
+            else:
+                text, confidence = item
+                turn = TextTurn(text, "en", "sign", {"confidence": confidence})
+                self._caller_turn(self._next(), turn, now, out)
 
     # ------------------------------------------------------------------ errors and the end
 
