@@ -206,6 +206,10 @@ def run_bench(args: argparse.Namespace) -> int:
             f"{backend:<10} {result.p50:>14.0f} ms {result.p95:>5.0f} ms {result.reply_p50:>13.0f} ms "
             f"{result.llm_phrased:>6}/{len(result.first_clause_ms):<5} {tps:>9}"
         )
+        if result.prepared_first_ms and result.prepared_p50 > 0:
+            print(f"{'':<10} understanding prepared in the pause: first clause p50 "
+                  f"{result.prepared_p50:.1f} ms, p95 {result.prepared_p95:.1f} ms; p50 ratio "
+                  f"not prepared/prepared {result.p50 / result.prepared_p50:.1f}x, in-process")
         if result.emergency_ms:
             print(f"{'':<10} emergency check (phrase floor + meaning) p50 {result.emergency_p50:.1f} ms, "
                   f"max {max(result.emergency_ms):.1f} ms, in-process")

@@ -70,6 +70,9 @@ class BenchResult:
     reply_ms: tuple[float, ...]
     llm_phrased: int  # replies the LLM phrased (the rest fell back to the grounded responder)
     emergency_ms: tuple[float, ...] = ()  # the emergency check alone (phrase floor + meaning), in-process
+    # First clause when the turn's understanding was prepared in the caller's pause (prepare()
+    # awaited before respond(): the turn ended on the words of the last pause), in-process
+    prepared_first_ms: tuple[float, ...] = ()
 
     @staticmethod
     def _pct(values: Sequence[float], q: float) -> float:
@@ -83,6 +86,14 @@ class BenchResult:
     @property
     def p95(self) -> float:
         return self._pct(self.first_clause_ms, 0.95)
+
+    @property
+    def prepared_p50(self) -> float:
+        return statistics.median(self.prepared_first_ms) if self.prepared_first_ms else 0.0
+
+    @property
+    def prepared_p95(self) -> float:
+        return self._pct(self.prepared_first_ms, 0.95)
 
     @property
     def emergency_p50(self) -> float:
@@ -99,22 +110,31 @@ async def bench_core(
     """Each question on a fresh conversation (no feedback prompts); one warm-up question first."""
     first: list[float] = []
     whole: list[float] = []
+    prepared: list[float] = []
     phrased = 0
     for n in range(rounds * len(questions) + 1):
         text, language = questions[(n - 1) % len(questions)] if n else questions[0]
-        conv = core.open_conversation(session_id=f"bench-{n}", channel="bench", language=language, tenant="")
-        start = time.perf_counter()
-        first_at = 0.0
-        async for event in conv.respond(TextTurn(text, language, "text")):
-            if isinstance(event, ReplyClause) and not first_at:
-                first_at = time.perf_counter()
-        done = time.perf_counter()
-        await conv.aclose()
-        if n == 0:
-            continue  # warm-up: model load, caches
-        first.append((first_at - start) * 1000.0)
-        whole.append((done - start) * 1000.0)
-        phrased += sum(b not in ("grounded", "none") for b in conv.backend_used)
+        for ahead in (False, True):
+            turn = TextTurn(text, language, "text")
+            conv = core.open_conversation(session_id=f"bench-{n}", channel="bench", language=language,
+                                          tenant="")
+            if ahead:
+                await conv.prepare(turn)
+            start = time.perf_counter()
+            first_at = 0.0
+            async for event in conv.respond(turn):
+                if isinstance(event, ReplyClause) and not first_at:
+                    first_at = time.perf_counter()
+            done = time.perf_counter()
+            await conv.aclose()
+            if n == 0:
+                continue  # warm-up: model load, caches
+            if ahead:
+                prepared.append((first_at - start) * 1000.0)
+                continue
+            first.append((first_at - start) * 1000.0)
+            whole.append((done - start) * 1000.0)
+            phrased += sum(b not in ("grounded", "none") for b in conv.backend_used)
     # The emergency check alone, in-process: phrase floor + the classifier's read (one embedding).
     from gateway.core.policies.emergency import detect_emergency
 
@@ -124,4 +144,4 @@ async def bench_core(
         if detect_emergency(text) is None:
             core.services.understanding.read(text, language)
         emergency.append((time.perf_counter() - start) * 1000.0)
-    return BenchResult(backend, tuple(first), tuple(whole), phrased, tuple(emergency))
+    return BenchResult(backend, tuple(first), tuple(whole), phrased, tuple(emergency), tuple(prepared))

@@ -106,3 +106,12 @@ async def test_words_respond_would_not_read_are_not_prepared(core: Core) -> None
     await conv.prepare(TextTurn("   ", "en", "speech"))
     assert understanding.reads == []
     await conv.aclose()
+
+
+async def test_the_core_bench_times_prepared_turns_beside_cold_ones(core: Core) -> None:
+    from gateway.core.bench import bench_core
+
+    questions = (("How long do I have to return an item?", "en"), ("退款多久到账？", "zh"))
+    result = await bench_core(core, "grounded", questions=questions)
+    assert len(result.first_clause_ms) == len(result.prepared_first_ms) == 2  # warm-up left out
+    assert all(ms > 0 for ms in result.prepared_first_ms)
