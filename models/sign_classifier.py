@@ -55,7 +55,9 @@ def softmax(logits: F32) -> F32:
 
 
 class _Mlp:
-    """An MLP read from an .npz (labels, mean, std, depth, w0/b0...); read-only after loading."""
+    """An MLP read from an .npz (labels, mean, std, depth, w0/b0...); read-only after loading.
+    Weights with a leading axis (w0 (members, in, out)) are an ensemble: its members' class
+    probabilities are averaged."""
 
     def __init__(self, path: Path, what: str, width: int) -> None:
         if not path.is_file():
@@ -70,17 +72,18 @@ class _Mlp:
                 (data[f"w{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32))
                 for i in range(int(data["depth"]))
             ]
-        if self._layers[-1][0].shape[1] != len(self.labels) or self._mean.shape != (width,):
+        if self._layers[-1][0].shape[-1] != len(self.labels) or self._mean.shape != (width,):
             raise ModelUnavailable(f"{what} weights {path} do not match their labels or features")
 
     def probabilities(self, feats: F32) -> F32:
         """Class probabilities for a batch of feature rows."""
         h = (np.atleast_2d(feats).astype(np.float32) - self._mean) / self._std
         for i, (w, b) in enumerate(self._layers):
-            h = h @ w + b
+            h = h @ w + (b[:, None, :] if b.ndim == 2 else b)
             if i < len(self._layers) - 1:
                 h = np.maximum(h, 0.0)
-        return softmax(h)
+        p = softmax(h)
+        return p.mean(axis=0).astype(np.float32) if p.ndim == 3 else p
 
 
 class SequenceModel(_Mlp):

@@ -112,7 +112,7 @@ def _train(args: argparse.Namespace) -> int:
     signers = sorted({r.signer for r in recs + own})
     print(f"real recordings: {len(recs)} from {len(signers)} signers {signers}; own words {extra or 'none'}")
     x, y, _ = static_rows(recs, old, data)
-    cfg = TrainConfig(seed=args.seed, epochs=args.epochs)
+    cfg = TrainConfig(seed=args.seed, epochs=args.epochs, members=3)  # an ensemble of 3 (docs/sign.md)
     weights, seconds = timed_fit(x, y, len(LABELS), cfg)
     handshape = weights
     common = {

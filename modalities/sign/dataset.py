@@ -1,7 +1,8 @@
 """Training rows from real recordings (+ the hand-model synthesis) for both sign models.
 
 Static handshape model (vocabulary.LABELS): a few frames of every real letter sequence (J frames
-count as the I hand and Z frames as the index hand: the motion is the sequence model's job), the
+count as the I hand, Z stills as the index hand; a Z being drawn is not used: the motion is the
+sequence model's job and the drawing index points every way), the
 no-sign sequences as REST, the older single-signer sources, each real row with augmented copies;
 plus synthetic hands for every class, which is all the digits and the two-handed service signs
 have. Sequence model (sequence.SEQ_LABELS + recorded words): whole real sequences, cropped in
@@ -50,6 +51,9 @@ class DataConfig:
     max_hold_sequences: int = 1200  # held letters are plentiful: cap them for the sequence model
     synthetic_hold: int = 12  # synthetic held windows per static class (the service signs among them)
     transitions: int = 600  # spliced letter-to-letter windows (HOLD) for the sequence models
+    # frames of the index hand DRAWING a Z as handshape rows (the index points every way while it
+    # draws: they taught the index-hand class to take Q and P; third round, docs/sign.md)
+    moving_z_stills: bool = False
 
 
 def moves(rec: Recording) -> bool:
@@ -93,7 +97,7 @@ def static_rows(
     groups: list[str] = []
     for rec in recs:
         label = static_label(rec)
-        if label is None:
+        if label is None or (rec.label == "Z" and moves(rec) and not cfg.moving_z_stills):
             continue
         present = present_of(rec.frames).any(axis=1)
         idx = np.flatnonzero(present)

@@ -3,6 +3,8 @@
 The rows come from modalities.sign.dataset (real signers + synthesis, augmented). `fit` is Adam on
 softmax cross-entropy for a small MLP; classes are sampled in inverse proportion to the square
 root of their size, so a word one signer recorded 80 times is not drowned by held letters.
+With `members` > 1 it fits that many MLPs (seeds seed, seed+1, ...) on the same rows and stacks
+their weights (w0 is (members, in, out)); `predict` averages their probabilities.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,18 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
+    members: int = 1  # an ensemble of this many MLPs (seeds seed, seed+1, ...), probabilities averaged
 
 
 def fit(
     x: F32, y: npt.NDArray[np.int64], n_classes: int, cfg: TrainConfig
 ) -> dict[str, npt.NDArray[np.float32]]:
-    """Adam on softmax cross-entropy with label smoothing and weight decay."""
+    """Adam on softmax cross-entropy with label smoothing and weight decay (an ensemble of
+    `cfg.members` of them, weights stacked along a first axis, when members > 1)."""
+    if cfg.members > 1:
+        fits = [fit(x, y, n_classes, replace(cfg, seed=cfg.seed + k, members=1)) for k in range(cfg.members)]
+        stacked = {k: np.stack([f[k] for f in fits]) for k in fits[0] if k not in ("mean", "std")}
+        return {"mean": fits[0]["mean"], "std": fits[0]["std"], **stacked}
     rng = np.random.default_rng(cfg.seed + 2)
     mean = x.mean(axis=0)
     std = x.std(axis=0) + 1e-3
@@ -87,15 +95,18 @@ def fit(
 
 
 def predict(weights: dict[str, npt.NDArray[np.float32]], x: F32) -> F32:
-    """Class probabilities of a `fit` MLP (as models.sign_classifier computes them at run time)."""
+    """Class probabilities of a `fit` MLP, an ensemble's averaged (as models.sign_classifier
+    computes them at run time)."""
     h = (x - weights["mean"]) / weights["std"]
     depth = sum(1 for k in weights if k.startswith("w"))
     for i in range(depth):
-        h = h @ weights[f"w{i}"] + weights[f"b{i}"]
+        b = weights[f"b{i}"]
+        h = h @ weights[f"w{i}"] + (b[:, None, :] if b.ndim == 2 else b)
         if i < depth - 1:
             h = np.maximum(h, 0.0)
-    e = np.exp(h - h.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    e = np.exp(h - h.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    return (p.mean(axis=0) if p.ndim == 3 else p).astype(np.float32)
 
 
 def save(
@@ -113,9 +124,10 @@ def save(
         **weights,
     }
     np.savez_compressed(out, **arrays)
-    sizes = [weights["w0"].shape[0], *cfg.hidden, len(labels)]
+    sizes = [weights["w0"].shape[-2], *cfg.hidden, len(labels)]
+    members = f" x{cfg.members} (ensemble, probabilities averaged)" if cfg.members > 1 else ""
     provenance: dict[str, object] = {
-        "model": "MLP " + "-".join(str(n) for n in sizes),
+        "model": "MLP " + "-".join(str(n) for n in sizes) + members,
         "config": cfg.__dict__ | {"hidden": list(cfg.hidden)},
         "labels": list(labels),
         **info,

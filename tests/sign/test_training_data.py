@@ -106,3 +106,40 @@ def test_capture_aspect_is_recovered_from_the_landmarks_alone() -> None:
         squashed = hands.copy()
         squashed[..., 0] /= aspect
         assert abs(estimate_aspect(squashed) - aspect) <= 0.15, aspect
+
+
+def test_an_ensemble_averages_its_members_in_training_and_at_run_time(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from modalities.sign.train import predict, save
+    from models.sign_classifier import _Mlp
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    cfg = TrainConfig(hidden=(8,), epochs=2, batch=32, members=3)
+    ensemble = fit(x, y, 3, cfg)
+    assert ensemble["w0"].shape == (3, 6, 8) and ensemble["b1"].shape == (3, 3)
+    members = [fit(x, y, 3, replace(cfg, seed=cfg.seed + k, members=1)) for k in range(3)]
+    expected = np.mean([predict(m, x) for m in members], axis=0)
+    np.testing.assert_allclose(predict(ensemble, x), expected, rtol=1e-5, atol=1e-6)
+    info = save(ensemble, ("a", "b", "c"), cfg, tmp_path / "m.npz", {})
+    assert str(info["model"]).startswith("MLP 6-8-3 x3")
+    loaded = _Mlp(tmp_path / "m.npz", "test model", 6)
+    np.testing.assert_allclose(loaded.probabilities(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_z_being_drawn_gives_the_handshape_model_no_rows_a_z_still_does() -> None:
+    from dataclasses import replace
+
+    from modalities.sign.dataset import static_rows
+    from modalities.sign.multisigner import Recording
+
+    rng = np.random.default_rng(5)
+    drawn = Recording("traduttore_x", "Alex", "letter", "Z", moving_hand(20, rng))
+    still = Recording("Techyrushi__Sign_To_Text_Conversion", "Techyrushi", "letter", "Z", moving_hand(5, rng))
+    cfg = DataConfig(synthetic_per_class=0, real_copies=0)
+    _, _, groups = static_rows([drawn, still], [], cfg)
+    assert set(groups.tolist()) == {"Techyrushi"}
+    _, _, groups = static_rows([drawn, still], [], replace(cfg, moving_z_stills=True))
+    assert set(groups.tolist()) == {"Alex", "Techyrushi"}
