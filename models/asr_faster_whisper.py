@@ -78,7 +78,7 @@ class FasterWhisperTranscriber:
         self.vocabulary = dict(vocabulary or {})
         self.variable_length = variable_length
         self.counts = {"own-length": 0, "padded": 0, "batched": 0, "loop": 0, "token-cap": 0,
-                       "compression": 0, "skipped-speech": 0}
+                       "compression": 0, "skipped-speech": 0, "bare-retry": 0}
         self._t2s: Any = None
         self._lock = threading.Lock()
 
@@ -142,7 +142,15 @@ class FasterWhisperTranscriber:
         language = language or self.info.languages[0]
         tokenizer, ids = self._prompt(model, language, prompt)
         result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
-        if result is not None and prompt and self._skipped_speech(model, result):
+        if result is None and (prompt or self.prompts.get(language) or self._hotwords(language)):
+            # A loop written under a prompt or hotwords: on a short piece with little speech the
+            # tenant's vocabulary alone made base write "收款账户收款户…" until the cap (and the
+            # padded decode looped again, 3 to 7 s). Decoded again with neither, on the same encoder
+            # output, before the padded decode is tried.
+            self._count("bare-retry")
+            tokenizer, ids = self._prompt(model, language, None, bare=True)
+            result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+        elif result is not None and prompt and self._skipped_speech(model, result):
             self._count("skipped-speech")  # decoded again without the prompt; the longer wins
             tokenizer, ids = self._prompt(model, language, None)
             again = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
@@ -211,15 +219,18 @@ class FasterWhisperTranscriber:
                     results[i] = exc
         return [r for r in results if r is not None]
 
-    def _prompt(self, model: Any, language: str, prompt: str | None) -> tuple[Any, list[int]]:
+    def _prompt(self, model: Any, language: str, prompt: str | None, *, bare: bool = False
+                ) -> tuple[Any, list[int]]:
+        """The decoder prompt: the turn's earlier words (else the language's default prompt) and
+        the hotwords; `bare`: neither."""
         from faster_whisper.tokenizer import Tokenizer
 
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                               language=language)
-        text_prompt = prompt or self.prompts.get(language)
+        text_prompt = None if bare else prompt or self.prompts.get(language)
         previous = tokenizer.encode(" " + text_prompt.strip()) if text_prompt else []
         return tokenizer, list(model.get_prompt(tokenizer, previous, without_timestamps=True,
-                                                hotwords=self._hotwords(language)))
+                                                hotwords=None if bare else self._hotwords(language)))
 
     def _decode(self, model: Any, encoded: Any, items: Sequence[tuple[Float32Audio, str, Any, list[int]]],
                 probability: float) -> list[Transcript | None]:
@@ -259,10 +270,13 @@ class FasterWhisperTranscriber:
         """faster-whisper's own decode: 30-s windows (and its temperature ladder, if configured)."""
         seconds = arr.size / self.info.sample_rate
         text_prompt = prompt or (self.prompts.get(language) if language else None)
+        _, ids = self._prompt(model, language or self.info.languages[0], prompt)  # as f-w builds it
         segments, run = model.transcribe(
             arr, language=language, initial_prompt=text_prompt, beam_size=self._beam(language),
             temperature=self.temperatures, condition_on_previous_text=False, vad_filter=False,
             hotwords=self._hotwords(language),
+            # a loop stops where the words of this much audio would (448 tokens of beam search: seconds)
+            max_new_tokens=whisper_guards.token_cap(min(seconds, 30.0), len(ids) + 2),
         )
         parts = tuple((float(s.start), float(s.end), whisper_guards.collapse_repeats(str(s.text).strip()))
                       for s in segments)

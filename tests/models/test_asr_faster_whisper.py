@@ -109,8 +109,9 @@ def test_a_pass_at_the_token_cap_falls_back_to_the_padded_decode(
         tiny: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
     from models import whisper_guards
 
-    monkeypatch.setattr(whisper_guards, "TOKEN_FLOOR", 3)  # a cap far below the sentence's tokens
-    monkeypatch.setattr(whisper_guards, "TOKENS_PER_SECOND", 0.0)
+    # the own-length pass is judged as if it had stopped at its cap (the padded decode's own cap,
+    # the same function, is left as it is: a sentence's words fit under it)
+    monkeypatch.setattr(whisper_guards, "rejection", lambda tokens, text, cap: "token-cap")
     audio, _ = read_audio(SAMPLES / "en_question_returns.wav")
     before = dict(tiny.counts)
     result = tiny.transcribe(audio)
@@ -215,6 +216,48 @@ def test_a_prompted_piece_that_skipped_speech_is_decoded_again_without_the_promp
     together = tiny.transcribe_batch([(piece, "en", earlier), (piece, "en", earlier)])  # two sessions
     heard = [_words(r.text) for r in together if not isinstance(r, Exception)]
     assert heard == [_words(result.text)] * 2
+
+
+@pytest.mark.realdata
+def test_a_loop_the_hotwords_wrote_is_decoded_again_bare_not_padded(
+        base_kb: FasterWhisperTranscriber) -> None:
+    """AISHELL's first 0.93 s, a pause piece of a Mandarin caller (2026-12-06, 10 callers): with the
+    knowledge base's terms as hotwords base wrote "收款账户收款户…" until the cap, and the padded
+    decode looped again (3 to 7 s a pass, p95 7 s). Decoded again without prompt or hotwords."""
+    from gateway.evaluation import realdata_dir
+
+    real = realdata_dir()
+    path = None if real is None else real / "speech" / "aishell-BAC009S0724W0121.wav"
+    if path is None or not path.exists():
+        pytest.skip("../shared/realdata/speech/aishell-BAC009S0724W0121.wav absent (set GATEWAY_REALDATA)")
+    audio, rate = read_audio(path)
+    piece = audio[int(0.536 * rate):int(0.536 * rate) + int(0.928 * rate)]
+    before = dict(base_kb.counts)
+    text = base_kb.transcribe(piece, language="zh").text
+    assert base_kb.counts["loop"] == before["loop"] + 1  # the prompted pass still loops
+    assert base_kb.counts["bare-retry"] == before["bare-retry"] + 1
+    assert base_kb.counts["padded"] == before["padded"]
+    assert "收款" not in text and len(text) <= 6, text
+
+
+def test_the_padded_decode_stops_where_the_words_of_its_audio_would(
+        base_kb: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import whisper_guards
+
+    asked: dict[str, object] = {}
+    model = base_kb._loaded()
+    real = model.transcribe
+
+    def spy(audio: np.ndarray, **options: object) -> object:
+        asked.update(options)
+        return real(audio, **options)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    audio, _ = read_audio(SAMPLES / "zh_question_returns.wav")
+    base_kb._padded(model, audio, "zh", "我想")
+    _, ids = base_kb._prompt(model, "zh", "我想")
+    assert asked["max_new_tokens"] == whisper_guards.token_cap(len(audio) / 16000, len(ids) + 2)
+    assert isinstance(asked["max_new_tokens"], int) and asked["max_new_tokens"] < model.max_length
 
 
 @pytest.mark.realdata
