@@ -54,6 +54,19 @@ def softmax(logits: F32) -> F32:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def mlp_probabilities(mean: F32, std: F32, layers: Sequence[tuple[F32, F32]], feats: F32) -> F32:
+    """Class probabilities of an MLP (ReLU between layers) for a batch of feature rows. Weights with
+    a leading axis (w (members, in, out), b (members, out)) are an ensemble: its members' class
+    probabilities are averaged. Training (modalities.sign.train.predict) computes them here too."""
+    h = (np.atleast_2d(feats).astype(np.float32) - mean) / std
+    for i, (w, b) in enumerate(layers):
+        h = h @ w + (b[:, None, :] if b.ndim == 2 else b)
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    p = softmax(h)
+    return p.mean(axis=0).astype(np.float32) if p.ndim == 3 else p
+
+
 class _Mlp:
     """An MLP read from an .npz (labels, mean, std, depth, w0/b0...); read-only after loading.
     Weights with a leading axis (w0 (members, in, out)) are an ensemble: its members' class
@@ -77,13 +90,7 @@ class _Mlp:
 
     def probabilities(self, feats: F32) -> F32:
         """Class probabilities for a batch of feature rows."""
-        h = (np.atleast_2d(feats).astype(np.float32) - self._mean) / self._std
-        for i, (w, b) in enumerate(self._layers):
-            h = h @ w + (b[:, None, :] if b.ndim == 2 else b)
-            if i < len(self._layers) - 1:
-                h = np.maximum(h, 0.0)
-        p = softmax(h)
-        return p.mean(axis=0).astype(np.float32) if p.ndim == 3 else p
+        return mlp_probabilities(self._mean, self._std, self._layers, feats)
 
 
 class SequenceModel(_Mlp):

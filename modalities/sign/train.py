@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from models.sign_classifier import mlp_probabilities
+
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
@@ -95,18 +97,10 @@ def fit(
 
 
 def predict(weights: dict[str, npt.NDArray[np.float32]], x: F32) -> F32:
-    """Class probabilities of a `fit` MLP, an ensemble's averaged (as models.sign_classifier
-    computes them at run time)."""
-    h = (x - weights["mean"]) / weights["std"]
+    """Class probabilities of a `fit` MLP, an ensemble's averaged: the run-time computation."""
     depth = sum(1 for k in weights if k.startswith("w"))
-    for i in range(depth):
-        b = weights[f"b{i}"]
-        h = h @ weights[f"w{i}"] + (b[:, None, :] if b.ndim == 2 else b)
-        if i < depth - 1:
-            h = np.maximum(h, 0.0)
-    e = np.exp(h - h.max(axis=-1, keepdims=True))
-    p = e / e.sum(axis=-1, keepdims=True)
-    return (p.mean(axis=0) if p.ndim == 3 else p).astype(np.float32)
+    layers = [(weights[f"w{i}"], weights[f"b{i}"]) for i in range(depth)]
+    return mlp_probabilities(weights["mean"], weights["std"], layers, x)
 
 
 def save(
