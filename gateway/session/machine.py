@@ -363,9 +363,7 @@ class SessionMachine:
                 self.endpointer.hint(words)
                 self._awaited = -1
                 if words in ("unsure", "complete", "final") and self.config.prepare_in_pauses:
-                    language = result.language or self._text_language(result.text)
-                    turn = TextTurn(cut_runaway(result.text), language, "speech")
-                    out.append(PrepareReply(result.turn_id, turn))
+                    out.append(PrepareReply(result.turn_id, self._speech_turn(result)))
             if result.text:
                 out.append(Emit(TranscriptPartial(result.turn_id, result.text, result.language)))
             self._release(now, out)
@@ -375,8 +373,7 @@ class SessionMachine:
             out.append(Count("empty_turns"))
             out.append(CloseSpeech(result.turn_id, "empty"))
         else:
-            language = result.language or self._text_language(result.text)
-            turn = TextTurn(cut_runaway(result.text), language, "speech")  # ASR loops cut, flagged
+            turn = self._speech_turn(result)
             if self._ending is not None:
                 interrupted = result.turn_id == self._interrupted
                 out.append(Emit(TranscriptFinal(result.turn_id, turn.text, turn.language, "speech")))
@@ -387,6 +384,12 @@ class SessionMachine:
                                   asr_ms=result.asr_ms)
             self._learn_language(result, out)
         self._maybe_finish(out)
+
+    def _speech_turn(self, result: Transcribed) -> TextTurn:
+        """The turn a transcript makes (ASR loops cut, flagged): the one a pause prepares is the
+        one the turn's end answers when the words are the same."""
+        language = result.language or self._text_language(result.text)
+        return TextTurn(cut_runaway(result.text), language, "speech")
 
     def _learn_language(self, result: Transcribed, out: list[Command]) -> None:
         """Language auto: the first spoken language detected surely enough becomes the session's
