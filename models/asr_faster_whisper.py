@@ -139,24 +139,26 @@ class FasterWhisperTranscriber:
                 language, probability = top
             else:  # decoded as told, but what it sounds like is reported (a session may switch)
                 heard = top
-        language = language or self.info.languages[0]
-        tokenizer, ids = self._prompt(model, language, prompt)
-        result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
-        if result is None and (prompt or self.prompts.get(language) or self._hotwords(language)):
+        spoken = language or self.info.languages[0]
+
+        def decode(words: str | None, *, bare: bool = False) -> Transcript | None:
+            tokenizer, ids = self._prompt(model, spoken, words, bare=bare)  # on the same encoder output
+            return self._decode(model, encoded, [(arr, spoken, tokenizer, ids)], probability)[0]
+
+        result = decode(prompt)
+        if result is None and (prompt or self.prompts.get(spoken) or self._hotwords(spoken)):
             # A loop written under a prompt or hotwords: on a short piece with little speech the
             # tenant's vocabulary alone made base write "收款账户收款户…" until the cap (and the
-            # padded decode looped again, 3 to 7 s). Decoded again with neither, on the same encoder
-            # output, before the padded decode is tried.
+            # padded decode looped again, 3 to 7 s). Decoded again with neither before the padded
+            # decode is tried.
             self._count("bare-retry")
-            tokenizer, ids = self._prompt(model, language, None, bare=True)
-            result = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+            result = decode(None, bare=True)
         elif result is not None and prompt and self._skipped_speech(model, result):
             self._count("skipped-speech")  # decoded again without the prompt; the longer wins
-            tokenizer, ids = self._prompt(model, language, None)
-            again = self._decode(model, encoded, [(arr, language, tokenizer, ids)], probability)[0]
+            again = decode(None)
             if again is not None and len(again.text) > len(result.text):
                 result = again
-        return (replace(result, heard=heard) if result is not None else None), language, heard
+        return (replace(result, heard=heard) if result is not None else None), spoken, heard
 
     def _skipped_speech(self, model: Any, result: Transcript) -> bool:
         tokens = len(model.hf_tokenizer.encode(" " + result.text, add_special_tokens=False).ids)
