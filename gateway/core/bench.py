@@ -75,13 +75,17 @@ class BenchResult:
     prepared_first_ms: tuple[float, ...] = ()
 
     @staticmethod
+    def _median(values: Sequence[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    @staticmethod
     def _pct(values: Sequence[float], q: float) -> float:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
     @property
     def p50(self) -> float:
-        return statistics.median(self.first_clause_ms) if self.first_clause_ms else 0.0
+        return self._median(self.first_clause_ms)
 
     @property
     def p95(self) -> float:
@@ -89,7 +93,7 @@ class BenchResult:
 
     @property
     def prepared_p50(self) -> float:
-        return statistics.median(self.prepared_first_ms) if self.prepared_first_ms else 0.0
+        return self._median(self.prepared_first_ms)
 
     @property
     def prepared_p95(self) -> float:
@@ -97,11 +101,11 @@ class BenchResult:
 
     @property
     def emergency_p50(self) -> float:
-        return statistics.median(self.emergency_ms) if self.emergency_ms else 0.0
+        return self._median(self.emergency_ms)
 
     @property
     def reply_p50(self) -> float:
-        return statistics.median(self.reply_ms) if self.reply_ms else 0.0
+        return self._median(self.reply_ms)
 
 
 async def bench_core(
