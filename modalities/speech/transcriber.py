@@ -3,7 +3,10 @@
 At each pause the audio since the last committed point is transcribed. Pieces of at least
 `commit_s` become candidates, committed (their text final, the next piece prompted with it) at
 the next pass unless the caller went on within `min_gap_ms` of that pause: a gap that short is
-inside a word ("as-k" in jfk.wav), and a piece cut there ends in a mangled half word. Shorter
+inside a word ("as-k" in jfk.wav), and a piece cut there ends in a mangled half word. The piece
+after a committed one starts `pre_roll_ms` before the caller went on, not at the pause: given
+the silence, the prompted model wrote words into it ("... for you" + 0.6 s of silence ->
+"country. Ask what ..." in jfk.wav). Shorter
 pieces stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
 the speech after the last pause can still need transcribing, so the caller rarely waits for ASR.
 """
@@ -51,14 +54,16 @@ class TurnTranscriber:
         self._commit_ms = int(commit_s * 1000)
         self._tail_pad_ms = tail_pad_ms
         self._committed: list[str] = []
+        self._pre_roll_ms = pre_roll_ms
         self._origin_ms = start_ms - pre_roll_ms  # media time of the first sample of this turn
         self._committed_until = self._origin_ms
+        self._piece_start = self._origin_ms  # where the audio of the next pass begins
         self._latest_request = -1
         self._spec_until = -1
         self._spec_text = ""
         self._candidate = False  # the speculative piece is long enough to commit at the next pass
         self._min_gap_ms = min_gap_ms
-        self._short_gaps: set[int] = set()  # pause ends after which speech resumed too soon
+        self._resumed_at: dict[int, int] = {}  # pause start (speech end) -> speech went on
         self._lock = asyncio.Lock()
 
     @property
@@ -78,8 +83,7 @@ class TurnTranscriber:
 
     def resumed(self, pause_end_ms: int, at_ms: int) -> None:
         """Speech went on at `at_ms` after the pause that began at `pause_end_ms` (media time)."""
-        if at_ms - pause_end_ms < self._min_gap_ms:
-            self._short_gaps.add(pause_end_ms)
+        self._resumed_at[pause_end_ms] = at_ms
 
     def transcribe_until(self, end_ms: int) -> Awaitable[str]:
         """Transcript of the turn up to end_ms (speech end), reusing what is already known.
@@ -97,12 +101,15 @@ class TurnTranscriber:
                     or end_ms < self._latest_request):
                 return self.text
             if self._candidate:  # resolved now: every resume before this pause is known
-                if self._spec_until not in self._short_gaps:
+                went_on = self._resumed_at.get(self._spec_until)
+                if went_on is None or went_on - self._spec_until >= self._min_gap_ms:
                     self._committed.append(self._spec_text)
                     self._committed_until = self._spec_until
+                    lead_in = self._spec_until if went_on is None else went_on - self._pre_roll_ms
+                    self._piece_start = max(self._spec_until, lead_in)
                 self._candidate = False
                 self._spec_until, self._spec_text = -1, ""
-            start = self._committed_until
+            start = self._piece_start
             audio = turn_audio[(start - self._origin_ms) * 16:]
             if len(audio) < 1600:  # under 0.1 s: nothing to transcribe
                 return self.text
@@ -119,7 +126,7 @@ class TurnTranscriber:
                 self._confirmed = self._confirmed or result.heard[1] >= LEANS_ABOVE
             piece = result.text.strip()
             self._spec_until, self._spec_text = end_ms, piece
-            self._candidate = end_ms - start >= self._commit_ms
+            self._candidate = end_ms - self._committed_until >= self._commit_ms
             return self.text
 
     def _switches(self, result: Transcript) -> bool:

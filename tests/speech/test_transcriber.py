@@ -46,9 +46,18 @@ async def test_a_long_piece_before_a_real_pause_is_committed() -> None:
     await tx.transcribe_until(3500)  # 3.5 s since the turn began: long enough to commit
     tx.resumed(3500, 4200)  # the caller went on 700 ms later: a real pause
     text = await tx.transcribe_until(6000)
-    assert asr.calls[1][0] == 3500  # only the audio after the pause is transcribed again
+    assert asr.calls[1][0] == 4000  # only the speech after the pause, with the 200 ms pre-roll
     assert asr.calls[1][2] == "[0-3500]"  # prompted with the committed words
-    assert text == "[0-3500] [3500-6000]"
+    assert text == "[0-3500] [4000-6000]"
+
+
+async def test_the_next_piece_never_starts_before_the_committed_end() -> None:
+    asr = RecordingAsr(0)
+    tx = TurnTranscriber(asr, timeline(0), language="en", start_ms=300, tail_pad_ms=0, pre_roll_ms=300)
+    await tx.transcribe_until(3500)
+    tx.resumed(3500, 3720)  # a real pause (220 ms), shorter than this pre-roll
+    await tx.transcribe_until(6000)
+    assert asr.calls[1][0] == 3500  # not 3420: that audio is the committed piece's
 
 
 async def test_a_piece_cut_inside_a_word_is_not_committed() -> None:
