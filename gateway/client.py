@@ -60,6 +60,7 @@ class CallResult:
     reply_audio: bytearray = field(default_factory=bytearray)
     first_audio_at: dict[int, float] = field(default_factory=dict)  # turn -> client wall time
     audio_bursts: list[float] = field(default_factory=list)  # wall times reply audio (re)started
+    audio_burst_ends: list[float] = field(default_factory=list)  # when each burst's last audio arrived
     # Wall time at which the reply audio received so far has played out, played in real time
     # from its arrival (as a caller's phone or browser plays it); `audio.clear` drops the rest.
     played_until: float = 0.0
@@ -142,7 +143,8 @@ class GatewayClient:
                     self.result.first_audio_at.setdefault(turn, now)
                     if now - last_audio > BURST_GAP_S:
                         self.result.audio_bursts.append(now)
-                    last_audio = now
+                        self.result.audio_burst_ends.append(now)
+                    self.result.audio_burst_ends[-1] = last_audio = now
                     self.result.reply_audio.extend(message)
                     self.result.played_until = played_out(self.result.played_until, now,
                                                           self.audio.duration_ms(len(message)) / 1000.0)

@@ -11,6 +11,9 @@ from its own side of the wire:
   that reaches the caller after it;
 - talked over: reply audio that started while the caller was still mid-recording (in a pause or
   over their speech);
+- reply audio over the caller's speech: turns during whose speech any reply audio arrived,
+  including the rest of an earlier reply the caller took for finished (a phone wire's guess, below);
+  on a wire without marks that is what makes the gateway count a barge-in;
 - unanswered: no reply audio within --timeout seconds of the end of speech;
 - listening: a caller hears each reply to its end (its audio played in real time from arrival)
   and speaks its next recording GAP_S after that, so it never barges in;
@@ -113,6 +116,7 @@ class Tally:
     turns: int = 0
     unanswered: int = 0
     talked_over: int = 0
+    audio_over_speech: int = 0  # turns whose speech had reply audio arriving over it
     refused: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
@@ -152,6 +156,7 @@ class Wire(Protocol):
     """One caller's connection, whatever the entry point."""
 
     bursts: list[float]  # wall times at which reply audio (re)started arriving
+    burst_ends: list[float]  # when each burst's last audio arrived
 
     async def send(self, frame: bytes) -> None: ...
     def settled_after(self, t: float) -> bool: ...
@@ -165,6 +170,7 @@ class V1Wire:
     def __init__(self, client: GatewayClient) -> None:
         self.client = client
         self.bursts = client.result.audio_bursts
+        self.burst_ends = client.result.audio_burst_ends
 
     async def send(self, frame: bytes) -> None:
         await self.client.send_bytes(frame)
@@ -208,6 +214,7 @@ class _BurstHeard(Heard):
     def __init__(self) -> None:
         super().__init__()
         self.bursts: list[float] = []
+        self.burst_ends: list[float] = []
         self.last_at = float("-inf")
         self.played_until = 0.0  # wall time the reply audio heard so far has played out
         self.marks: _TimedMarks = _TimedMarks()
@@ -217,7 +224,8 @@ class _BurstHeard(Heard):
         now = time.perf_counter()
         if now - self.last_at > BURST_GAP_S:
             self.bursts.append(now)
-        self.last_at = now
+            self.burst_ends.append(now)
+        self.burst_ends[-1] = self.last_at = now
         self.played_until = played_out(self.played_until, now, PHONE_FORMAT.duration_ms(len(pcm16)) / 1000.0)
 
 
@@ -227,6 +235,7 @@ class PhoneWire:
         self.heard = _BurstHeard()
         caller.heard = self.heard
         self.bursts = self.heard.bursts
+        self.burst_ends = self.heard.burst_ends
 
     async def send(self, frame: bytes) -> None:
         if self.heard.hung_up:  # the server ended the call (a handoff hangs up the phone wire)
@@ -329,9 +338,10 @@ async def one_turn(line: Line, recording: Recording, timeout_s: float, tally: Ta
     while time.perf_counter() < deadline and not wire.settled_after(speech_end) and not wire.gone:
         await line.silence_for(0.1)
     await line.silence_for(GAP_S)
-    verdict = judge_turn(speech_start, speech_end, wire.bursts, deadline)
+    verdict = judge_turn(speech_start, speech_end, wire.bursts, deadline, wire.burst_ends)
     tally.turns += 1
     tally.talked_over += verdict.talked_over
+    tally.audio_over_speech += verdict.audio_over_speech
     if verdict.latency_s is None:
         tally.unanswered += 1
     else:
@@ -379,7 +389,8 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
         "admitted": args.callers - sum(tally.refused.values()),
         "refused": dict(tally.refused), "turns": tally.turns,
         "answered": tally.turns - tally.unanswered, "unanswered": tally.unanswered,
-        "talked_over": tally.talked_over, "errors": dict(tally.errors), "seconds": round(wall, 1),
+        "talked_over": tally.talked_over, "audio_over_speech": tally.audio_over_speech,
+        "errors": dict(tally.errors), "seconds": round(wall, 1),
         "latency_p50_ms": round(percentile(tally.latencies_s, 50) * 1000, 1),
         "latency_p95_ms": round(percentile(tally.latencies_s, 95) * 1000, 1),
         **tally.accuracy.figures(),
@@ -393,7 +404,8 @@ async def loadtest(args: argparse.Namespace) -> dict[str, object]:
 def print_report(f: dict[str, object]) -> None:
     print(f"callers {f['callers']}: admitted {f['admitted']}, refused {f['refused'] or 0}")
     print(f"turns {f['turns']}: answered {f['answered']}, unanswered {f['unanswered']}; "
-          f"replies started during the caller's speech or pauses: {f['talked_over']}")
+          f"replies started during the caller's speech or pauses: {f['talked_over']}; "
+          f"turns with reply audio over the caller's speech: {f['audio_over_speech']}")
     print(f"reply latency (end of speech -> first reply audio at the caller): "
           f"p50 {f['latency_p50_ms']:.0f} ms  p95 {f['latency_p95_ms']:.0f} ms")
     for line in report_lines(f, str(f["protocol"])):

@@ -68,15 +68,21 @@ class TurnVerdict:
 
     latency_s: float | None  # caller's end of speech -> first reply audio after it; None: unanswered
     talked_over: int  # reply audio bursts that started while the caller was still speaking or pausing
+    audio_over_speech: bool = False  # reply audio arrived while the caller spoke (any reply's)
 
 
 def judge_turn(speech_start: float, speech_end: float, bursts: list[float],
-               deadline: float) -> TurnVerdict:
-    """`bursts`: wall times at which reply audio started arriving (after a gap in the audio).
+               deadline: float, burst_ends: list[float] | None = None) -> TurnVerdict:
+    """`bursts`: wall times at which reply audio started arriving (after a gap in the audio);
+    `burst_ends`: when each burst's last audio arrived (same order).
 
     A burst strictly inside (speech_start, speech_end) started while the caller was mid-utterance:
-    in a pause or over their speech. The latency is to the first burst at or after speech_end and
-    before `deadline`."""
+    in a pause or over their speech. A burst that began earlier and was still arriving after
+    speech_start (the rest of a reply the caller took for finished) is not a reply started over
+    the caller, but it is audio over their speech: on a phone wire, what a barge-in stops. The
+    latency is to the first burst at or after speech_end and before `deadline`."""
     talked_over = sum(1 for t in bursts if speech_start < t < speech_end)
+    over = any(start < speech_end and end > speech_start
+               for start, end in zip(bursts, burst_ends or [], strict=False))
     after = [t for t in bursts if speech_end <= t <= deadline]
-    return TurnVerdict(min(after) - speech_end if after else None, talked_over)
+    return TurnVerdict(min(after) - speech_end if after else None, talked_over, over)

@@ -48,3 +48,12 @@ def test_the_voiced_span_runs_from_the_first_to_the_last_window_the_detector_sco
     assert span is not None
     assert abs(span.start_s - 0.064) < 1e-9 and abs(span.end_s - 0.192) < 1e-9
     assert voiced_span(np.array([0.1, 0.4]), 0.032) is None  # nothing voiced: no span
+
+
+def test_the_rest_of_a_reply_arriving_over_the_next_recording_is_audio_over_speech() -> None:
+    # A reply's second clause still arriving when the caller began its next recording: not a reply
+    # started over the caller, but audio over their speech (what a phone wire's barge-in stops).
+    verdict = judge_turn(10.0, 14.0, bursts=[8.0, 14.5], deadline=30.0, burst_ends=[10.4, 15.0])
+    assert (verdict.talked_over, verdict.audio_over_speech) == (0, True)
+    verdict = judge_turn(10.0, 14.0, bursts=[8.0, 14.5], deadline=30.0, burst_ends=[9.9, 15.0])
+    assert verdict.audio_over_speech is False  # it ended before the caller spoke
