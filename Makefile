@@ -27,8 +27,8 @@ test: install
 	bash scripts/test.sh $(BIN)
 
 lint: install
-	$(BIN)/ruff check contracts gateway modalities models tests
-	$(BIN)/mypy contracts gateway modalities models tests
+	$(BIN)/ruff check contracts gateway modalities models tests scripts benchmarks
+	$(BIN)/mypy contracts gateway modalities models tests scripts benchmarks
 
 # After editing dependencies in pyproject.toml: re-pin (keeps other pins; --upgrade to refresh).
 lock: install

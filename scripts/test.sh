@@ -3,8 +3,8 @@
 set -uo pipefail
 BIN="$1"
 cd "$(dirname "$0")/.."
-"$BIN/ruff" check contracts gateway modalities models tests || exit 1
-"$BIN/mypy" contracts gateway modalities models tests || exit 1
+"$BIN/ruff" check contracts gateway modalities models tests scripts benchmarks || exit 1
+"$BIN/mypy" contracts gateway modalities models tests scripts benchmarks || exit 1
 "$BIN/python" -m pytest -q -rs --cov --cov-report= "${@:2}"
 code=$?
 if [ "$code" -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from modalities.voice.clauses import speakable_pieces
+from models.base import Synthesizer
 
 KB = Path(__file__).resolve().parents[1] / "samples" / "kb"
 
@@ -27,6 +28,7 @@ def main() -> None:
     args = p.parse_args()
     answers = [str(i["answer"]) for i in yaml.safe_load((KB / "zh" / "faq.yaml").read_text("utf-8"))]
     for name in args.voices.split(","):
+        synth: Synthesizer
         if name == "kokoro":
             from models.tts_kokoro import KokoroSynthesizer
 
