@@ -19,6 +19,7 @@ from contracts.errors import ModelUnavailable
 from models.base import Hand, SignPrediction
 from models.sign_features import FEATURE_DIM, features, features_batch, palm_size
 from models.sign_sequence import (
+    MOTION_LETTERS,
     SEQ_DIM,
     STEPS,
     combine,
@@ -85,6 +86,12 @@ class _Mlp:
                 (data[f"w{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32))
                 for i in range(int(data["depth"]))
             ]
+            # per-class acceptance thresholds chosen on unseen signers (J, Z; calibrate.py), if any
+            self.thresholds: dict[str, float] = (
+                {str(k): float(v) for k, v in zip(data["threshold_labels"], data["thresholds"], strict=True)}
+                if "thresholds" in data.files
+                else {}
+            )
         if self._layers[-1][0].shape[-1] != len(self.labels) or self._mean.shape != (width,):
             raise ModelUnavailable(f"{what} weights {path} do not match their labels or features")
 
@@ -108,6 +115,8 @@ class SequenceModel(_Mlp):
         super().__init__(path, "sign sequence model", SEQ_DIM)
         self._letters = letters if handshapes is not None else None
         self._handshapes = handshapes
+        if self._letters is not None:  # J and Z are the motion-letter model's: so are their thresholds
+            self.thresholds = {k: v for k, v in self._letters.thresholds.items() if k in MOTION_LETTERS}
 
     def read(self, frames: F32) -> tuple[str, float]:
         """(frames, 2, 21, 3) -> best label and its probability."""

@@ -13,6 +13,8 @@ OTHER (signs outside the vocabulary) and REST (no sign).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +29,8 @@ WORDS = ("HELLO", "THANK-YOU", "PLEASE", "YES", "NO", "I-LOVE-YOU", "GOOD", "HOW
 HOLD, OTHER, NONE = "HOLD", "OTHER", "REST"
 SEQ_LABELS: tuple[str, ...] = (*MOTION_LETTERS, *WORDS, HOLD, OTHER, NONE)
 MIN_FRAMES = 6  # fewer frames with a hand than this: no reading
+# per-class thresholds (J, Z; modalities/sign/calibrate.py) are chosen for this motion_threshold
+CALIBRATED_AT = 0.8
 
 
 def resample(n: int, steps: int = STEPS) -> npt.NDArray[np.int64]:
@@ -126,3 +130,12 @@ def combine(words: npt.NDArray[np.floating], letters: npt.NDArray[np.floating],
     best = int(np.argmax(words))
     label = word_labels[best]
     return (HOLD if label in MOTION_LETTERS else label), float(words[best])
+
+
+def movement_threshold(label: str, motion_threshold: float, thresholds: Mapping[str, float]) -> float:
+    """The probability a movement must reach: `motion_threshold`, or for a class with its own
+    calibrated threshold that threshold scaled by motion_threshold / CALIBRATED_AT (so at the
+    default 0.8 it is the calibrated value, and a stricter deployment is stricter for it too)."""
+    if label not in thresholds:
+        return motion_threshold
+    return motion_threshold * thresholds[label] / CALIBRATED_AT

@@ -84,6 +84,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from modalities.sign.calibrate import calibrated_thresholds, threshold_arrays
     from modalities.sign.dataset import DataConfig, motion_rows, sequence_windows, static_rows
     from modalities.sign.evaluate import MODEL_DIR, real_samples
     from modalities.sign.multisigner import load_recordings, multi_signer
@@ -155,15 +156,24 @@ def _train(args: argparse.Namespace) -> int:
     known = ys < len(SEQ_LABELS)  # a deployment's own words stay with the window model
     xm = motion_rows(windows[known], lambda f: predict(handshape, f))
     weights, seconds = timed_fit(xm, ys[known], len(SEQ_LABELS), seq_cfg)
+    # J and Z thresholds chosen on people the models did not see (calibrate.py): every movement
+    # signer read by fold-size models trained without them
+    started = time.perf_counter()
+    thresholds = calibrated_thresholds(recs, old, data, args.seed)
+    calibration = {"thresholds": thresholds, "seconds": round(time.perf_counter() - started, 1),
+                   "rule": "calibrate.class_thresholds on leave-one-signer-out readings of fold models "
+                           "(handshape 3 x 475-128-64, motion-letter 1122-64, 8 epochs)"}
     info = save(
         weights,
         SEQ_LABELS,
         seq_cfg,
         MODEL_DIR / "sign_motion.npz",
         {**common, "data": data.__dict__, "training_rows": len(xm), "train_seconds": seconds,
-         "handshape_model_sha256": static_sha},
+         "handshape_model_sha256": static_sha, "calibration": calibration},
+        threshold_arrays(thresholds),
     )
-    print(f"motion-letter model: {info['model']}, {len(xm)} rows, {seconds} s, sha256 {info['sha256']}")
+    print(f"motion-letter model: {info['model']}, {len(xm)} rows, {seconds} s, sha256 {info['sha256']}; "
+          f"thresholds {thresholds} ({calibration['seconds']} s)")
     return 0
 
 

@@ -12,7 +12,8 @@ A pure state machine in media time (no clocks, no I/O): push(t_ms, prediction) -
   number. Whole signs are words on their own.
 - Movements: with a sequence model (models.sign_classifier.SequenceModel), the last
   `seq_window_ms` of landmarks is read on every frame; a movement (J, Z, a word) read at
-  `motion_threshold` or more on `seq_confirm` frames in a row is accepted, and while a movement
+  `motion_threshold` or more (J and Z: their calibrated thresholds, scaled with it; see
+  modalities/sign/calibrate.py) on `seq_confirm` frames in a row is accepted, and while a movement
   is under way no held handshape is accepted: that is how the decoder decides between "a held
   handshape" and "a movement". A letter accepted during the movement's window was the
   movement's own handshape and is taken back (J replaces the I it started from).
@@ -42,7 +43,7 @@ from modalities.sign.events import (
     WordRecognised,
 )
 from modalities.sign.lexicon import Lexicon
-from modalities.sign.sequence import MIN_FRAMES, SEQ_LABELS
+from modalities.sign.sequence import MIN_FRAMES, SEQ_LABELS, movement_threshold
 from modalities.sign.settings import SignSettings
 from models.base import SignPrediction
 
@@ -58,6 +59,8 @@ MOVEMENT_BASE = {"J": ("I",), "Z": ("1", "Z/index", "D")}  # the letter a motion
 
 
 class SequenceReader(Protocol):
+    """labels; optionally `thresholds` (class -> calibrated threshold, models.sign_sequence)."""
+
     labels: Sequence[str]
 
     def read(self, frames: npt.NDArray[np.float32]) -> tuple[str, float]: ...
@@ -210,7 +213,10 @@ class SignDecoder:
             self._moving_since = t_ms
         if label != self._fired:
             self._fired = ""
-        if not movement or probability < self.settings.motion_threshold or label == self._fired:
+        threshold = movement_threshold(
+            label, self.settings.motion_threshold, getattr(self._sequence, "thresholds", {})
+        )
+        if not movement or probability < threshold or label == self._fired:
             self._candidate = ("", 0)
             return []
         seen = self._candidate[1] + 1 if self._candidate[0] == label else 1

@@ -2,7 +2,8 @@
 score that person's recordings (the split is by signer, fixed before any tuning).
 
 Letters: static letters per frame (up to 5 frames of each sequence) through the handshape model;
-J and Z per sequence through the sequence model. Words: each sequence through the decoder's rule
+J and Z per sequence through the sequence model, accepted at thresholds chosen on the fold's
+other signers only (calibrate.py; fourth round). Words: each sequence through the decoder's rule
 (a movement read at `motion_threshold` or more is that movement; a HOLD reading falls back to the
 handshape model's majority, which is how the synthetic-only kiosk signs are read); the no-sign
 sequences must not be read as a sign, and out-of-vocabulary words must not be accepted as one.
@@ -11,7 +12,7 @@ sequences must not be read as a sign, and out-of-vocabulary words must not be ac
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modalities.sign import vocabulary as vocab
+from modalities.sign.calibrate import calibration_readings, class_thresholds, motion_fitter
 from modalities.sign.dataset import (
     DataConfig,
     motion_rows,
@@ -31,7 +33,16 @@ from modalities.sign.dataset import (
 from modalities.sign.features import features_batch
 from modalities.sign.multisigner import NO_SIGN, Recording
 from modalities.sign.realdata import RealSample
-from modalities.sign.sequence import HOLD, OTHER, SEQ_LABELS, WORDS, combine, resample, window_features_batch
+from modalities.sign.sequence import (
+    HOLD,
+    OTHER,
+    SEQ_LABELS,
+    WORDS,
+    combine,
+    movement_threshold,
+    resample,
+    window_features_batch,
+)
 from modalities.sign.train import TrainConfig, fit, predict
 
 F32 = npt.NDArray[np.float32]
@@ -75,6 +86,7 @@ class Report:
     per_signer: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     # motion_threshold -> [words right, words, no-sign ignored, no-sign, OOV not accepted, OOV]
     sweep: dict[float, list[int]] = field(default_factory=dict)
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # per fold: J, Z thresholds
 
 
 _mlp = predict  # fold models are scored exactly as the shipped ones run
@@ -88,9 +100,11 @@ def read_words(
     motion_threshold: float = 0.8,
     min_confidence: float = 0.45,
     motion_w: dict[str, F32] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> list[tuple[str, float]]:
     """What the decoder's rule makes of each whole sequence: a movement, a held kiosk sign, or none.
-    With `motion_w`, J and Z come from the motion-letter model (models.sign_sequence.combine)."""
+    With `motion_w`, J and Z come from the motion-letter model (models.sign_sequence.combine);
+    `thresholds`: per-class calibrated thresholds (J, Z) as the decoder applies them."""
     if not recs:
         return []
     windows = np.stack([r.frames[resample(len(r.frames))] for r in recs])
@@ -106,7 +120,8 @@ def read_words(
             best = int(np.argmax(p))
             label, prob = seq_labels[best], float(p[best])
         if label not in (HOLD, OTHER, "REST"):
-            out.append((label, prob) if prob >= motion_threshold else (NOT_A_SIGN, prob))
+            needed = movement_threshold(label, motion_threshold, thresholds or {})
+            out.append((label, prob) if prob >= needed else (NOT_A_SIGN, prob))
             continue
         if label != HOLD:
             out.append((NOT_A_SIGN, prob))
@@ -140,19 +155,24 @@ def evaluate(
     windows, ys, gs = sequence_windows(recs, data_cfg, SEQ_LABELS)
     everyone = sorted({r.signer for r in recs} | {s.source for s in old if s.label})
     report = Report()
-    full_static: dict[str, F32] | None = None
+    statics: dict[frozenset[str], dict[str, F32]] = {}
+
+    def static_fit(excluded: frozenset[str]) -> dict[str, F32]:
+        # a person who gave the handshape model nothing changes nothing: the model never saw them
+        key = frozenset(excluded & set(g.tolist()))
+        if key not in statics:
+            keep = ~np.isin(g, sorted(key))
+            statics[key] = fit(x[keep], y[keep], len(vocab.LABELS), STATIC_CFG)
+        return statics[key]
+
+    # the motion letters' thresholds for fold s come from the OTHER signers only, each read by
+    # models trained without them and without s (calibrate.py); pairs are fitted once
+    motion_models = motion_fitter(windows, ys, gs, static_fit, MOTION_CFG)
     for signer in signers or everyone:
         mine = [r for r in recs if r.signer == signer]
-        if signer in set(g.tolist()):
-            static_w = fit(x[g != signer], y[g != signer], len(vocab.LABELS), STATIC_CFG)
-        else:  # this person gave the handshape model nothing: the full model never saw them either
-            full_static = full_static or fit(x, y, len(vocab.LABELS), STATIC_CFG)
-            static_w = full_static
+        static_w = static_fit(frozenset((signer,)))
         seq_w = fit(xs[gs_w != signer], ys_w[gs_w != signer], len(SEQ_LABELS), SEQ_CFG)
-        train = gs != signer
-        xm = motion_rows(windows[train], partial(predict, static_w))
-        motion_w = fit(xm, ys[train], len(SEQ_LABELS), MOTION_CFG)
-        del xm
+        motion_w = motion_models(frozenset((signer,)))[1]
         scores: dict[str, tuple[int, int]] = {}
         # static letters; J and Z stills (photos, cut clips) count as their handshape (I, index)
         letters = [r for r in mine if r.kind == "letter" and (r.label not in ("J", "Z") or not moves(r))]
@@ -184,7 +204,14 @@ def evaluate(
             scores[f"{signer} stills"] = (c + (guess == sample.label), t + 1)
         moving = [r for r in mine if r.kind == "letter" and r.label in ("J", "Z") and moves(r)]
         words = [r for r in mine if r.kind == "word"]
-        readings = read_words(static_w, seq_w, SEQ_LABELS, moving + words, motion_w=motion_w)
+        thresholds = (
+            class_thresholds(calibration_readings(recs, [signer], motion_models)) if moving or words else {}
+        )
+        if thresholds:
+            report.thresholds[signer] = thresholds
+        readings = read_words(
+            static_w, seq_w, SEQ_LABELS, moving + words, motion_w=motion_w, thresholds=thresholds
+        )
         counts: dict[str, list[int]] = {}
         for rec, (guess, _) in zip(moving + words, readings, strict=True):
             target = seq_label(rec)
@@ -210,7 +237,9 @@ def evaluate(
             row = report.sweep.setdefault(threshold, [0] * 6)
             for rec, (guess, _) in zip(
                 words,
-                read_words(static_w, seq_w, SEQ_LABELS, words, threshold, motion_w=motion_w),
+                read_words(
+                    static_w, seq_w, SEQ_LABELS, words, threshold, motion_w=motion_w, thresholds=thresholds
+                ),
                 strict=True,
             ):
                 target = seq_label(rec)
@@ -224,6 +253,12 @@ def evaluate(
 
 
 def print_report(report: Report, log: Callable[[str], None] = print) -> None:
+    if report.thresholds:
+        log("\nJ/Z thresholds per fold (chosen on the other signers only, calibrate.py):")
+        log("  " + "  ".join(
+            f"{s} " + ",".join(f"{c} {t:.2f}" for c, t in sorted(th.items()))
+            for s, th in sorted(report.thresholds.items())
+        ))
     if report.sweep:
         log(
             "\nmotion_threshold trade-off (same folds): words right, no-sign ignored, other words refused"

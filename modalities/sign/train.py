@@ -109,13 +109,16 @@ def save(
     cfg: TrainConfig,
     out: Path,
     info: dict[str, object],
+    extra: dict[str, npt.NDArray[Any]] | None = None,
 ) -> dict[str, object]:
-    """Write `out` (.npz) and its provenance (.json beside it); returns the provenance."""
+    """Write `out` (.npz, plus any `extra` arrays) and its provenance (.json beside it); returns
+    the provenance."""
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, Any] = {
         "labels": np.asarray(list(labels)),
         "depth": np.asarray(len(cfg.hidden) + 1),
         **weights,
+        **(extra or {}),
     }
     np.savez_compressed(out, **arrays)
     sizes = [weights["w0"].shape[-2], *cfg.hidden, len(labels)]

@@ -78,6 +78,18 @@ def test_shipped_motion_letter_model_was_trained_on_the_shipped_handshape_model(
     assert tuple(info["labels"]) == SEQ_LABELS
 
 
+def test_shipped_motion_letter_thresholds_are_the_calibrated_ones() -> None:
+    from modalities.sign.calibrate import GRID
+    from models.sign_classifier import MOTION_WEIGHTS
+
+    info = json.loads(MOTION_WEIGHTS.with_suffix(".json").read_text())
+    sequence = MlpSignClassifier().sequence
+    assert sequence is not None
+    # J and Z only (words keep motion_threshold), each a step of the rule's grid, as recorded
+    assert sequence.thresholds == info["calibration"]["thresholds"]
+    assert set(sequence.thresholds) == {"J", "Z"} and all(t in GRID for t in sequence.thresholds.values())
+
+
 def test_motion_letters_come_from_the_motion_model_and_words_from_the_window_model() -> None:
     from modalities.sign.sequence import HOLD, SEQ_LABELS, combine
 

@@ -119,3 +119,29 @@ def test_a_misspelled_word_goes_to_read_back() -> None:
             t += STEP
     turn = next(e for e in events if isinstance(e, SignTurnReady))
     assert turn.text == "CAT" and turn.needs_readback and turn.readback_prompt == "Did you sign CAT?"
+
+
+def test_a_motion_letter_with_a_calibrated_threshold_is_accepted_below_motion_threshold() -> None:
+    # J read at 0.6: under motion_threshold 0.8, over J's calibrated 0.55 (calibrate.py)
+    readings = {0: ("HOLD", 0.99), 1: ("J", 0.6), 2: ("HELLO", 0.6)}
+    script: list[tuple[str | None, int, int]] = [("I", 0, 200), ("I", 1, 700), (None, 0, 1500)]
+    plain = ScriptedSequence(readings)
+    letters = [e.letter for e in feed(SignDecoder(SignSettings(), sequence=plain), script)
+               if isinstance(e, LetterRecognised)]
+    assert "J" not in letters
+    calibrated = ScriptedSequence(readings)
+    calibrated.thresholds = {"J": 0.55}  # type: ignore[attr-defined]
+    letters = [e.letter for e in feed(SignDecoder(SignSettings(), sequence=calibrated), script)
+               if isinstance(e, LetterRecognised)]
+    assert letters[-1:] == ["J"]
+    # a stricter deployment is stricter for J too: 0.9 * 0.55 / 0.8 = 0.62 > 0.6
+    strict = ScriptedSequence(readings)
+    strict.thresholds = {"J": 0.55}  # type: ignore[attr-defined]
+    events = feed(SignDecoder(SignSettings(motion_threshold=0.9), sequence=strict), script)
+    assert "J" not in [e.letter for e in events if isinstance(e, LetterRecognised)]
+    # words have no calibrated threshold: HELLO at 0.6 stays under 0.8
+    words = ScriptedSequence(readings)
+    words.thresholds = {"J": 0.55}  # type: ignore[attr-defined]
+    waving: list[tuple[str | None, int, int]] = [("B", 0, 200), ("B", 2, 700), (None, 0, 1500)]
+    events = feed(SignDecoder(SignSettings(), sequence=words), waving)
+    assert not [e for e in events if isinstance(e, WordRecognised)]

@@ -143,3 +143,19 @@ def test_a_z_being_drawn_gives_the_handshape_model_no_rows_a_z_still_does() -> N
     assert set(groups.tolist()) == {"Techyrushi"}
     _, _, groups = static_rows([drawn, still], [], replace(cfg, moving_z_stills=True))
     assert set(groups.tolist()) == {"Alex", "Techyrushi"}
+
+
+def test_motion_letter_thresholds_add_at_most_one_false_accept_per_1000_negatives() -> None:
+    from modalities.sign.calibrate import class_thresholds
+
+    # J read right at 0.6-0.7; a no-sign read as J at 0.62; Z never read wrongly
+    readings = [
+        ("J", "J", 0.7), ("J", "J", 0.6), ("", "J", 0.62), ("", "J", 0.85), ("Z", "Z", 0.52), ("", "", 0.9)
+    ]
+    th = class_thresholds(readings)
+    assert th == {"J": 0.65, "Z": 0.5}  # under 1000 negatives: no added false accept, so J stays over 0.62
+    for c, t in th.items():
+        assert not [r for r in readings if r[1] == c and r[0] != c and t <= r[2] < 0.8]
+    # 2000 more negatives (read as nothing) allow 2 added false accepts for J: 0.62 and 0.55 pass, 0.52 not
+    many = [*readings, ("", "J", 0.55), ("", "J", 0.52), *[("", "", 0.9)] * 2000]
+    assert class_thresholds(many)["J"] == 0.55
