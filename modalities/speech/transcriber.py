@@ -4,9 +4,10 @@ At each pause the audio since the last committed point is transcribed. Pieces of
 `commit_s` become candidates, committed (their text final, the next piece prompted with it) at
 the next pass unless the caller went on within `min_gap_ms` of that pause: a gap that short is
 inside a word ("as-k" in jfk.wav), and a piece cut there ends in a mangled half word. The piece
-after a committed one starts `pre_roll_ms` before the caller went on, not at the pause: given
-the silence, the prompted model wrote words into it ("... for you" + 0.6 s of silence ->
-"country. Ask what ..." in jfk.wav). Shorter
+after a committed one starts `pre_roll_ms` before the caller went on, not at the pause, when the
+pause is quiet: given the silence, the prompted model wrote words into it ("... for you" + 0.6 s
+of silence -> "country. Ask what ..." in jfk.wav). A pause with something louder in it (a soft
+word the VAD did not count) is kept whole. Shorter
 pieces stay speculative and are transcribed again, longer, at the next pause. When the turn ends, only
 the speech after the last pause can still need transcribing, so the caller rarely waits for ASR.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from contracts.text import close_cjk_gaps, has_cjk
 from models.base import Float32Audio, Transcript
@@ -27,6 +30,8 @@ NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "yue", "th"})
 CHINESE_LANGUAGES = frozenset({"zh", "yue"})
 LEANS_ABOVE = 0.5  # the engine's top guess outweighs every other language together
 MIN_FOREIGN_WORDS = 3  # one or two Latin words ("iPhone", "PayPal") inside Mandarin are normal
+RMS_FRAME = 320  # 20 ms at 16 kHz
+QUIET_BELOW = 0.15  # a pause whose loudest 20 ms stay under this share of the speech's level holds no word
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,9 @@ class TurnTranscriber:
             if self._candidate:  # resolved now: every resume before this pause is known
                 went_on = self._resumed_at.get(self._spec_until)
                 if went_on is None or went_on - self._spec_until >= self._min_gap_ms:
+                    self._piece_start = self._next_start(turn_audio, went_on)
                     self._committed.append(self._spec_text)
                     self._committed_until = self._spec_until
-                    lead_in = self._spec_until if went_on is None else went_on - self._pre_roll_ms
-                    self._piece_start = max(self._spec_until, lead_in)
                 self._candidate = False
                 self._spec_until, self._spec_text = -1, ""
             start = self._piece_start
@@ -128,6 +132,26 @@ class TurnTranscriber:
             self._spec_until, self._spec_text = end_ms, piece
             self._candidate = end_ms - self._committed_until >= self._commit_ms
             return self.text
+
+    def _next_start(self, turn_audio: Float32Audio, went_on: int | None) -> int:
+        """Where the piece after the one being committed begins: `pre_roll_ms` before the caller
+        went on when the pause before that is quiet; at the pause when it is not (a soft word the
+        VAD did not count as speech, the "k not" of jfk's "as-k not", must not be cut off)."""
+        pause = self._spec_until
+        if went_on is None or went_on - self._pre_roll_ms <= pause:
+            return pause
+        lead_in = went_on - self._pre_roll_ms
+
+        def frame_rms(start_ms: int, end_ms: int) -> np.ndarray:
+            x = turn_audio[(start_ms - self._origin_ms) * 16:(end_ms - self._origin_ms) * 16]
+            n = len(x) // RMS_FRAME
+            return np.sqrt(np.mean(np.square(x[:n * RMS_FRAME].reshape(n, RMS_FRAME)), axis=1))
+
+        speech = frame_rms(self._piece_start, pause)
+        gap = frame_rms(pause, lead_in)
+        if not speech.size or not gap.size:
+            return pause
+        return lead_in if float(gap.max()) < QUIET_BELOW * float(np.percentile(speech, 90)) else pause
 
     def _switches(self, result: Transcript) -> bool:
         heard = result.heard

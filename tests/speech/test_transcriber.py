@@ -46,9 +46,11 @@ async def test_a_long_piece_before_a_real_pause_is_committed() -> None:
     await tx.transcribe_until(3500)  # 3.5 s since the turn began: long enough to commit
     tx.resumed(3500, 4200)  # the caller went on 700 ms later: a real pause
     text = await tx.transcribe_until(6000)
-    assert asr.calls[1][0] == 4000  # only the speech after the pause, with the 200 ms pre-roll
+    # only the audio after the pause (this stand-in's samples are never quiet, so the piece starts
+    # at the pause: where a quiet pause is skipped is test_the_next_piece_skips_a_quiet_pause...)
+    assert asr.calls[1][0] == 3500
     assert asr.calls[1][2] == "[0-3500]"  # prompted with the committed words
-    assert text == "[0-3500] [4000-6000]"
+    assert text == "[0-3500] [3500-6000]"
 
 
 async def test_the_next_piece_never_starts_before_the_committed_end() -> None:
@@ -149,3 +151,37 @@ async def test_a_detected_language_carries_its_probability() -> None:
     tx = TurnTranscriber(asr, timeline(0), language=None, start_ms=200, tail_pad_ms=0)
     result = await tx.finish(2000, loop_time=lambda: 0.0)
     assert (result.language, result.language_probability) == ("zh", 0.97)
+
+
+def _levels(spans: list[tuple[int, int, float]]):
+    """Audio at 16 kHz from (start_ms, end_ms, amplitude) spans of white noise, quiet elsewhere."""
+    rng = np.random.default_rng(7)
+    total = max(end for _, end, _ in spans) + 1000
+    x = rng.normal(0, 0.005, total * RATE).astype(np.float32)  # the line's own noise
+    for start, end, level in spans:
+        x[start * RATE:end * RATE] = rng.normal(0, level, (end - start) * RATE)
+
+    def audio(start_ms: int, end_ms: int) -> np.ndarray:
+        return x[max(0, start_ms) * RATE:end_ms * RATE]
+
+    return audio
+
+
+@pytest.mark.parametrize(("soft", "expected_start"), [(0.0, 4000), (0.06, 3500)],
+                         ids=["quiet-pause", "soft-word-in-the-pause"])
+async def test_the_next_piece_skips_a_quiet_pause_but_not_a_soft_word(soft: float,
+                                                                     expected_start: int) -> None:
+    # Speech to 3500, the VAD hears it again at 4200; in the second case a soft word (a fifth of
+    # the speech's level, under the VAD's threshold) fills 3600-3900: the piece keeps it.
+    spans = [(200, 3500, 0.3), (4200, 6000, 0.3)] + ([(3600, 3900, soft)] if soft else [])
+    starts: list[int] = []
+
+    async def asr(audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
+        starts.append(len(audio))
+        return Transcript("words", "en", 1.0, len(audio) / 16000)
+
+    tx = TurnTranscriber(asr, _levels(spans), language="en", start_ms=200, tail_pad_ms=0)
+    await tx.transcribe_until(3500)
+    tx.resumed(3500, 4200)
+    await tx.transcribe_until(6000)
+    assert 6000 - starts[1] // RATE == expected_start
