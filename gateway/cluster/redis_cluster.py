@@ -37,6 +37,7 @@ T = TypeVar("T")
 TICKET_TTL_S = 3600
 OWNER_TTL_S = 4 * 3600
 MAX_LISTED = 1000
+CLOSE_STEP_S = 5.0  # each step of aclose() at most this long
 
 _ENQUEUE = """
 local function pos(sid)
@@ -154,15 +155,28 @@ class RedisCluster(Subscribers):
                        asyncio.create_task(self._listen_loop(), name="cluster-events")]
 
     async def aclose(self) -> None:
+        """Stops the loops and leaves the registry, each step bounded: a client library stuck
+        closing a socket (a suite run once hung here, in a fixture's teardown) must not hold a
+        node's shutdown."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_STEP_S)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("cluster: %s had failed: %r", task.get_name(), task.exception())
+            if stuck:
+                log.warning("cluster: %d background task(s) did not stop within %.1f s",
+                            len(stuck), CLOSE_STEP_S)
         self._tasks = []
-        with contextlib.suppress(GatewayError):
-            await self._call(lambda: self._forget_node())
-        await self._redis.aclose()
+        with contextlib.suppress(GatewayError, TimeoutError):
+            async with asyncio.timeout(CLOSE_STEP_S):
+                await self._call(lambda: self._forget_node())
+        try:
+            async with asyncio.timeout(CLOSE_STEP_S):
+                await self._redis.aclose()
+        except TimeoutError:
+            log.warning("cluster: the Redis client did not close within %.1f s", CLOSE_STEP_S)
 
     async def _forget_node(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
