@@ -27,7 +27,7 @@ from modalities.sign.dataset import DataConfig, motion_rows, moves, sequence_win
 from modalities.sign.multisigner import Recording
 from modalities.sign.realdata import RealSample
 from modalities.sign.sequence import CALIBRATED_AT, MOTION_LETTERS, SEQ_LABELS, resample
-from modalities.sign.train import TrainConfig, fit, predict
+from modalities.sign.train import FOLD_MOTION_CFG, FOLD_STATIC_CFG, TrainConfig, fit, predict
 
 F32 = npt.NDArray[np.float32]
 GRID = tuple(round(0.5 + 0.05 * i, 2) for i in range(7))  # 0.50 .. 0.80
@@ -132,8 +132,6 @@ def calibrated_thresholds(
 ) -> dict[str, float]:
     """The shipped thresholds: every movement signer read by fold-size models (as in the
     leave-one-signer-out evaluation) trained without them; `class_thresholds` over all of it."""
-    from modalities.sign.loso import MOTION_CFG, STATIC_CFG
-
     x, y, g = static_rows(recs, old, data)
     windows, ys, gs = sequence_windows(recs, data, SEQ_LABELS)
     statics: dict[frozenset[str], dict[str, F32]] = {}
@@ -142,10 +140,10 @@ def calibrated_thresholds(
         key = frozenset(excluded & set(g.tolist()))
         if key not in statics:
             keep = ~np.isin(g, sorted(key))
-            statics[key] = fit(x[keep], y[keep], len(vocab.LABELS), replace(STATIC_CFG, seed=seed))
+            statics[key] = fit(x[keep], y[keep], len(vocab.LABELS), replace(FOLD_STATIC_CFG, seed=seed))
         return statics[key]
 
-    models = motion_fitter(windows, ys, gs, static_fit, replace(MOTION_CFG, seed=seed))
+    models = motion_fitter(windows, ys, gs, static_fit, replace(FOLD_MOTION_CFG, seed=seed))
     return class_thresholds(calibration_readings(recs, [], models))
 
 

@@ -39,6 +39,13 @@ class TrainConfig:
     members: int = 1  # an ensemble of this many MLPs (seeds seed, seed+1, ...), probabilities averaged
 
 
+# Fold sizes: the models the leave-one-signer-out evaluation (loso.py) and the J/Z calibration
+# readings (calibrate.py) train, smaller than the shipped ones so every fold fits in minutes.
+FOLD_STATIC_CFG = TrainConfig(hidden=(128, 64), epochs=8, members=3)
+FOLD_SEQ_CFG = TrainConfig(hidden=(64,), epochs=8)
+FOLD_MOTION_CFG = TrainConfig(hidden=(64,), epochs=8)  # the motion-letter model (J, Z)
+
+
 def fit(
     x: F32, y: npt.NDArray[np.int64], n_classes: int, cfg: TrainConfig
 ) -> dict[str, npt.NDArray[np.float32]]:
