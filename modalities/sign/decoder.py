@@ -27,7 +27,7 @@ A pure state machine in media time (no clocks, no I/O): push(t_ms, prediction) -
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,9 +59,11 @@ MOVEMENT_BASE = {"J": ("I",), "Z": ("1", "Z/index", "D")}  # the letter a motion
 
 
 class SequenceReader(Protocol):
-    """labels; optionally `thresholds` (class -> calibrated threshold, models.sign_sequence)."""
-
     labels: Sequence[str]
+
+    @property
+    def thresholds(self) -> Mapping[str, float]:
+        """Class -> its calibrated threshold (J, Z; models.sign_sequence.movement_threshold)."""
 
     def read(self, frames: npt.NDArray[np.float32]) -> tuple[str, float]: ...
 
@@ -213,9 +215,7 @@ class SignDecoder:
             self._moving_since = t_ms
         if label != self._fired:
             self._fired = ""
-        threshold = movement_threshold(
-            label, self.settings.motion_threshold, getattr(self._sequence, "thresholds", {})
-        )
+        threshold = movement_threshold(label, self.settings.motion_threshold, self._sequence.thresholds)
         if not movement or probability < threshold or label == self._fired:
             self._candidate = ("", 0)
             return []
