@@ -25,14 +25,17 @@ class SpeechSpan:
     end_s: float
 
 
-def frame_levels_db(audio: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
-    """RMS level in dBFS of each whole frame of float32 audio in [-1, 1]."""
+def frame_rms(audio: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS of each whole frame of float audio (a partial last frame is left out)."""
     size = max(1, int(rate * frame_s))
     count = len(audio) // size
-    if count == 0:
-        return np.zeros(0, np.float32)
     frames = np.asarray(audio[: count * size], np.float64).reshape(count, size)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return np.sqrt(np.mean(frames * frames, axis=1))
+
+
+def frame_levels_db(audio: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS level in dBFS of each whole frame of float32 audio in [-1, 1]."""
+    rms = frame_rms(audio, rate, frame_s)
     return np.asarray(20 * np.log10(np.maximum(rms, 1e-9)), np.float32)
 
 

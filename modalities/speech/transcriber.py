@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contracts.text import close_cjk_gaps, has_cjk
+from modalities.audio.speech_spans import frame_rms
 from models.base import Float32Audio, Transcript
 
 AsrCall = Callable[[Float32Audio, str | None, str | None], Awaitable[Transcript]]
@@ -30,7 +31,6 @@ NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "yue", "th"})
 CHINESE_LANGUAGES = frozenset({"zh", "yue"})
 LEANS_ABOVE = 0.5  # the engine's top guess outweighs every other language together
 MIN_FOREIGN_WORDS = 3  # one or two Latin words ("iPhone", "PayPal") inside Mandarin are normal
-RMS_FRAME = 320  # 20 ms at 16 kHz
 QUIET_BELOW = 0.15  # a pause whose loudest 20 ms stay under this share of the speech's level holds no word
 
 
@@ -142,13 +142,12 @@ class TurnTranscriber:
             return pause
         lead_in = went_on - self._pre_roll_ms
 
-        def frame_rms(start_ms: int, end_ms: int) -> np.ndarray:
-            x = turn_audio[(start_ms - self._origin_ms) * 16:(end_ms - self._origin_ms) * 16]
-            n = len(x) // RMS_FRAME
-            return np.sqrt(np.mean(np.square(x[:n * RMS_FRAME].reshape(n, RMS_FRAME)), axis=1))
+        def levels(start_ms: int, end_ms: int) -> np.ndarray:  # RMS of each 20 ms
+            span = turn_audio[(start_ms - self._origin_ms) * 16:(end_ms - self._origin_ms) * 16]
+            return frame_rms(span, 16000)
 
-        speech = frame_rms(self._piece_start, pause)
-        gap = frame_rms(pause, lead_in)
+        speech = levels(self._piece_start, pause)
+        gap = levels(pause, lead_in)
         if not speech.size or not gap.size:
             return pause
         return lead_in if float(gap.max()) < QUIET_BELOW * float(np.percentile(speech, 90)) else pause
