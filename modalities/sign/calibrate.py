@@ -105,6 +105,24 @@ def calibration_readings(
     return out
 
 
+def static_fitter(
+    x: F32, y: npt.NDArray[np.int64], g: npt.NDArray[np.str_], cfg: TrainConfig
+) -> Callable[[frozenset[str]], dict[str, F32]]:
+    """fit(excluded) -> handshape weights trained without those signers, each set fitted once; a
+    person who gave the handshape model nothing changes nothing (the model never saw them)."""
+    present = set(g.tolist())
+    cache: dict[frozenset[str], dict[str, F32]] = {}
+
+    def static_fit(excluded: frozenset[str]) -> dict[str, F32]:
+        key = frozenset(excluded & present)
+        if key not in cache:
+            keep = ~np.isin(g, sorted(key))
+            cache[key] = fit(x[keep], y[keep], len(vocab.LABELS), cfg)
+        return cache[key]
+
+    return static_fit
+
+
 def motion_fitter(
     windows: F32,
     ys: npt.NDArray[np.int64],
@@ -134,15 +152,7 @@ def calibrated_thresholds(
     leave-one-signer-out evaluation) trained without them; `class_thresholds` over all of it."""
     x, y, g = static_rows(recs, old, data)
     windows, ys, gs = sequence_windows(recs, data, SEQ_LABELS)
-    statics: dict[frozenset[str], dict[str, F32]] = {}
-
-    def static_fit(excluded: frozenset[str]) -> dict[str, F32]:
-        key = frozenset(excluded & set(g.tolist()))
-        if key not in statics:
-            keep = ~np.isin(g, sorted(key))
-            statics[key] = fit(x[keep], y[keep], len(vocab.LABELS), replace(FOLD_STATIC_CFG, seed=seed))
-        return statics[key]
-
+    static_fit = static_fitter(x, y, g, replace(FOLD_STATIC_CFG, seed=seed))
     models = motion_fitter(windows, ys, gs, static_fit, replace(FOLD_MOTION_CFG, seed=seed))
     return class_thresholds(calibration_readings(recs, [], models))
 

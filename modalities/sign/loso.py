@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modalities.sign import vocabulary as vocab
-from modalities.sign.calibrate import calibration_readings, class_thresholds, motion_fitter
+from modalities.sign.calibrate import calibration_readings, class_thresholds, motion_fitter, static_fitter
 from modalities.sign.dataset import (
     DataConfig,
     motion_rows,
@@ -46,10 +46,6 @@ from modalities.sign.sequence import (
 from modalities.sign.train import FOLD_MOTION_CFG, FOLD_SEQ_CFG, FOLD_STATIC_CFG, fit, predict
 
 F32 = npt.NDArray[np.float32]
-# Fold models are smaller and shorter-trained than the shipped ones, so that every fold fits in
-# minutes on 2 shared cores; the figures are for this configuration, not the shipped one.
-# The handshape model is an ensemble of 3 (as shipped; third round, docs/sign.md).
-STATIC_CFG, SEQ_CFG, MOTION_CFG = FOLD_STATIC_CFG, FOLD_SEQ_CFG, FOLD_MOTION_CFG
 NOT_A_SIGN = "(none)"
 SWEEP = (0.5, 0.6, 0.7, 0.8)  # motion thresholds reported side by side (the default, 0.8, was set before)
 
@@ -153,23 +149,15 @@ def evaluate(
     windows, ys, gs = sequence_windows(recs, data_cfg, SEQ_LABELS)
     everyone = sorted({r.signer for r in recs} | {s.source for s in old if s.label})
     report = Report()
-    statics: dict[frozenset[str], dict[str, F32]] = {}
-
-    def static_fit(excluded: frozenset[str]) -> dict[str, F32]:
-        # a person who gave the handshape model nothing changes nothing: the model never saw them
-        key = frozenset(excluded & set(g.tolist()))
-        if key not in statics:
-            keep = ~np.isin(g, sorted(key))
-            statics[key] = fit(x[keep], y[keep], len(vocab.LABELS), STATIC_CFG)
-        return statics[key]
+    static_fit = static_fitter(x, y, g, FOLD_STATIC_CFG)
 
     # the motion letters' thresholds for fold s come from the OTHER signers only, each read by
     # models trained without them and without s (calibrate.py); pairs are fitted once
-    motion_models = motion_fitter(windows, ys, gs, static_fit, MOTION_CFG)
+    motion_models = motion_fitter(windows, ys, gs, static_fit, FOLD_MOTION_CFG)
     for signer in signers or everyone:
         mine = [r for r in recs if r.signer == signer]
         static_w = static_fit(frozenset((signer,)))
-        seq_w = fit(xs[gs_w != signer], ys_w[gs_w != signer], len(SEQ_LABELS), SEQ_CFG)
+        seq_w = fit(xs[gs_w != signer], ys_w[gs_w != signer], len(SEQ_LABELS), FOLD_SEQ_CFG)
         motion_w = motion_models(frozenset((signer,)))[1]
         scores: dict[str, tuple[int, int]] = {}
         # static letters; J and Z stills (photos, cut clips) count as their handshape (I, index)

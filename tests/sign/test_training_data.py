@@ -159,3 +159,21 @@ def test_motion_letter_thresholds_add_at_most_one_false_accept_per_1000_negative
     # 2000 more negatives (read as nothing) allow 2 added false accepts for J: 0.62 and 0.55 pass, 0.52 not
     many = [*readings, ("", "J", 0.55), ("", "J", 0.52), *[("", "", 0.9)] * 2000]
     assert class_thresholds(many)["J"] == 0.55
+
+
+def test_fold_handshape_models_leave_out_exactly_who_gave_rows_and_are_fitted_once() -> None:
+    from modalities.sign import vocabulary as vocab
+    from modalities.sign.calibrate import static_fitter
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    y = rng.integers(0, len(vocab.LABELS), 40).astype(np.int64)
+    g = np.array(["a"] * 20 + ["b"] * 20)
+    cfg = TrainConfig(hidden=(4,), epochs=1, batch=16)
+    static_fit = static_fitter(x, y, g, cfg)
+    without_a = static_fit(frozenset({"a"}))
+    expected = fit(x[g != "a"], y[g != "a"], len(vocab.LABELS), cfg)
+    assert all(np.array_equal(without_a[k], expected[k]) for k in expected)
+    # "photos" gave no handshape rows: leaving them out too is the same model, not a new fit
+    assert static_fit(frozenset({"a", "photos"})) is without_a
+    assert static_fit(frozenset({"photos"})) is static_fit(frozenset())
