@@ -35,6 +35,16 @@ def played_out(until: float, now: float, seconds: float) -> float:
     return max(until, now) + seconds
 
 
+def heard_reply_audio(starts: list[float], ends: list[float], now: float) -> None:
+    """Reply audio arrived at `now`: it starts a new burst (a new reply) after BURST_GAP_S
+    without any, else the current burst goes on to `now`. `ends[i]` is when burst i last arrived."""
+    if not ends or now - ends[-1] > BURST_GAP_S:
+        starts.append(now)
+        ends.append(now)
+    else:
+        ends[-1] = now
+
+
 async def next_of(ws: ClientConnection, kind: str, wait: float = 30,
                   where: Callable[[dict[str, Any]], bool] = lambda m: True,
                   seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -135,16 +145,12 @@ class GatewayClient:
     async def _read(self) -> None:
         assert self._ws is not None
         turn = 0
-        last_audio = float("-inf")
         with contextlib.suppress(ConnectionClosed):  # the gateway's close ends the reading
             async for message in self._ws:
                 if isinstance(message, bytes):
                     now = time.perf_counter()
                     self.result.first_audio_at.setdefault(turn, now)
-                    if now - last_audio > BURST_GAP_S:
-                        self.result.audio_bursts.append(now)
-                        self.result.audio_burst_ends.append(now)
-                    self.result.audio_burst_ends[-1] = last_audio = now
+                    heard_reply_audio(self.result.audio_bursts, self.result.audio_burst_ends, now)
                     self.result.reply_audio.extend(message)
                     self.result.played_until = played_out(self.result.played_until, now,
                                                           self.audio.duration_ms(len(message)) / 1000.0)

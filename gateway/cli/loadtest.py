@@ -55,7 +55,7 @@ import numpy as np
 from gateway.cli.groups import CommandGroups
 from gateway.cli.loadtest_scoring import Accuracy, Final, Spoken, reference_for, reference_texts, report_lines
 from gateway.cli.processes import cpu_seconds, rss_bytes
-from gateway.client import BURST_GAP_S, DEFAULT_URL, GatewayClient, encode_frames, played_out
+from gateway.client import DEFAULT_URL, GatewayClient, encode_frames, heard_reply_audio, played_out
 from gateway.errors import GatewayError, ModelUnavailable
 from gateway.evaluation import percentile
 from gateway.events import AudioFormat
@@ -215,17 +215,13 @@ class _BurstHeard(Heard):
         super().__init__()
         self.bursts: list[float] = []
         self.burst_ends: list[float] = []
-        self.last_at = float("-inf")
         self.played_until = 0.0  # wall time the reply audio heard so far has played out
         self.marks: _TimedMarks = _TimedMarks()
 
     def add(self, pcm16: bytes) -> None:
         super().add(pcm16)
         now = time.perf_counter()
-        if now - self.last_at > BURST_GAP_S:
-            self.bursts.append(now)
-            self.burst_ends.append(now)
-        self.burst_ends[-1] = self.last_at = now
+        heard_reply_audio(self.bursts, self.burst_ends, now)
         self.played_until = played_out(self.played_until, now, PHONE_FORMAT.duration_ms(len(pcm16)) / 1000.0)
 
 
@@ -253,7 +249,7 @@ class PhoneWire:
             return False
         if isinstance(self.caller, TwilioCaller):
             return any(m >= started[0] for m in self.heard.marks.times)
-        return time.perf_counter() - self.heard.last_at > PHONE_QUIET_S
+        return time.perf_counter() - self.heard.burst_ends[-1] > PHONE_QUIET_S  # `started`: not empty
 
     @property
     def gone(self) -> bool:
